@@ -1,0 +1,59 @@
+"""``xai-study``: one command, one subcommand per capability.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``;
+only the chosen one is imported, so ``xai-study --help`` stays fast and a broken optional part cannot
+stop the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("trainers.train", "train a ResNet classifier from an image folder"),
+    "zeroshot": ("trainers.zeroshot", "fold an ImageNet ResNet into a zero-shot cat/dog checkpoint"),
+    "evaluate": ("trainers.evaluate", "accuracy, per-class metrics and plots of a checkpoint on a folder"),
+    "ablation": ("trainers.ablation", "CIFAR-10: plain vs residual vs skip blocks, same recipe"),
+    "faithfulness": ("study_app.explain.faithfulness_cli", "deletion/insertion AUC, infidelity, sanity per method"),
+    "precompute": ("study_app.explain.precompute_cli", "fill the attribution cache for a study or image folder"),
+    "export": ("study_app.store.export_cli", "write responses.csv and participants.csv with provenance"),
+    "check": ("study_app.readiness", "is the study ready to launch? exits non-zero if not"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = "\n".join(f"  {name:<13} {help_}" for name, (_, help_) in SUBCOMMANDS.items())
+    return argparse.ArgumentParser(
+        prog="xai-study",
+        description="Train, explain and run user studies on image classifiers.",
+        epilog=f"subcommands:\n{lines}\n\nRun 'xai-study SUBCOMMAND --help' for its options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = _top_parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        top.print_help()
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        top.error(f"unknown subcommand {name!r}; choose one of {', '.join(SUBCOMMANDS)}")
+    module_name, help_ = SUBCOMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"xai-study {name}", description=help_)
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy schema, repository, CSV export. The only package that issues SQL."""
