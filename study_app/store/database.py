@@ -1,0 +1,100 @@
+"""Which database, and a correctly configured SQLAlchemy engine for it.
+
+SQLite is the default because a study on one laptop or one small server should need nothing installed.
+Three settings make it safe with many participants at once: WAL (readers never block the writer), a busy
+timeout (a writer waits for the lock instead of failing), and ``BEGIN IMMEDIATE`` (a transaction takes the
+write lock when it starts, so two transactions cannot both read then both try to upgrade, the classic
+SQLite deadlock that a busy timeout cannot resolve). Any other SQLAlchemy URL works, e.g.
+``postgresql+psycopg://user:pass@host/db``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DB_URL_ENV = "XAI_STUDY_DB_URL"
+SECRETS_KEY = "db_url"
+DEFAULT_SQLITE_NAME = "responses.sqlite"
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+class DatabaseConfigError(ValueError):
+    """The database URL or the secrets file that holds it is unusable; the message says which."""
+
+
+def _read_secrets_url(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DatabaseConfigError(f"{path}: not valid TOML ({exc})") from exc
+    value = data.get(SECRETS_KEY)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise DatabaseConfigError(f"{path}: {SECRETS_KEY} must be a non-empty string")
+    return value
+
+
+def resolve_db_url(explicit: str | None = None, *, study_path: str | Path | None = None,
+                   secrets_paths: list[Path] | None = None) -> str:
+    """The database URL, by precedence: ``explicit`` (``--db``), env ``XAI_STUDY_DB_URL``,
+    ``db_url`` in ``.streamlit/secrets.toml`` (working directory, then home), else a SQLite file
+    ``responses.sqlite`` next to the study file (or in the working directory).
+    """
+    if explicit:
+        return explicit
+    env = os.environ.get(DB_URL_ENV, "").strip()
+    if env:
+        return env
+    if secrets_paths is None:
+        secrets_paths = [Path.cwd() / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"]
+    for path in secrets_paths:
+        url = _read_secrets_url(path)
+        if url:
+            return url
+    folder = Path(study_path).resolve().parent if study_path else Path.cwd()
+    return f"sqlite:///{folder / DEFAULT_SQLITE_NAME}"
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url`` with SQLite made concurrency-safe (WAL, busy timeout, BEGIN IMMEDIATE)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseConfigError(f"not a database URL: {url!r} ({exc})") from exc
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=40)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, echo=echo,
+                           connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):  # pragma: no cover - exercised by every SQLite test
+        dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN itself
+        cursor = dbapi_connection.cursor()
+        if database and database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):  # pragma: no cover
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

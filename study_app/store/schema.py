@@ -1,0 +1,158 @@
+"""Database tables (SQLAlchemy 2.0 declarative). Only :mod:`study_app.store` touches these classes.
+
+Answers are stored as canonical JSON in ``Text`` columns rather than a JSON type: PostgreSQL's ``jsonb``
+rejects ``\\u0000`` while participants can type anything, and the hash in the event log is computed over
+exactly this text. No IP address or user agent is ever stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC in and out on every backend (SQLite would otherwise hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime: the store only takes timezone-aware UTC times")
+            value = value.astimezone(dt.timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None:
+            value = value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StudyRow(Base):
+    """One row per study *version*: a changed file (new hash) starts a new row, so balance and exports never
+    mix participants who saw different studies."""
+
+    __tablename__ = "studies"
+    __table_args__ = (UniqueConstraint("slug", "file_sha256", name="uq_study_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Key for HMAC of external ids when none is configured; never exported.
+    id_key: Mapped[str] = mapped_column(String(64))
+
+
+class ParticipantRow(Base):
+    __tablename__ = "participants"
+    __table_args__ = (
+        Index("ix_participants_study_status", "study_id", "status"),
+        Index("ix_participants_study_pid", "study_id", "prolific_pid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # secret: resumes the session
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)  # pseudonym for exports
+    condition: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # active | completed
+    stage: Mapped[int] = mapped_column(Integer)  # index into the participant's step list
+    stage_shown_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    consented_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    prolific_pid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    prolific_study_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    prolific_session_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    external_ids_hashed: Mapped[bool] = mapped_column(Boolean)
+
+
+class AssignmentRow(Base):
+    """The condition and the full trial plan a participant was given (JSON), so resuming never re-randomises."""
+
+    __tablename__ = "assignments"
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True)
+    condition: Mapped[int] = mapped_column(Integer)
+    condition_label: Mapped[str] = mapped_column(String(64))
+    plan_json: Mapped[str] = mapped_column(Text)
+    plan_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ResponseRow(Base):
+    """One answered trial phase. The unique constraint is what makes submits idempotent under races."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("participant_id", "trial_index", "phase", name="uq_response_trial_phase"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    trial_index: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(16))
+    task: Mapped[str] = mapped_column(String(64))
+    image_id: Mapped[str] = mapped_column(Text)
+    shown_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    response_time_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answer_json: Mapped[str] = mapped_column(Text)
+    answer_sha256: Mapped[str] = mapped_column(String(64))
+    correct: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    is_attention_check: Mapped[bool] = mapped_column(Boolean)
+    attention_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class QuestionnaireAnswerRow(Base):
+    __tablename__ = "questionnaire_answers"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "questionnaire", "question_id", name="uq_questionnaire_answer"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    questionnaire: Mapped[str] = mapped_column(String(16))  # pre | post
+    question_id: Mapped[str] = mapped_column(String(64))
+    answer_json: Mapped[str] = mapped_column(Text)
+    shown_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class EventRow(Base):
+    """Append-only log. The application only ever inserts here; the one deletion is a withdrawal erasing
+    the withdrawing participant's own events, which is itself logged.
+
+    ``participant_id`` is deliberately not a foreign key, so the withdrawal event can outlive the row.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # consent | answer | completion | withdrawal | export
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    detail_json: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)

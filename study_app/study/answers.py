@@ -1,0 +1,187 @@
+"""Check what a participant submitted against the step, and score it.
+
+The UI should only offer valid answers, but the engine is the last line: a malformed answer would sit in
+the database unnoticed until analysis. Each check raises :class:`AnswerError` naming the answer key.
+
+Answer shapes, per step:
+
+* consent: ``{"agree": bool}``
+* instructions, forward-simulation ``learn``: ``{}``
+* questionnaires: ``{question_id: value}``; choice -> option string, likert/number -> number,
+  text -> string, rank -> list of all options in order
+* rate ``trust``: ``{"trust": int}``; rate ``explanation``: ``{"effect": {method_key: "helped" |
+  "no_effect" | "hurt"}}``
+* verification: ``{"decision": "accept" | "reject", "confidence": int}``
+* forward-simulation ``predict`` and distinction: ``{"choice": option, "confidence": int (optional)}``
+
+Every trial answer may also carry ``"comment": str`` (free text, up to 10 000 characters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+from study_app.study.errors import AnswerError
+from study_app.study.steps import (
+    EFFECT_OPTIONS,
+    PHASE_EXPLANATION,
+    PHASE_LEARN,
+    PHASE_PREDICT,
+    PHASE_TRUST,
+    RATE,
+    VERIFICATION,
+    VERIFICATION_DECISIONS,
+    Question,
+)
+
+MAX_TEXT = 10_000
+
+
+def canonical_json(value) -> str:
+    """Stable JSON (sorted keys, no spaces, Unicode kept) so equal answers hash equally."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def answer_sha256(value) -> str:
+    """SHA-256 of the canonical JSON: the event log carries it so stored answers can be shown untouched."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def _require_mapping(answer) -> Mapping:
+    if not isinstance(answer, Mapping):
+        raise AnswerError("", f"expected a dict of answers, got {type(answer).__name__}")
+    for key in answer:
+        if not isinstance(key, str):
+            raise AnswerError(str(key), "answer keys must be strings")
+    return answer
+
+
+def _int_in(field: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AnswerError(field, f"must be an integer from {low} to {high}, got {value!r}")
+    if not low <= value <= high:
+        raise AnswerError(field, f"must be from {low} to {high}, got {value}")
+    return value
+
+
+def _text(field: str, value, max_length: int = MAX_TEXT) -> str:
+    if not isinstance(value, str):
+        raise AnswerError(field, f"must be text, got {type(value).__name__}")
+    if len(value) > max_length:
+        raise AnswerError(field, f"is {len(value)} characters; at most {max_length} are kept")
+    return value
+
+
+def _no_extra(answer: Mapping, allowed: set[str]) -> None:
+    extra = sorted(set(answer) - allowed)
+    if extra:
+        raise AnswerError(extra[0], f"not expected here (expected: {', '.join(sorted(allowed)) or 'nothing'})")
+
+
+def validate_consent(answer) -> bool:
+    answer = _require_mapping(answer)
+    _no_extra(answer, {"agree"})
+    agree = answer.get("agree")
+    if not isinstance(agree, bool):
+        raise AnswerError("agree", "must be true or false")
+    return agree
+
+
+def validate_empty(answer) -> dict:
+    """Instructions and learning steps take no answer; only an optional comment."""
+    answer = _require_mapping(answer)
+    _no_extra(answer, {"comment"})
+    return {"comment": _text("comment", answer["comment"])} if "comment" in answer else {}
+
+
+def validate_questionnaire(questions: tuple[Question, ...], answer) -> dict:
+    """Check every answer against its question; required questions must be present."""
+    answer = _require_mapping(answer)
+    by_id = {q.id: q for q in questions}
+    _no_extra(answer, set(by_id))
+    clean: dict = {}
+    for q in questions:
+        value = answer.get(q.id)
+        if value is None or value == "":
+            if q.required:
+                raise AnswerError(q.id, "is required")
+            continue
+        if q.kind == "choice":
+            if value not in q.options:
+                raise AnswerError(q.id, f"{value!r} is not one of the options")
+        elif q.kind == "likert":
+            value = _int_in(q.id, value, q.low, q.high)
+        elif q.kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise AnswerError(q.id, f"must be a number, got {value!r}")
+            if (q.low is not None and value < q.low) or (q.high is not None and value > q.high):
+                raise AnswerError(q.id, f"must be from {q.low} to {q.high}, got {value}")
+        elif q.kind == "text":
+            value = _text(q.id, value, q.max_length)
+        elif q.kind == "rank":
+            if not isinstance(value, (list, tuple)) or sorted(value) != sorted(q.options):
+                raise AnswerError(q.id, "must list every option exactly once, best first")
+            value = list(value)
+        clean[q.id] = value
+    return clean
+
+
+def validate_trial(step: Mapping, answer) -> dict:
+    """Check a trial answer against its plan step (a dict from :func:`study_app.study.design.build_plan`)."""
+    answer = _require_mapping(answer)
+    protocol, phase = step["protocol"], step["phase"]
+    low, high = step["scale"]
+    clean: dict = {}
+    if "comment" in answer:
+        clean["comment"] = _text("comment", answer["comment"])
+    if phase == PHASE_LEARN:
+        _no_extra(answer, {"comment"})
+        return clean
+    if protocol == RATE and phase == PHASE_TRUST:
+        _no_extra(answer, {"trust", "comment"})
+        clean["trust"] = _int_in("trust", answer.get("trust"), low, high)
+    elif protocol == RATE and phase == PHASE_EXPLANATION:
+        _no_extra(answer, {"effect", "comment"})
+        effect = answer.get("effect")
+        keys = [m["key"] for m in step["methods"]]
+        if not isinstance(effect, Mapping) or sorted(effect) != sorted(keys):
+            raise AnswerError("effect", f"must give one of {', '.join(EFFECT_OPTIONS)} for each of {', '.join(keys)}")
+        for key, value in effect.items():
+            if value not in EFFECT_OPTIONS:
+                raise AnswerError(f"effect.{key}", f"{value!r} is not one of {', '.join(EFFECT_OPTIONS)}")
+        clean["effect"] = dict(effect)
+    elif protocol == VERIFICATION:
+        _no_extra(answer, {"decision", "confidence", "comment"})
+        if answer.get("decision") not in VERIFICATION_DECISIONS:
+            raise AnswerError("decision", f"must be one of {', '.join(VERIFICATION_DECISIONS)}")
+        clean["decision"] = answer["decision"]
+        clean["confidence"] = _int_in("confidence", answer.get("confidence"), low, high)
+    else:  # forward-simulation predict, distinction
+        _no_extra(answer, {"choice", "confidence", "comment"})
+        if answer.get("choice") not in step["options"]:
+            raise AnswerError("choice", f"{answer.get('choice')!r} is not one of {', '.join(step['options'])}")
+        clean["choice"] = answer["choice"]
+        if answer.get("confidence") is not None:
+            clean["confidence"] = _int_in("confidence", answer["confidence"], low, high)
+    return clean
+
+
+def score_trial(step: Mapping, answer: Mapping) -> tuple[bool | None, bool | None]:
+    """``(participant correct, attention check passed)``; ``None`` where the question has no right answer.
+
+    Verification is correct when the participant accepts a right prediction or rejects a wrong one;
+    forward simulation and distinction when they name the class the model predicted.
+    """
+    correct = None
+    model = step["model"]
+    if step["protocol"] == VERIFICATION:
+        correct = (answer["decision"] == "accept") == bool(model["correct"])
+    elif "choice" in answer and step["phase"] in (PHASE_PREDICT, "main"):
+        correct = answer["choice"] == model["label"]
+    passed = None
+    if step.get("is_attention_check"):
+        passed = all(answer.get(k) == v for k, v in step["expected"].items())
+        correct = None  # an attention check says nothing about understanding the model
+    return correct, passed

@@ -1,0 +1,379 @@
+"""The participant state machine: consent -> pre-questionnaire -> instructions -> trials -> post -> done.
+
+The database is the only memory of progress. The engine keeps nothing per participant that matters (a
+cache of immutable plans, and external ids a visitor brought before consenting), so any number of
+server threads, or a restarted server, serve the same participant consistently. Every submit names the
+step it answers; only an answer to the participant's current step is stored, which makes double clicks,
+stale tabs and replays harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from study_app.store.repository import NewResponse, ParticipantRecord, Repository
+from study_app.study import answers as answer_checks
+from study_app.study.design import PROMPTS, assign_condition, build_plan, condition_labels, select_items
+from study_app.study.errors import UnknownParticipantError
+from study_app.study.predictions import TaskPredictions, predict_study
+from study_app.study.schema import Study
+from study_app.study.steps import (
+    CONSENT,
+    DECLINED,
+    DONE,
+    INSTRUCTIONS,
+    POST_QUESTIONNAIRE,
+    PRE_QUESTIONNAIRE,
+    TRIAL,
+    WITHDRAWN,
+    PredictionView,
+    Question,
+    ShownMethod,
+    Step,
+    TrialSpec,
+)
+
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# URL parameter -> participants column. Prolific appends these to the study URL.
+EXTERNAL_ID_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id"}
+MAX_EXTERNAL_ID = 128
+MAX_PENDING = 100_000
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A participant's plan parsed once: the step kinds in order and the trial steps."""
+
+    condition: int
+    condition_label: str
+    kinds: tuple[str, ...]  # one per stage
+    trial_steps: tuple[dict, ...]  # aligned with the TRIAL entries of kinds
+    first_trial_stage: int
+    n_trials: int
+    post_questions: tuple[Question, ...]
+
+
+def normalise_external_ids(external_ids: Mapping[str, object] | None) -> dict[str, str]:
+    """Keep the Prolific parameters, checked: printable text of at most 128 characters.
+
+    Streamlit hands query parameters as strings (or lists for repeats; the last one wins). Anything else
+    in the mapping (other URL parameters) is ignored, so arbitrary URLs cannot write to the database.
+
+    Raises:
+        ValueError: naming the parameter whose value is unusable.
+    """
+    clean: dict[str, str] = {}
+    for param, column in EXTERNAL_ID_PARAMS.items():
+        value = (external_ids or {}).get(param)
+        if isinstance(value, (list, tuple)):
+            value = value[-1] if value else None
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"URL parameter {param}: expected text, got {type(value).__name__}")
+        value = value.strip()
+        if not value or len(value) > MAX_EXTERNAL_ID or not value.isprintable():
+            raise ValueError(f"URL parameter {param}: must be 1-{MAX_EXTERNAL_ID} printable characters")
+        clean[column] = value
+    return clean
+
+
+class StudyEngine:
+    """Runs one study for many participants; thread-safe, share one instance per process.
+
+    Args:
+        study: From :func:`study_app.study.loader.load_study`.
+        repository: Where progress and answers live.
+        predictions: Model outputs per task (:func:`study_app.study.predictions.predict_study`);
+            computed here when omitted, which loads every task's checkpoint once.
+        clock: Returns the current time (timezone-aware); tests inject a fake one to move time.
+        id_key: Secret for the HMAC of external ids. Defaults to a random key stored with the study in
+            the database (never exported); pass one from the app's secrets to keep ids matchable across
+            databases.
+    """
+
+    def __init__(
+        self,
+        study: Study,
+        repository: Repository,
+        *,
+        predictions: Mapping[str, TaskPredictions] | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
+        id_key: bytes | str | None = None,
+    ):
+        self.study = study
+        self.repository = repository
+        self.clock = clock
+        self.predictions = dict(predictions) if predictions is not None else predict_study(study)
+        missing = [t.name for t in study.tasks if t.name not in self.predictions]
+        if missing:
+            raise ValueError(f"predictions missing for task(s) {', '.join(missing)}")
+        self.items = select_items(study, self.predictions)
+        self.conditions = condition_labels(study)
+        self.record = repository.ensure_study(study.id, study.sha256, study.title, self._now())
+        key = id_key if id_key is not None else self.record.id_key
+        self._id_key = key.encode() if isinstance(key, str) else bytes(key)
+        self._lock = threading.Lock()
+        self._pending: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._plans: dict[int, _Plan] = {}
+
+    # ---- public API ----------------------------------------------------------------------------------
+
+    def start_or_resume(self, token: str | None = None, external_ids: Mapping[str, object] | None = None) -> str:
+        """The participant's token: the given one if usable, the one already linked to this Prolific id,
+        or a new one. Creates no database row: nothing is stored before consent.
+
+        Args:
+            token: What the browser session holds, if anything.
+            external_ids: URL parameters; ``PROLIFIC_PID``, ``STUDY_ID`` and ``SESSION_ID`` are kept.
+
+        Raises:
+            ValueError: an external id is not printable text of at most 128 characters.
+        """
+        ids = normalise_external_ids(external_ids)
+        if token and TOKEN_PATTERN.match(token):
+            participant = self.repository.participant_by_token(token)
+            if participant is not None and participant.study_id == self.record.id:
+                return token
+            if participant is None:
+                if not ids:
+                    return token
+                # A Prolific id already enrolled wins over an unused browser token.
+                existing = self._by_prolific_pid(ids)
+                if existing is not None:
+                    return existing.token
+                self._remember_pending(token, ids)
+                return token
+        existing = self._by_prolific_pid(ids)
+        if existing is not None:
+            return existing.token
+        token = secrets.token_urlsafe(24)
+        self._remember_pending(token, ids)
+        return token
+
+    def current_step(self, token: str) -> Step:
+        """What to show now. The first time a stage is served, its time is recorded for response timing.
+
+        Raises:
+            UnknownParticipantError: the token is malformed or belongs to another study.
+        """
+        participant = self._participant(token)
+        if participant is None:
+            return self._consent_step(0)
+        return self._step_for(participant, record_shown=True)
+
+    def submit(self, token: str, step_id: str, answer: Mapping) -> Step:
+        """Store the answer to ``step_id`` if it is the current step, then return the next step.
+
+        Any other step id (stale tab, double click, replay after finishing) changes nothing and returns the
+        current step. Each stored answer is one transaction together with the move to the next stage.
+
+        Raises:
+            AnswerError: the answer does not fit the current step (nothing is stored).
+            UnknownParticipantError: the token is malformed or belongs to another study.
+        """
+        participant = self._participant(token)
+        if participant is None:
+            if step_id != CONSENT:
+                return self._consent_step(0)
+            if not answer_checks.validate_consent(answer):
+                with self._lock:
+                    self._pending.pop(token, None)
+                return Step(kind=DECLINED, step_id=DECLINED)
+            participant = self._enrol(token)
+            return self._step_for(participant, record_shown=True)
+        plan = self._plan(participant)
+        stage = participant.stage
+        kind = plan.kinds[stage]
+        if kind == DONE or step_id != self._step_id(plan, stage):
+            return self._step_for(participant, record_shown=True)
+        now = self._now()
+        common = {"study_id": self.record.id, "expected_stage": stage, "now": now}
+        completes = plan.kinds[stage + 1] == DONE
+        if kind == INSTRUCTIONS:
+            clean = answer_checks.validate_empty(answer)
+            self.repository.advance(participant.id, **common, answer_sha256=answer_checks.answer_sha256(clean),
+                                    answer_detail={"step": step_id}, complete=completes)
+        elif kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
+            questions = self.study.pre_questionnaire if kind == PRE_QUESTIONNAIRE else plan.post_questions
+            clean = answer_checks.validate_questionnaire(questions, answer)
+            name = "pre" if kind == PRE_QUESTIONNAIRE else "post"
+            self.repository.advance(participant.id, **common, questionnaire=(name, clean),
+                                    answer_sha256=answer_checks.answer_sha256(clean),
+                                    answer_detail={"step": step_id}, complete=completes)
+        else:
+            spec = plan.trial_steps[stage - plan.first_trial_stage]
+            clean = answer_checks.validate_trial(spec, answer)
+            correct, passed = answer_checks.score_trial(spec, clean)
+            digest = answer_checks.answer_sha256(clean)
+            response = NewResponse(
+                trial_index=spec["trial"], phase=spec["phase"], task=spec["task"], image_id=spec["image_id"],
+                answer=clean, answer_sha256=digest, correct=correct, is_attention_check=spec["is_attention_check"],
+                attention_passed=passed,
+            )
+            self.repository.advance(participant.id, **common, response=response, answer_sha256=digest,
+                                    answer_detail={"step": step_id}, complete=completes)
+        return self.current_step(token)
+
+    def withdraw(self, token: str) -> Step:
+        """Delete everything stored about this participant (the deletion itself is logged, without data).
+
+        Raises:
+            UnknownParticipantError: the token is malformed or belongs to another study.
+        """
+        participant = self._participant(token)
+        with self._lock:
+            self._pending.pop(token, None)
+        if participant is not None:
+            self.repository.withdraw(participant.id, self._now())
+            with self._lock:
+                self._plans.pop(participant.id, None)
+        return Step(kind=WITHDRAWN, step_id=WITHDRAWN)
+
+    def condition_counts(self) -> dict[str, int]:
+        """Completed-or-active participants per condition label, as assignment sees them now."""
+        counts = self.repository.condition_counts(self.record.id, self._active_since(self._now()))
+        return {label: counts.get(i, 0) for i, label in enumerate(self.conditions)}
+
+    def hash_external_id(self, value: str) -> str:
+        """HMAC-SHA256 of an external id with this engine's key (what is stored unless the study keeps ids)."""
+        return hmac.new(self._id_key, value.encode("utf-8"), "sha256").hexdigest()
+
+    # ---- internals -----------------------------------------------------------------------------------
+
+    def _now(self) -> dt.datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("clock() must return a timezone-aware datetime")
+        return now
+
+    def _active_since(self, now: dt.datetime) -> dt.datetime:
+        return now - dt.timedelta(minutes=self.study.inactive_timeout_minutes)
+
+    def _stored_ids(self, ids: Mapping[str, str]) -> dict[str, str]:
+        if self.study.keep_external_ids:
+            return dict(ids)
+        return {k: self.hash_external_id(v) for k, v in ids.items()}
+
+    def _by_prolific_pid(self, ids: Mapping[str, str]) -> ParticipantRecord | None:
+        pid = ids.get("prolific_pid")
+        if not pid:
+            return None
+        return self.repository.participant_by_prolific_pid(self.record.id, self._stored_ids(ids)["prolific_pid"])
+
+    def _remember_pending(self, token: str, ids: dict[str, str]) -> None:
+        with self._lock:
+            if ids or token not in self._pending:
+                self._pending[token] = ids
+            self._pending.move_to_end(token)
+            while len(self._pending) > MAX_PENDING:
+                self._pending.popitem(last=False)
+
+    def _participant(self, token: str) -> ParticipantRecord | None:
+        if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
+            raise UnknownParticipantError("malformed participant token")
+        participant = self.repository.participant_by_token(token)
+        if participant is not None and participant.study_id != self.record.id:
+            raise UnknownParticipantError("this token belongs to another study or study version")
+        return participant
+
+    def _enrol(self, token: str) -> ParticipantRecord:
+        with self._lock:
+            ids = self._pending.pop(token, {})
+        now = self._now()
+
+        def make_plan(condition: int, seed: int) -> tuple[str, dict]:
+            plan = build_plan(self.study, self.items, self.predictions, condition, seed)
+            return plan["condition_label"], plan
+
+        enrolment = self.repository.enrol(
+            self.record.id, token=token, now=now, active_since=self._active_since(now),
+            choose_condition=lambda counts: assign_condition(counts, len(self.conditions)),
+            make_plan=make_plan, first_stage=1, external_ids=self._stored_ids(ids),
+            external_ids_hashed=not self.study.keep_external_ids,
+            consent_detail={"study_sha256": self.study.sha256, "external_ids": sorted(ids)},
+        )
+        return enrolment.participant
+
+    def _plan(self, participant: ParticipantRecord) -> _Plan:
+        with self._lock:
+            cached = self._plans.get(participant.id)
+        if cached is not None:
+            return cached
+        raw = json.loads(self.repository.plan_json(participant.id))
+        kinds = [CONSENT]
+        if self.study.pre_questionnaire:
+            kinds.append(PRE_QUESTIONNAIRE)
+        kinds.append(INSTRUCTIONS)
+        first_trial = len(kinds)
+        kinds += [TRIAL] * len(raw["trial_steps"])
+        post = tuple(Question(**{**q, "options": tuple(q["options"])}) for q in raw["post_questions"])
+        if post:
+            kinds.append(POST_QUESTIONNAIRE)
+        kinds.append(DONE)
+        plan = _Plan(condition=raw["condition"], condition_label=raw["condition_label"], kinds=tuple(kinds),
+                     trial_steps=tuple(raw["trial_steps"]), first_trial_stage=first_trial,
+                     n_trials=raw["n_trials"], post_questions=post)
+        with self._lock:
+            self._plans[participant.id] = plan
+        return plan
+
+    def _step_id(self, plan: _Plan, stage: int) -> str:
+        kind = plan.kinds[stage]
+        if kind == TRIAL:
+            spec = plan.trial_steps[stage - plan.first_trial_stage]
+            return f"trial:{spec['trial']}/{spec['phase']}"
+        return kind
+
+    def _consent_step(self, total: int) -> Step:
+        return Step(kind=CONSENT, step_id=CONSENT, text=self.study.consent, progress=(0, total))
+
+    def _step_for(self, participant: ParticipantRecord, *, record_shown: bool) -> Step:
+        plan = self._plan(participant)
+        stage = participant.stage
+        kind = plan.kinds[stage]
+        progress = (stage, len(plan.kinds) - 1)
+        if kind == DONE:
+            return Step(kind=DONE, step_id=DONE, completion_code=self.study.completion_code,
+                        redirect_url=self.study.redirect_url, progress=progress)
+        if record_shown:
+            self.repository.mark_shown(participant.id, stage, self._now())
+        step_id = self._step_id(plan, stage)
+        if kind == PRE_QUESTIONNAIRE:
+            return Step(kind=kind, step_id=step_id, questions=self.study.pre_questionnaire, progress=progress)
+        if kind == POST_QUESTIONNAIRE:
+            return Step(kind=kind, step_id=step_id, questions=plan.post_questions, progress=progress)
+        if kind == INSTRUCTIONS:
+            return Step(kind=kind, step_id=step_id, text=self.study.instructions, progress=progress)
+        spec = plan.trial_steps[stage - plan.first_trial_stage]
+        return Step(kind=TRIAL, step_id=step_id, trial=trial_spec(spec, plan.n_trials), progress=progress)
+
+
+def trial_spec(step: Mapping, total: int) -> TrialSpec:
+    """The participant-facing view of a stored plan step (drops scoring data such as model correctness)."""
+    pred = step.get("prediction")
+    view = None
+    if pred is not None:
+        view = PredictionView(label=pred["label"], prob=float(pred["prob"]),
+                              topk=tuple((str(label), float(p)) for label, p in pred["topk"]))
+    return TrialSpec(
+        index=step["trial"], total=total, phase=step["phase"], task=step["task"], protocol=step["protocol"],
+        image_id=step["image_id"], image_path=step["image_path"], checkpoint=step["checkpoint"],
+        true_label=step["true_label"] if step["show_true_label"] else None, prediction=view,
+        methods=tuple(ShownMethod(**m) for m in step["methods"]), options=tuple(step["options"]),
+        prompt=PROMPTS[(step["protocol"], step["phase"])], show_true_label=step["show_true_label"],
+        is_attention_check=step["is_attention_check"], attention_prompt=step["attention_prompt"],
+        scale=(step["scale"][0], step["scale"][1]),
+    )

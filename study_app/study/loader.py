@@ -1,0 +1,142 @@
+"""Load a study file from disk: parse it, resolve its paths, and check every stimulus and checkpoint.
+
+Everything that can be wrong with a study is found here, before the first participant arrives: a corrupt
+or oversized image, a label the model does not know, a checkpoint folder that is not one, a task asking
+for more trials than it has images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from study_app.study.errors import StudyFileError
+from study_app.study.schema import Stimulus, Study, TaskConfig, parse_study
+from study_app.study.steps import DISTINCTION, FORWARD_SIMULATION
+
+
+def load_study(path: str | Path, *, check_images: bool = True) -> Study:
+    """Read, validate and resolve a study file.
+
+    Args:
+        path: The ``.toml`` study file. Relative paths inside it are relative to its folder.
+        check_images: Decode every stimulus (EXIF rotation, mode conversion, decompression-bomb limit).
+            Leave on except in tools that only need the schema: a broken image must fail here, not in
+            front of a participant.
+
+    Returns:
+        The study, with stimuli listed and hashed and each task's class names read from its checkpoint.
+
+    Raises:
+        StudyFileError: naming the file and the field (or stimulus file) that is wrong.
+    """
+    path = Path(path).resolve()
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise StudyFileError(source, "", f"cannot read study file ({exc.strerror or exc})") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StudyFileError(source, "", f"not UTF-8 text ({exc})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyFileError(source, "", f"not valid TOML: {exc}") from exc
+    base = path.parent
+    study_table = data.get("study") if isinstance(data.get("study"), dict) else {}
+    consent = _read_text_file(source, base, study_table, "consent_file")
+    instructions = _read_text_file(source, base, study_table, "instructions_file")
+    study = parse_study(data, source, consent=consent, instructions=instructions)
+    tasks = tuple(
+        _resolve_task(source, f"tasks[{i}]", base, task, check_images) for i, task in enumerate(study.tasks)
+    )
+    return dataclasses.replace(study, tasks=tasks, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _read_text_file(source: str, base: Path, table: dict, key: str) -> str | None:
+    name = table.get(key)
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise StudyFileError(source, f"study.{key}", "must be a file path")
+    file = base / name
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyFileError(source, f"study.{key}", f"cannot read {file}: {exc}") from exc
+
+
+def _resolve_task(source: str, where: str, base: Path, task: TaskConfig, check_images: bool) -> TaskConfig:
+    from trainers.checkpoint import CheckpointError, read_card  # noqa: PLC0415 - keep import light
+
+    checkpoint = (base / task.checkpoint).resolve()
+    try:
+        card = read_card(checkpoint)
+    except CheckpointError as exc:
+        raise StudyFileError(source, f"{where}.checkpoint", str(exc)) from exc
+    class_names = tuple(card["class_names"])
+    stimuli = _list_stimuli(source, where, base, task, check_images)
+    unknown = sorted({s.label for s in stimuli} - set(class_names))
+    if unknown:
+        raise StudyFileError(source, f"{where}.stimuli",
+                             f"label(s) {', '.join(unknown)} are not classes of the checkpoint "
+                             f"({', '.join(class_names)})")
+    needed = task.trials + task.learning_trials
+    if needed > len(stimuli):
+        field = "learning_trials" if task.protocol == FORWARD_SIMULATION else "trials"
+        raise StudyFileError(source, f"{where}.{field}",
+                             f"asks for {needed} distinct images but the task has {len(stimuli)}")
+    if task.protocol == DISTINCTION and task.k > len(class_names):
+        raise StudyFileError(source, f"{where}.k", f"{task.k} candidates but the model has {len(class_names)} classes")
+    return dataclasses.replace(task, checkpoint=str(checkpoint), stimuli=stimuli, class_names=class_names)
+
+
+def _list_stimuli(source: str, where: str, base: Path, task: TaskConfig, check_images: bool) -> tuple[Stimulus, ...]:
+    from trainers.images import is_image_name  # noqa: PLC0415
+
+    entries: list[tuple[str, Path, str]] = []  # (image_id, path, label)
+    if task.stimuli_dir is not None:
+        root = (base / task.stimuli_dir).resolve()
+        if not root.is_dir():
+            raise StudyFileError(source, f"{where}.stimuli", f"{root} is not a folder")
+        for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for file in sorted(class_dir.iterdir()):
+                if file.is_file() and is_image_name(file):
+                    entries.append((f"{class_dir.name}/{file.name}", file, class_dir.name))
+        if not entries:
+            raise StudyFileError(source, f"{where}.stimuli", f"{root} has no class folders with images")
+    else:
+        for i, spec in enumerate(task.stimuli_list):
+            file = (base / spec.path).resolve()
+            if not file.is_file():
+                raise StudyFileError(source, f"{where}.stimuli[{i}].path", f"{file}: file not found")
+            entries.append((spec.path, file, spec.label or ""))
+        ids = [e[0] for e in entries]
+        for i, image_id in enumerate(ids):
+            if image_id in ids[:i]:
+                raise StudyFileError(source, f"{where}.stimuli[{i}].path", f"{image_id} is listed twice")
+    return tuple(
+        Stimulus(image_id=image_id, path=str(file), label=label,
+                 sha256=_check_image(source, where, file, check_images))
+        for image_id, file, label in entries
+    )
+
+
+def _check_image(source: str, where: str, file: Path, decode: bool) -> str:
+    from trainers.images import ImageLoadError, open_rgb  # noqa: PLC0415
+
+    if decode:
+        try:
+            open_rgb(file)
+        except ImageLoadError as exc:
+            raise StudyFileError(source, f"{where}.stimuli", str(exc)) from exc
+    try:
+        return hashlib.sha256(file.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise StudyFileError(source, f"{where}.stimuli", f"{file}: cannot read ({exc})") from exc

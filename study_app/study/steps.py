@@ -1,0 +1,168 @@
+"""What the participant sees next: plain, immutable values the UI renders and never mutates.
+
+The engine hands out a :class:`Step` and takes back ``(step.step_id, answer)``. Step ids are stable strings
+(``"consent"``, ``"trial:3"``, ``"trial:3/explanation"``, ...) so that an answer for a step that is no
+longer current (a double click, a stale browser tab) can be recognised and ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Stage names, in the order every participant moves through them.
+CONSENT = "consent"
+PRE_QUESTIONNAIRE = "pre_questionnaire"
+INSTRUCTIONS = "instructions"
+TRIAL = "trial"
+POST_QUESTIONNAIRE = "post_questionnaire"
+DONE = "done"
+# End states that are not reached by finishing.
+DECLINED = "declined"
+WITHDRAWN = "withdrawn"
+
+# Protocols.
+RATE = "rate"
+FORWARD_SIMULATION = "forward_simulation"
+VERIFICATION = "verification"
+DISTINCTION = "distinction"
+PROTOCOLS = (RATE, FORWARD_SIMULATION, VERIFICATION, DISTINCTION)
+
+# Trial phases. Most trials have one phase; ``rate`` asks trust before revealing the explanation, and the
+# server must know the trust answer was given before the map was shown, so it is a separate step.
+PHASE_MAIN = "main"
+PHASE_TRUST = "trust"
+PHASE_EXPLANATION = "explanation"
+PHASE_LEARN = "learn"  # forward simulation: study the model's output with its explanation
+PHASE_PREDICT = "predict"  # forward simulation: guess the model's output, no explanation
+
+# Answers the ``rate`` protocol accepts for "did this explanation help you understand the prediction?".
+EFFECT_OPTIONS = ("helped", "no_effect", "hurt")
+VERIFICATION_DECISIONS = ("accept", "reject")
+NO_EXPLANATION = "none"  # method key of the no-explanation control condition
+
+
+@dataclass(frozen=True)
+class ShownMethod:
+    """One explanation to draw on a trial.
+
+    Attributes:
+        key: Unique key within the study (answers are keyed by it), e.g. ``"gradcam"`` or
+            ``"gradcam@random"`` for the negative control.
+        name: Registry name in ``study_app.explain.methods.METHODS``.
+        label: What the participant reads (``"Grad-CAM"``); for blinded studies a neutral letter.
+        params: Keyword arguments for the method, as written in the study file.
+        randomized_model: True for the negative control: compute the map on a copy of the model whose
+            weights were re-initialised (Adebayo et al. 2018), so a method that ignores the model shows up.
+        target: Class name the map explains; ``None`` means the model's top prediction. Distinction
+            trials show one map per candidate class.
+    """
+
+    key: str
+    name: str
+    label: str
+    params: dict = field(default_factory=dict)
+    randomized_model: bool = False
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class PredictionView:
+    """The model's output on the trial image as the participant may see it: top class and top-k, best first.
+
+    Whether the model is right is deliberately absent: in verification that is the answer.
+    """
+
+    label: str
+    prob: float
+    topk: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class Question:
+    """One questionnaire item.
+
+    ``kind`` is ``choice`` (one of ``options``), ``likert`` (integer ``low``..``high``, with ``options``
+    as optional anchor labels), ``text`` (free text up to ``max_length``), ``number`` (``low``..``high``)
+    or ``rank`` (a permutation of ``options``).
+    """
+
+    id: str
+    text: str
+    kind: str
+    options: tuple[str, ...] = ()
+    low: int | None = None
+    high: int | None = None
+    required: bool = True
+    max_length: int = 10_000
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything the UI needs to draw one trial step, and nothing it must compute itself.
+
+    Attributes:
+        index: 0-based trial number across all tasks; ``total`` trials in all.
+        phase: ``main``, or for ``rate`` ``trust`` then ``explanation``, for forward simulation
+            ``learn`` or ``predict``.
+        task: Task name from the study file.
+        protocol: ``rate``, ``forward_simulation``, ``verification`` or ``distinction``.
+        image_id: Stable id of the stimulus (``class/file.jpg`` relative to its stimulus root).
+        image_path: Absolute path; open it with ``trainers.images.open_rgb`` and crop with
+            ``trainers.predict.display_image`` so the picture matches the map.
+        checkpoint: Checkpoint directory (absolute) whose model is explained.
+        true_label: Ground truth, or ``None`` unless the study shows it (``show_true_label``): in
+            verification it is the answer. Never display ``image_id`` or ``image_path`` either; with a
+            folder of class folders they contain the class name.
+        prediction: The model's output; ``None`` where the protocol hides it (forward simulation
+            ``predict`` phase, distinction).
+        methods: Explanations to draw, in display order; empty for the control condition and for phases
+            that show none.
+        options: Choices offered (class names for forward simulation / distinction).
+        prompt: The question, in Markdown.
+        is_attention_check: Set on attention-check trials; ``attention_prompt`` then says what to answer.
+        scale: ``(low, high)`` of the trust or confidence scale.
+    """
+
+    index: int
+    total: int
+    phase: str
+    task: str
+    protocol: str
+    image_id: str
+    image_path: str
+    checkpoint: str
+    true_label: str | None
+    prediction: PredictionView | None
+    methods: tuple[ShownMethod, ...]
+    options: tuple[str, ...]
+    prompt: str
+    show_true_label: bool = False
+    is_attention_check: bool = False
+    attention_prompt: str = ""
+    scale: tuple[int, int] = (1, 7)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Which stage a participant is at, with what the UI needs to draw it.
+
+    Attributes:
+        kind: One of ``consent``, ``pre_questionnaire``, ``instructions``, ``trial``,
+            ``post_questionnaire``, ``done``, ``declined``, ``withdrawn``.
+        step_id: Pass back unchanged to :meth:`StudyEngine.submit`.
+        text: Markdown for consent and instructions.
+        questions: Items of a questionnaire step.
+        trial: The trial on a ``trial`` step.
+        completion_code: On ``done``.
+        redirect_url: On ``done``, where to send the participant (Prolific), or ``None``.
+        progress: ``(answered steps, all steps)`` for a progress bar.
+    """
+
+    kind: str
+    step_id: str
+    text: str = ""
+    questions: tuple[Question, ...] = ()
+    trial: TrialSpec | None = None
+    completion_code: str | None = None
+    redirect_url: str | None = None
+    progress: tuple[int, int] = (0, 0)

@@ -1,0 +1,12 @@
+"""Fixtures for engine tests; they live in ``kit`` so the store tests share them."""
+
+from study.kit import (  # noqa: F401 - fixtures are found by name
+    checkpoint_dir,
+    clock,
+    make_engine_for,
+    make_study,
+    pg_repo,
+    repo,
+    sqlite_repo,
+    stimuli_dir,
+)
