@@ -75,17 +75,19 @@ def build_resnet(
     """A torchvision ResNet with a fresh ``num_classes`` head.
 
     ``pretrained='imagenet'`` loads IMAGENET1K_V1 through torchvision's weights API (or ``weights_path``)
-    into the backbone; the final layer is always replaced because our class count differs.
+    into the backbone; the final layer is replaced by a fresh one unless ImageNet weights were loaded and
+    ``num_classes`` is 1000 (then ImageNet's own classifier is kept, as the zero-shot model needs).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
     if pretrained not in ("none", "imagenet"):
         raise ValueError(f"pretrained must be 'none' or 'imagenet', not {pretrained!r}")
     model = tvm.get_model(arch, weights=None)
-    if pretrained == "imagenet" or weights_path is not None:
-        state = _load_imagenet_state(arch, weights_path)
-        model.load_state_dict(state)
-    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    loaded = pretrained == "imagenet" or weights_path is not None
+    if loaded:
+        model.load_state_dict(_load_imagenet_state(arch, weights_path))
+    if not (loaded and num_classes == 1000):
+        model.fc = nn.Linear(model.fc.in_features, num_classes)
     return model
 
 

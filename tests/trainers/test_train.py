@@ -1,0 +1,129 @@
+import argparse
+import json
+
+import pytest
+
+from study_app.cli import main as cli_main
+from tests.trainers.conftest import write_class_folders
+from trainers import ablation, train
+from trainers.checkpoint import load_checkpoint, read_card
+from trainers.evaluate import evaluate_checkpoint
+
+
+def _train_args(data, out, **over):
+    argv = ["--data", str(data), "--out", str(out), "--input-size", "32", "--epochs", "4", "--batch-size", "16",
+            "--lr", "3e-3", "--augment", "light", "--workers", "0", "--no-progress", "--seed", "0"]
+    args = train.get_args_parser().parse_args(argv)
+    for k, v in over.items():
+        setattr(args, k, v)
+    return args
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("easy")
+    write_class_folders(root / "train", n=40, seed=1)
+    write_class_folders(root / "test", n=12, seed=2)
+    out = root / "ck"
+    result = train.main(_train_args(root, out))
+    return root, out, result
+
+
+def test_short_training_lowers_loss_and_beats_chance(trained):
+    _, out, result = trained
+    card = read_card(out)
+    history = card["history"]
+    assert len(history) == 4
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert result["test_accuracy"] >= 0.75  # chance is 0.5 on this two-class task
+    assert card["metrics"]["test"]["n"] == 24
+    assert card["dataset"]["train"]["n"] + card["dataset"]["val"]["n"] == 80
+    assert len(card["dataset"]["train"]["sha256"]) == 64
+    assert card["train_args"]["optimizer"] == "adamw" and card["train_args"]["device"] == "cpu"
+    assert (out / "report" / "confusion_matrix.png").stat().st_size > 1000
+    assert (out / "report" / "training_curves.png").stat().st_size > 1000
+
+
+def test_best_checkpoint_is_the_best_validation_epoch(trained):
+    _, out, _ = trained
+    card = read_card(out)
+    best = max(h["val_acc"] for h in card["history"])
+    assert card["metrics"]["best_val_acc"] == pytest.approx(best)
+    assert card["history"][card["metrics"]["best_epoch"] - 1]["val_acc"] == pytest.approx(best)
+
+
+def test_resume_continues_where_training_stopped(tmp_path):
+    write_class_folders(tmp_path / "d", n=16, seed=3)
+    out = tmp_path / "ck"
+    train.main(_train_args(tmp_path / "d", out, epochs=2))
+    assert len(read_card(out)["history"]) == 2
+    train.main(_train_args(tmp_path / "d", out, epochs=3, resume=True))
+    history = read_card(out)["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_early_stopping_stops_before_the_last_epoch(tmp_path):
+    write_class_folders(tmp_path / "d", n=10, seed=4)
+    # lr 0: the weights never change (only BatchNorm statistics drift), so validation accuracy soon stalls
+    result = train.main(_train_args(tmp_path / "d", tmp_path / "ck", epochs=8, lr=0.0, patience=1))
+    assert result["epochs_run"] < 8
+    assert result["best_epoch"] == result["epochs_run"] - 1  # stopped one epoch (the patience) after the best
+
+
+def test_evaluate_cli_prints_one_json_object(trained, capsys):
+    root, out, _ = trained
+    assert cli_main(["evaluate", "--checkpoint", str(out), "--data", str(root), "--json", "--no-plots"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"accuracy", "n", "per_class", "confusion_matrix"} <= set(report)
+    assert report["n"] == 24
+    assert sum(map(sum, report["confusion_matrix"])) == 24
+    assert set(report["per_class"]) == {"cat", "dog"}
+    assert 0 <= report["per_class"]["cat"]["f1"] <= 1
+
+
+def test_evaluate_on_a_folder_with_a_foreign_class_is_a_clear_error(trained, tmp_path, capsys):
+    _, out, _ = trained
+    write_class_folders(tmp_path / "other", classes=("cat", "bird"), n=2)
+    assert cli_main(["evaluate", "--checkpoint", str(out), "--data", str(tmp_path / "other")]) == 2
+    assert "bird" in capsys.readouterr().err
+
+
+def test_evaluate_matches_the_loaded_model(trained):
+    root, out, _ = trained
+    report = evaluate_checkpoint(out, root, write_report=False)
+    ck = load_checkpoint(out)
+    assert report["checkpoint_sha256"] == ck.sha256
+    assert report["accuracy"] == pytest.approx(read_card(out)["metrics"]["test"]["accuracy"])
+
+
+def test_train_cli_reports_bad_layout_without_a_traceback(tmp_path, capsys):
+    write_class_folders(tmp_path / "one", classes=("cat",), n=2)
+    assert cli_main(["train", "--data", str(tmp_path / "one"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "at least two classes" in err and "Traceback" not in err
+
+
+def test_ablation_trains_three_variants_with_the_same_recipe(tmp_path, capsys):
+    write_class_folders(tmp_path / "c" / "train", classes=("cat", "dog", "bird"), n=12, seed=5)
+    write_class_folders(tmp_path / "c" / "test", classes=("cat", "dog", "bird"), n=4, seed=6)
+    args = ablation.add_arguments(argparse.ArgumentParser()).parse_args(
+        ["--data", str(tmp_path / "c"), "--out", str(tmp_path / "ab"), "--epochs", "2", "--batch-size", "16",
+         "--widths", "8", "16", "16", "--no-progress"])
+    assert ablation.run(args) == 0
+    out = capsys.readouterr().out
+    for block in ("plain", "residual", "skip"):
+        assert block in out
+    results = json.loads((tmp_path / "ab" / "ablation.json").read_text())
+    assert [r["block"] for r in results] == ["plain", "residual", "skip"]
+    params = {r["block"]: r["params"] for r in results}
+    assert params["residual"] > params["plain"]  # projection shortcuts add parameters
+    assert all(len(r["history"]) == 2 for r in results)
+    assert (tmp_path / "ab" / "ablation_curves.png").is_file()
+
+
+def test_ablation_without_cifar_offline_says_where_to_put_it(tmp_path, capsys):
+    args = ablation.add_arguments(argparse.ArgumentParser()).parse_args(
+        ["--data", str(tmp_path / "cifar"), "--download", "--no-progress"])
+    rc = ablation.run(args)
+    if rc == 2:  # offline (this machine): the message says what to download and where
+        assert "cifar-10-batches-py" in capsys.readouterr().err

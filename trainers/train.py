@@ -1,0 +1,333 @@
+"""Train a ResNet classifier from an image folder and write a self-describing checkpoint.
+
+Example (the bundled MRI model, on this project's sample data)::
+
+    xai-study train --data ../shared/data/mri --out checkpoints/mri_resnet18 --arch resnet18 \
+        --pretrained none --input-size 128 --epochs 20 --class-weighting balanced
+
+Multi-GPU: ``torchrun --nproc_per_node=4 -m trainers.train --data ... --out ...`` (DistributedDataParallel;
+only rank 0 writes). Skeleton after torchvision's references/classification/train.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from trainers import data as D
+from trainers.checkpoint import (
+    TRAIN_STATE_FILE,
+    CardBuilder,
+    read_card,
+    safe_torch_load,
+    save_checkpoint,
+)
+from trainers.models import ARCHS, IMAGENET_MEAN, IMAGENET_STD, build_resnet
+from trainers.predict import eval_transform
+
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--data", required=True, type=Path, help="dataset root (class folders, train/test splits, or flat cat.1.jpg)")
+    p.add_argument("--out", required=True, type=Path, help="checkpoint directory to write")
+    p.add_argument("--arch", default="resnet18", choices=ARCHS)
+    p.add_argument("--pretrained", default="none", choices=("none", "imagenet"))
+    p.add_argument("--weights", type=Path, default=None, help="local ImageNet state dict instead of downloading")
+    p.add_argument("--input-size", type=int, default=160)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the OneCycle schedule")
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--clip-grad", type=float, default=2.0, help="max gradient norm (0 = off)")
+    p.add_argument("--augment", default="standard", choices=("none", "light", "standard", "strong"))
+    p.add_argument("--min-crop", type=float, default=0.35, help="smallest area fraction of RandomResizedCrop")
+    p.add_argument("--class-weighting", default="none", choices=("none", "balanced"))
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--patience", type=int, default=0, help="early stopping: epochs without val improvement (0 = off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--amp", default="auto", choices=("auto", "on", "off"), help="mixed precision (auto = on CUDA)")
+    p.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"))
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("--limit-per-class", type=int, default=0, help="use at most N training images per class (quick runs)")
+    p.add_argument("--resume", action="store_true", help="continue from --out's train_state.pt")
+    p.add_argument("--half", action="store_true", help="store weights as float16 (half the size; loaded as float32)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    return add_arguments(argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+
+
+# --- runtime setup --------------------------------------------------------------------------------
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def init_distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    return rank, world
+
+
+def _all_reduce(t: torch.Tensor) -> torch.Tensor:
+    if dist.is_initialized():
+        dist.all_reduce(t)
+    return t
+
+
+# --- one epoch ------------------------------------------------------------------------------------
+
+
+def train_one_epoch(model, loader, criterion, optimizer, scheduler, device, *, amp, channels_last, clip_grad, desc, progress):
+    model.train()
+    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, n
+    bar = tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    for x, y in bar:
+        x = x.to(device, non_blocking=True)
+        y = y.to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, enabled=amp):
+            out = model(x)
+            loss = criterion(out, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
+        optimizer.step()
+        scheduler.step()
+        n = y.shape[0]
+        totals += torch.tensor([loss.item() * n, (out.argmax(1) == y).sum().item(), n], dtype=torch.float64, device=device)
+        bar.set_postfix(loss=f"{totals[0] / totals[2]:.3f}", acc=f"{totals[1] / totals[2]:.3f}")
+    totals = _all_reduce(totals)
+    return {"loss": (totals[0] / totals[2]).item(), "acc": (totals[1] / totals[2]).item()}
+
+
+@torch.inference_mode()
+def evaluate(model, loader, criterion, device, *, channels_last=False, amp=False):
+    """Loss, accuracy and the predictions (for confusion matrices) over a loader."""
+    model.eval()
+    totals = torch.zeros(3, dtype=torch.float64, device=device)
+    preds, targets = [], []
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, enabled=amp):
+            out = model(x)
+        loss = criterion(out.float(), y)
+        p = out.argmax(1)
+        totals += torch.tensor([loss.item() * y.shape[0], (p == y).sum().item(), y.shape[0]], dtype=torch.float64, device=device)
+        preds.append(p.cpu())
+        targets.append(y.cpu())
+    totals = _all_reduce(totals)
+    return {
+        "loss": (totals[0] / totals[2]).item(),
+        "acc": (totals[1] / totals[2]).item(),
+        "preds": torch.cat(preds).tolist() if preds else [],
+        "targets": torch.cat(targets).tolist() if targets else [],
+    }
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def _limit(split: D.Split, per_class: int, seed: int) -> D.Split:
+    if per_class <= 0:
+        return split
+    rng = random.Random(seed)
+    keep = []
+    for label in range(len(split.class_names)):
+        items = [s for s in split.samples if s[1] == label]
+        rng.shuffle(items)
+        keep += items[:per_class]
+    return D.Split(sorted(keep), split.class_names, split.root)
+
+
+def build_optimizer(args, model):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+    groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if args.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=args.lr, momentum=0.9, nesterov=True)
+    return torch.optim.AdamW(groups, lr=args.lr)
+
+
+def main(args) -> dict:
+    rank, world = init_distributed()
+    is_main = rank == 0
+    device = resolve_device(args.device)
+    amp = device.type == "cuda" if args.amp == "auto" else args.amp == "on"
+    channels_last = device.type == "cuda" if args.channels_last == "auto" else args.channels_last == "on"
+    progress = is_main and not args.no_progress
+    if is_main:
+        args.out.mkdir(parents=True, exist_ok=True)
+    seed_everything(args.seed + rank)
+
+    spec = D.discover(args.data, args.val_fraction, args.seed)
+    spec.train = _limit(spec.train, args.limit_per_class, args.seed)
+    mean, std = IMAGENET_MEAN, IMAGENET_STD
+    cache_side = math.ceil(args.input_size * 1.15)
+    train_items, skipped = D.decode_all(spec.train, cache_side, progress)
+    val_items, skipped_val = D.decode_all(spec.val, cache_side, progress)
+    D.warn_skipped(skipped + skipped_val)
+    if not train_items:
+        raise D.DatasetLayoutError(f"{args.data}: no readable training images")
+    train_ds = D.DecodedDataset(train_items, D.train_transform(args.input_size, mean, std, args.augment, args.min_crop))
+    val_ds = D.DecodedDataset(val_items, eval_transform(args.input_size, mean, std))
+
+    g = torch.Generator().manual_seed(args.seed)
+    train_sampler = DistributedSampler(train_ds, seed=args.seed) if world > 1 else None
+    val_sampler = DistributedSampler(val_ds, shuffle=False) if world > 1 else None
+    loader_kw = {"num_workers": args.workers, "pin_memory": device.type == "cuda", "persistent_workers": args.workers > 0}
+    train_dl = DataLoader(train_ds, args.batch_size, shuffle=train_sampler is None, sampler=train_sampler,
+                          drop_last=len(train_ds) > args.batch_size, generator=g, **loader_kw)
+    val_dl = DataLoader(val_ds, args.batch_size * 2, sampler=val_sampler, **loader_kw)
+
+    model = build_resnet(args.arch, len(spec.class_names), args.pretrained, args.weights).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    weights = D.class_weights(train_ds.labels, len(spec.class_names)).to(device) if args.class_weighting == "balanced" else None
+    criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
+    optimizer = build_optimizer(args, model)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=max(1, len(train_dl)), pct_start=0.25
+    )
+
+    start_epoch, best_acc, history, best_epoch = 0, -1.0, [], -1
+    if args.resume:
+        state = safe_torch_load(args.out / TRAIN_STATE_FILE, "training state")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        total_steps = scheduler.total_steps
+        scheduler.load_state_dict(state["scheduler"])
+        scheduler.total_steps = total_steps  # --epochs may have been raised for the resumed run
+        start_epoch, best_acc, best_epoch = int(state["epoch"]) + 1, float(state["best_acc"]), int(state["best_epoch"])
+        history = read_card(args.out).get("history", [])[:start_epoch]
+        if is_main:
+            print(f"resuming from epoch {start_epoch} (best val acc {best_acc:.4f})", file=sys.stderr)
+
+    net = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    resolved = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
+    resolved.update(device=str(device), amp=amp, channels_last=channels_last, world_size=world)
+    card = CardBuilder(arch=args.arch, class_names=spec.class_names, input_size=args.input_size, mean=mean, std=std,
+                       train_args=resolved, dataset=D.fingerprint(spec))
+    card.dataset["skipped"] = skipped + skipped_val
+    card.notes = (
+        f"{args.arch} trained {'from scratch' if args.pretrained == 'none' and not args.weights else 'from ImageNet weights'} "
+        f"on {len(train_items)} images ({args.input_size}px) by xai-study train."
+    )
+
+    epochs_without_gain = 0
+    for epoch in range(start_epoch, args.epochs):
+        if train_sampler is not None:
+            train_sampler.set_epoch(epoch)
+        t0 = time.perf_counter()
+        tr = train_one_epoch(net, train_dl, criterion, optimizer, scheduler, device, amp=amp,
+                             channels_last=channels_last, clip_grad=args.clip_grad,
+                             desc=f"epoch {epoch + 1}/{args.epochs}", progress=progress)
+        seconds = time.perf_counter() - t0
+        va = evaluate(model, val_dl, criterion, device, channels_last=channels_last, amp=amp)
+        row = {"epoch": epoch + 1, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_loss": va["loss"],
+               "val_acc": va["acc"], "lr": scheduler.get_last_lr()[0], "seconds": round(seconds, 2),
+               "images_per_s": round(len(train_ds) / seconds, 2)}
+        history.append(row)
+        improved = va["acc"] > best_acc
+        if improved:
+            best_acc, best_epoch, epochs_without_gain = va["acc"], epoch + 1, 0
+        else:
+            epochs_without_gain += 1
+        if is_main:
+            print(f"epoch {epoch + 1:3d}  train loss {tr['loss']:.4f} acc {tr['acc']:.4f}  "
+                  f"val loss {va['loss']:.4f} acc {va['acc']:.4f}  {row['images_per_s']:.1f} img/s"
+                  f"{'  *best*' if improved else ''}", file=sys.stderr, flush=True)
+            card.history = history
+            card.metrics = {"best_val_acc": best_acc, "best_epoch": best_epoch}
+            if improved:
+                save_checkpoint(args.out, model, card, half=args.half)
+            train_state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                           "scheduler": scheduler.state_dict(), "epoch": epoch, "best_acc": best_acc,
+                           "best_epoch": best_epoch}
+            torch.save(train_state, args.out / TRAIN_STATE_FILE)
+            if not improved:  # keep the card's history current without touching the best weights
+                from trainers.checkpoint import write_card
+
+                current = read_card(args.out)
+                current["history"], current["metrics"] = history, card.metrics
+                write_card(args.out, current)
+        if args.patience and epochs_without_gain >= args.patience:
+            if is_main:
+                print(f"early stopping: no val improvement for {args.patience} epochs", file=sys.stderr)
+            break
+
+    result = {"best_val_acc": best_acc, "best_epoch": best_epoch, "epochs_run": len(history)}
+    if is_main and spec.test is not None:
+        from trainers.evaluate import evaluate_checkpoint
+
+        report = evaluate_checkpoint(args.out, args.data, device=str(device), write_report=True, progress=progress)
+        current = read_card(args.out)
+        current["metrics"]["test"] = {k: report[k] for k in ("accuracy", "n", "per_class", "confusion_matrix")}
+        from trainers.checkpoint import write_card
+
+        write_card(args.out, current)
+        result["test_accuracy"] = report["accuracy"]
+        print(f"test accuracy {report['accuracy']:.4f} on {report['n']} images", file=sys.stderr)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return result
+
+
+def run(args) -> int:
+    from trainers.images import ImageLoadError
+    from trainers.models import PretrainedWeightsUnavailable
+
+    try:
+        main(args)
+    except (D.DatasetLayoutError, PretrainedWeightsUnavailable, ImageLoadError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(get_args_parser().parse_args()))
