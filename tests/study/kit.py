@@ -78,7 +78,7 @@ def make_checkpoint(directory: Path) -> Path:
     return save_checkpoint(directory, build_resnet("resnet18", 2), CardBuilder("resnet18", list(CLASSES), 32))
 
 
-def make_stimuli(directory: Path, per_class: int = 8) -> Path:
+def make_stimuli(directory: Path, per_class: int = 10) -> Path:
     """Tiny distinct PNGs in class folders; varied colours so a random model does not predict one class only."""
     rng = random.Random(1)
     for label in CLASSES:
@@ -134,7 +134,7 @@ def answer_for(step: Step, rng: random.Random | None = None, *, pass_checks: boo
     rng = rng or random.Random(0)
     if step.kind == "consent":
         return {"agree": True}
-    if step.kind == "instructions":
+    if step.kind in ("instructions", "done"):
         return {}
     if step.kind in ("pre_questionnaire", "post_questionnaire"):
         out = {}

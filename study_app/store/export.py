@@ -1,0 +1,237 @@
+"""Long-format CSV export with full provenance: one row per participant x trial, one per participant.
+
+Everything needed to analyse a trial without the database is on its row: which study version, condition,
+image (and its hash), the model's prediction and whether it was right, which methods with which
+parameters on which checkpoint, the hash of the exact map shown and its faithfulness scores where the
+attribution cache knows them, every answer, the server-side response time and the attention-check result.
+
+The prediction and method details come from the participant's stored plan, not from re-running anything:
+the export reports what the participant saw.
+
+Map hashes and faithfulness scores live in the explanation cache, which this package does not import.
+The caller passes a :data:`ProvenanceLookup`; without one those columns stay empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from study_app.store.repository import Repository, StudyRecord
+
+# (task, image_id, method) -> {"map_sha256": str, "faithfulness": {metric: float}} or None.
+# ``method`` is the plan's method dict (keys: key, name, label, params, randomized_model, target), the same
+# fields as ``study_app.study.steps.ShownMethod``.
+ProvenanceLookup = Callable[[str, str, Mapping], Mapping | None]
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+RESPONSE_COLUMNS = [
+    "study_id", "study_sha256", "participant", "condition", "condition_label", "trial_index", "task", "protocol",
+    "phases", "image_id", "image_sha256", "true_label", "predicted_label", "predicted_prob", "model_correct",
+    "model_topk", "options", "methods", "method_names", "method_params", "map_targets", "randomized_model",
+    "checkpoint", "checkpoint_sha256", "map_sha256", "is_attention_check", "attention_expected",
+    "attention_passed", "correct", "shown_at", "answered_at", "response_time_ms", "answer_sha256",
+]
+PARTICIPANT_COLUMNS = [
+    "study_id", "study_sha256", "participant", "condition", "condition_label", "seed", "status", "created_at",
+    "consented_at", "last_seen_at", "completed_at", "prolific_pid", "prolific_study_id", "prolific_session_id",
+    "external_ids_hashed", "trials_planned", "trials_answered", "attention_checks", "attention_checks_passed",
+]
+
+
+def neutralise_cell(value):
+    """A cell a spreadsheet cannot run as a formula, everything else unchanged.
+
+    Text starting with ``= + - @``, tab or carriage return gets a leading apostrophe (the OWASP CSV
+    injection advice); numbers stay numbers, so a negative probability would not be touched (there are
+    none) and numeric answers keep their type.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    if isinstance(value, (dict, list, tuple)):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return neutralise_cell(value)
+
+
+def write_csv(path: str | Path, rows: Iterable[Mapping], columns: list[str]) -> int:
+    """Write UTF-8 CSV atomically (a crash never leaves half a file); returns the row count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    n = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({c: _cell(row.get(c)) for c in columns})
+                n += 1
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+def _flatten_answer(answer: Mapping, phase: str, out: dict) -> None:
+    for key, value in answer.items():
+        if key == "comment":
+            out[f"comment_{phase}"] = value
+        elif isinstance(value, Mapping):
+            for sub, v in value.items():
+                out[f"answer_{key}_{sub}"] = v
+        else:
+            out[f"answer_{key}"] = value
+
+
+def _map_provenance(lookup: ProvenanceLookup | None, task: str, image_id: str, methods: list[dict], row: dict) -> None:
+    """Fill ``map_sha256`` and ``faithfulness_<metric>``: plain values for a single map, JSON keyed by
+    ``method_key`` (``method_key->target`` for distinction) when the trial showed several."""
+    if lookup is None or not methods:
+        return
+    found: dict[str, Mapping] = {}
+    for m in methods:
+        info = lookup(task, image_id, m) or {}
+        name = m["key"] if m.get("target") is None else f"{m['key']}->{m['target']}"
+        found[name] = info
+    if len(methods) == 1:
+        info = next(iter(found.values()))
+        row["map_sha256"] = info.get("map_sha256")
+        for metric, value in (info.get("faithfulness") or {}).items():
+            row[f"faithfulness_{metric}"] = value
+        return
+    row["map_sha256"] = {k: v.get("map_sha256") for k, v in found.items()}
+    metrics = sorted({metric for v in found.values() for metric in (v.get("faithfulness") or {})})
+    for metric in metrics:
+        row[f"faithfulness_{metric}"] = {k: (v.get("faithfulness") or {}).get(metric) for k, v in found.items()}
+
+
+def response_rows(repository: Repository, record: StudyRecord, *,
+                  provenance_lookup: ProvenanceLookup | None = None) -> list[dict]:
+    """One dict per answered participant x trial (phases of a trial merged into one row)."""
+    participants = {p.id: p for p in repository.participants(record.id)}
+    plans = {pid: json.loads(text) for pid, text in repository.plans(record.id).items()}
+    grouped: dict[tuple[int, int], list] = {}
+    for r in repository.responses(record.id):
+        grouped.setdefault((r.participant_id, r.trial_index), []).append(r)
+    rows = []
+    for (pid, trial_index), answers in grouped.items():
+        participant, plan = participants[pid], plans.get(pid, {})
+        steps = [s for s in plan.get("trial_steps", []) if s["trial"] == trial_index]
+        first = steps[0] if steps else {}
+        methods = [m for s in steps for m in s.get("methods", [])]
+        model = first.get("model", {})
+        row = {
+            "study_id": record.slug, "study_sha256": record.file_sha256, "participant": participant.public_id,
+            "condition": participant.condition, "condition_label": plan.get("condition_label"),
+            "trial_index": trial_index, "task": answers[0].task, "protocol": first.get("protocol"),
+            "phases": ";".join(a.phase for a in answers), "image_id": answers[0].image_id,
+            "image_sha256": first.get("image_sha256"), "true_label": first.get("true_label"),
+            "predicted_label": model.get("label"), "predicted_prob": model.get("prob"),
+            "model_correct": model.get("correct"), "model_topk": model.get("topk"),
+            "options": first.get("options") or None,
+            "methods": ";".join(dict.fromkeys(m["key"] for m in methods)) or "none",
+            "method_names": ";".join(dict.fromkeys(m["name"] for m in methods)),
+            "method_params": {m["key"]: m["params"] for m in methods} or None,
+            "map_targets": ";".join(m["target"] for m in methods if m.get("target")) or None,
+            "randomized_model": any(m.get("randomized_model") for m in methods),
+            "checkpoint": first.get("checkpoint"), "checkpoint_sha256": first.get("checkpoint_sha256"),
+            "is_attention_check": any(a.is_attention_check for a in answers),
+            "attention_expected": first.get("expected") or None,
+            "attention_passed": next((a.attention_passed for a in answers if a.attention_passed is not None), None),
+            "correct": next((a.correct for a in answers if a.correct is not None), None),
+            "shown_at": answers[0].shown_at, "answered_at": answers[-1].answered_at,
+            "answer_sha256": ";".join(a.answer_sha256 for a in answers),
+        }
+        times = [a.response_time_ms for a in answers]
+        row["response_time_ms"] = None if any(t is None for t in times) else sum(times)
+        for a in answers:
+            _flatten_answer(a.answer, a.phase, row)
+            if len(answers) > 1:
+                row[f"response_time_ms_{a.phase}"] = a.response_time_ms
+        _map_provenance(provenance_lookup, answers[0].task, answers[0].image_id, methods, row)
+        rows.append(row)
+    return rows
+
+
+def participant_rows(repository: Repository, record: StudyRecord) -> list[dict]:
+    """One dict per participant with questionnaire answers as ``pre_<id>`` / ``post_<id>`` columns."""
+    plans = {pid: json.loads(text) for pid, text in repository.plans(record.id).items()}
+    answered: dict[int, set[int]] = {}
+    checks: dict[int, list[bool | None]] = {}
+    for r in repository.responses(record.id):
+        answered.setdefault(r.participant_id, set()).add(r.trial_index)
+        if r.is_attention_check:
+            checks.setdefault(r.participant_id, []).append(r.attention_passed)
+    questionnaire: dict[int, dict] = {}
+    for q in repository.questionnaire_answers(record.id):
+        questionnaire.setdefault(q.participant_id, {})[f"{q.questionnaire}_{q.question_id}"] = q.answer
+    rows = []
+    for p in repository.participants(record.id):
+        plan = plans.get(p.id, {})
+        passed = checks.get(p.id, [])
+        row = {
+            "study_id": record.slug, "study_sha256": record.file_sha256, "participant": p.public_id,
+            "condition": p.condition, "condition_label": plan.get("condition_label"), "seed": str(p.seed),
+            "status": p.status, "created_at": p.created_at, "consented_at": p.consented_at,
+            "last_seen_at": p.last_seen_at, "completed_at": p.completed_at, "prolific_pid": p.prolific_pid,
+            "prolific_study_id": p.prolific_study_id, "prolific_session_id": p.prolific_session_id,
+            "external_ids_hashed": p.external_ids_hashed, "trials_planned": plan.get("n_trials"),
+            "trials_answered": len(answered.get(p.id, ())), "attention_checks": len(passed),
+            "attention_checks_passed": sum(1 for v in passed if v),
+        }
+        row.update(questionnaire.get(p.id, {}))
+        rows.append(row)
+    return rows
+
+
+def _columns(fixed: list[str], rows: list[dict]) -> list[str]:
+    extra = sorted({k for row in rows for k in row} - set(fixed))
+    return fixed + extra
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    responses: int
+    participants: int
+    responses_path: Path
+    participants_path: Path
+    responses_sha256: str
+
+
+def export_study(repository: Repository, records: list[StudyRecord], responses_path: str | Path,
+                 participants_path: str | Path, *, now: dt.datetime | None = None,
+                 provenance_lookup: ProvenanceLookup | None = None) -> ExportResult:
+    """Write both CSVs for the given study versions and log an ``export`` event for each version."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    responses, participants = [], []
+    for record in records:
+        responses += response_rows(repository, record, provenance_lookup=provenance_lookup)
+        participants += participant_rows(repository, record)
+    n_r = write_csv(responses_path, responses, _columns(RESPONSE_COLUMNS, responses))
+    n_p = write_csv(participants_path, participants, _columns(PARTICIPANT_COLUMNS, participants))
+    digest = hashlib.sha256(Path(responses_path).read_bytes()).hexdigest()
+    for record in records:
+        repository.log_event(record.id, "export", {
+            "responses_csv": str(responses_path), "participants_csv": str(participants_path),
+            "responses": n_r, "participants": n_p,
+        }, now, sha256=digest)
+    return ExportResult(n_r, n_p, Path(responses_path), Path(participants_path), digest)

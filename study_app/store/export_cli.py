@@ -1,0 +1,98 @@
+"""``xai-study export``: write responses.csv and participants.csv for a study.
+
+    xai-study export --study examples/studies/verification.toml --out results/responses.csv
+
+The database is ``--db``, else env ``XAI_STUDY_DB_URL``, else ``db_url`` in ``.streamlit/secrets.toml``,
+else ``responses.sqlite`` next to the study file. Only the exact study version (file hash) is exported
+unless ``--all-versions`` is given, so edited studies are never silently mixed.
+
+Map hashes and faithfulness scores are added when the explanation package offers
+``study_app.explain.provenance.make_provenance_lookup(study_path)``; without it those columns stay empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from study_app.store.database import DatabaseConfigError, make_engine, resolve_db_url
+from study_app.store.export import ProvenanceLookup, export_study
+from study_app.store.repository import Repository
+
+
+class ExportError(RuntimeError):
+    """Nothing to export, or nowhere to export from; the message says what was looked for."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--study", required=True, type=Path, help="the study's .toml file")
+    parser.add_argument("--out", type=Path, default=Path("responses.csv"), help="responses CSV (default: %(default)s)")
+    parser.add_argument("--participants", type=Path, default=None,
+                        help="participants CSV (default: participants.csv beside --out)")
+    parser.add_argument("--db", default=None, help="SQLAlchemy database URL (overrides env and secrets)")
+    parser.add_argument("--all-versions", action="store_true",
+                        help="export every stored version of this study id, not only this file's hash")
+
+
+def _study_identity(path: Path) -> tuple[str, str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot read study file ({exc.strerror or exc})") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ExportError(f"{path}: not a valid TOML study file ({exc})") from exc
+    slug = data.get("study", {}).get("id") if isinstance(data.get("study"), dict) else None
+    if not isinstance(slug, str) or not slug:
+        raise ExportError(f"{path}: study.id is missing")
+    return slug, hashlib.sha256(raw).hexdigest()
+
+
+def _optional_provenance(study_path: Path) -> ProvenanceLookup | None:
+    try:
+        from study_app.explain.provenance import make_provenance_lookup  # noqa: PLC0415 - optional
+    except ImportError:
+        return None
+    return make_provenance_lookup(study_path)
+
+
+def export_from_file(study_path: Path, out: Path, participants_out: Path | None = None, *, db_url: str | None = None,
+                     all_versions: bool = False, provenance_lookup: ProvenanceLookup | None = None):
+    """Export the study at ``study_path`` from its database; returns :class:`ExportResult`."""
+    slug, sha = _study_identity(study_path)
+    url = resolve_db_url(db_url, study_path=study_path)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise ExportError(f"no database at {url.removeprefix('sqlite:///')} (set --db or XAI_STUDY_DB_URL)")
+    repo = Repository(make_engine(url), create_tables=True)
+    try:
+        versions = repo.studies(slug)
+        records = versions if all_versions else [v for v in versions if v.file_sha256 == sha]
+        if not records:
+            stored = ", ".join(f"{v.file_sha256[:12]} ({v.created_at:%Y-%m-%d})" for v in versions) or "none"
+            raise ExportError(f"study {slug!r} version {sha[:12]} has no data in this database "
+                              f"(stored versions: {stored}); use --all-versions to export them")
+        participants_out = participants_out or out.with_name("participants.csv")
+        return export_study(repo, records, out, participants_out, provenance_lookup=provenance_lookup)
+    finally:
+        repo.dispose()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = export_from_file(args.study, args.out, args.participants, db_url=args.db,
+                                  all_versions=args.all_versions,
+                                  provenance_lookup=_optional_provenance(args.study))
+    except (ExportError, DatabaseConfigError) as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {result.responses} trial rows to {result.responses_path} and "
+          f"{result.participants} participants to {result.participants_path}")
+    return 0
