@@ -1,0 +1,1 @@
+"""Renderers for each participant step: ``render(step, ...)`` draws it and returns the answer or ``None``."""

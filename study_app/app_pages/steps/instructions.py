@@ -1,0 +1,54 @@
+"""Instructions: the study's own text, then a worked example of reading an explanation map.
+
+The example uses a stimulus no participant is asked about (so it cannot prime a trial answer), preferably
+one the model gets wrong, so the example shows how a map can expose a mistake. Without such an image the
+example is given in words only.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from study_app.ui import stimulus_view
+from study_app.ui.explanation_maps import map_picture
+from study_app.ui.worked_example import pick_worked_example
+
+
+def _example(engine) -> None:
+    example = pick_worked_example(engine)
+    st.subheader("A worked example")
+    if example is None:
+        st.markdown(
+            "You will see an image, what the model predicted, and a *map* over the image. The map highlights "
+            "the regions that, according to the explanation, mattered most for the prediction. If the model "
+            "is right for the wrong reason (for example, it looks at the background rather than the animal), "
+            "the map can reveal it."
+        )
+        return
+    stimulus_view.show_clinical_notice(example.trial)
+    picture = map_picture(example.trial, example.method)
+    pred = example.trial.prediction
+    left, right = st.columns(2)
+    with left:
+        stimulus_view.show_picture(example.image_png, alt="Worked example: the image", caption="The image")
+    with right:
+        stimulus_view.show_picture(picture.png, alt=f"Worked example, {picture.label}: {picture.alt}",
+                                   caption=picture.label)
+    verdict = (f"The model predicted **{pred.label}** ({pred.prob:.0%} sure), but the image shows "
+               f"**{example.true_label}**: the model is wrong." if example.model_wrong else
+               f"The model predicted **{pred.label}** ({pred.prob:.0%} sure), which is right.")
+    st.markdown(
+        verdict + " Look at where the map is brightest: those are the regions the explanation says drove the "
+        "prediction. If they are not on the object itself, the model may be relying on the wrong cues — "
+        "this is how an explanation can expose a mistake, or make a right answer less trustworthy."
+    )
+
+
+def render(step, engine) -> dict | None:
+    st.header("Instructions")
+    st.markdown(step.text)
+    _example(engine)
+    with st.form(f"form:{step.step_id}", border=False):
+        if st.form_submit_button("I understand — begin", type="primary", key="instructions_begin"):
+            return {}
+    return None

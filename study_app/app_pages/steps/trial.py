@@ -1,0 +1,79 @@
+"""A trial: the picture, what the protocol lets the participant see, and the question.
+
+Protocol and phase decide what is shown (:class:`study_app.study.TrialSpec` already leaves out what must
+stay hidden, e.g. the prediction in forward simulation's test phase); the answer form comes from
+:mod:`study_app.ui.trial_forms`. Image ids and paths are never shown: they contain class folder names.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from study_app.study.steps import (
+    DISTINCTION,
+    FORWARD_SIMULATION,
+    PHASE_EXPLANATION,
+    PHASE_LEARN,
+    PHASE_PREDICT,
+    PHASE_TRUST,
+    RATE,
+    VERIFICATION,
+)
+from study_app.ui import stimulus_view, trial_forms
+from study_app.ui.explanation_maps import trial_maps
+from study_app.ui.resources import checkpoint_input_size
+
+
+def _picture(trial) -> None:
+    png = stimulus_view.stimulus_png(trial.image_path, checkpoint_input_size(trial.checkpoint))
+    stimulus_view.show_picture(png, alt="The image the model classified", caption="The image")
+
+
+def _prediction(trial) -> None:
+    if trial.prediction is None:
+        return
+    if trial.protocol == RATE:
+        stimulus_view.show_prediction(trial.prediction, top=3)
+    else:
+        st.markdown(f"The model predicts **{trial.prediction.label}** ({trial.prediction.prob:.0%} sure).")
+
+
+def _maps(trial) -> None:
+    pictures = trial_maps(trial)
+    if not pictures:
+        return
+    if trial.protocol == DISTINCTION:
+        st.markdown("Each map explains the evidence for one class:")
+    labels = [(m.target if trial.protocol == DISTINCTION and m.target else p.label)
+              for m, p in zip(trial.methods, pictures, strict=True)]
+    stimulus_view.show_maps([(label, p.png, p.alt) for label, p in zip(labels, pictures, strict=True)])
+    stimulus_view.map_legend()
+
+
+def _form(step_id: str, trial) -> dict | None:
+    if trial.protocol == RATE and trial.phase == PHASE_TRUST:
+        return trial_forms.trust_form(step_id, trial)
+    if trial.protocol == RATE and trial.phase == PHASE_EXPLANATION:
+        return trial_forms.effect_form(step_id, trial)
+    if trial.protocol == VERIFICATION:
+        return trial_forms.verification_form(step_id, trial)
+    if trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_LEARN:
+        return trial_forms.continue_form(step_id, "Next")
+    if trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_PREDICT:
+        return trial_forms.choice_form(step_id, trial, "What will the model predict for this image?")
+    return trial_forms.choice_form(step_id, trial, "Which class did the model predict?")
+
+
+def render(step) -> dict | None:
+    trial = step.trial
+    st.subheader(f"Image {trial.index + 1} of {trial.total}")
+    stimulus_view.show_clinical_notice(trial)
+    if trial.is_attention_check and trial.attention_prompt:
+        st.info(trial.attention_prompt, icon=":material/priority_high:")
+    st.markdown(trial.prompt)
+    if trial.show_true_label and trial.true_label:
+        st.markdown(f"The correct answer for this image is **{trial.true_label}**.")
+    _picture(trial)
+    _prediction(trial)
+    _maps(trial)
+    return _form(step.step_id, trial)

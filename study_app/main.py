@@ -1,0 +1,47 @@
+"""The study app's entry point: ``streamlit run study_app/main.py``.
+
+A thin router: page configuration, the page list, run. Participants see one page (the study, which
+follows the engine from consent to completion) and no navigation; the researcher area lives at
+``/researcher`` behind a password and, once unlocked, shows its pages in the sidebar.
+Which study runs: ``XAI_STUDY_FILE``, else ``study_file`` in ``.streamlit/secrets.toml``, else the bundled
+demo (see :mod:`study_app.ui.settings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from study_app.ui import state_keys
+from study_app.ui.logging_setup import configure_logging
+
+PAGES = Path(__file__).parent / "app_pages"
+
+configure_logging()
+st.set_page_config(page_title="Study", page_icon=":material/science:", layout="centered",
+                   initial_sidebar_state="collapsed", menu_items={})
+
+study = st.Page(PAGES / "study.py", title="Study", icon=":material/assignment:", url_path="study", default=True)
+if st.session_state.get(state_keys.RESEARCHER_OK):
+    pages: dict | list = {
+        "Participants": [study],
+        "Researcher": [
+            st.Page(PAGES / "researcher_readiness.py", title="Readiness", icon=":material/checklist:",
+                    url_path="researcher"),
+            st.Page(PAGES / "researcher_progress.py", title="Progress", icon=":material/monitoring:",
+                    url_path="progress"),
+            st.Page(PAGES / "researcher_gallery.py", title="Gallery", icon=":material/photo_library:",
+                    url_path="gallery"),
+            st.Page(PAGES / "researcher_analysis.py", title="Analysis", icon=":material/analytics:",
+                    url_path="analysis"),
+            st.Page(PAGES / "researcher_data.py", title="Data", icon=":material/download:", url_path="data"),
+        ],
+    }
+    position = "sidebar"
+else:
+    login = st.Page(PAGES / "researcher_login.py", title="Researcher", icon=":material/lock:",
+                    url_path="researcher")
+    pages, position = [study, login], "hidden"
+
+st.navigation(pages, position=position).run()

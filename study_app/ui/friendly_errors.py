@@ -1,0 +1,33 @@
+"""Participants never see a traceback: failures become a short, kind message; details go to the log.
+
+``client.showErrorDetails = "none"`` in ``.streamlit/config.toml`` is the server-wide backstop; this
+context manager is the first line, so that a page can say something useful instead of a generic error.
+Streamlit's own control flow (``st.rerun``, ``st.stop``) derives from ``BaseException`` and passes through.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+log = logging.getLogger("study_app.errors")
+
+PARTICIPANT_MESSAGE = (
+    "Sorry, something went wrong on our side. Your answers so far are saved. "
+    "Please reload the page in a moment; if this keeps happening, contact the research team "
+    "and quote reference **{ref}**."
+)
+
+
+@contextmanager
+def friendly_errors(message: str = PARTICIPANT_MESSAGE) -> Iterator[None]:
+    try:
+        yield
+    except Exception:
+        ref = secrets.token_hex(4)
+        log.exception("unhandled error (reference %s)", ref)
+        st.error(message.format(ref=ref), icon=":material/error:")

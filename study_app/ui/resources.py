@@ -1,0 +1,82 @@
+"""Shared, read-only resources, loaded once per server process with ``st.cache_resource``.
+
+Everything here is shared by all participants, so nothing here holds per-participant state: the engine
+keeps progress in the database, models are only read, and the explanation service serialises live
+attribution on a shared model itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import streamlit as st
+
+from study_app.ui.settings import AppSettings, resolve_settings
+
+log = logging.getLogger("study_app.resources")
+
+
+class StudyUnavailable(RuntimeError):
+    """The study cannot be opened (bad file, missing checkpoint, database down); details are in the log."""
+
+
+def secrets_dict() -> dict:
+    """``st.secrets`` as a plain dict; empty when no secrets file exists."""
+    try:
+        return {k: st.secrets[k] for k in st.secrets}
+    except Exception:  # noqa: BLE001 - Streamlit raises when no secrets.toml is found anywhere
+        return {}
+
+
+def app_settings() -> AppSettings:
+    return resolve_settings(secrets_dict(), os.environ)
+
+
+@st.cache_resource(show_spinner="Opening the study…", max_entries=4)
+def _open_engine(study_file: str, db_url: str):
+    from study_app.store import Repository, make_engine  # noqa: PLC0415 - heavy; only when the study opens
+    from study_app.study import StudyEngine, load_study  # noqa: PLC0415
+
+    study = load_study(study_file)
+    engine = StudyEngine(study, Repository(make_engine(db_url)))
+    log.info("study %r (%s) opened; %d task(s); database %s", study.id, study.sha256[:12], len(study.tasks),
+             engine.repository.dialect)
+    return engine
+
+
+def db_url(settings: AppSettings) -> str:
+    from study_app.store import resolve_db_url  # noqa: PLC0415
+
+    return resolve_db_url(study_path=settings.study_file)
+
+
+def study_engine():
+    """The study's engine, shared by every session; raises :class:`StudyUnavailable` when it cannot open."""
+    settings = app_settings()
+    try:
+        return _open_engine(str(settings.study_file), db_url(settings))
+    except Exception as exc:
+        log.exception("cannot open study %s", settings.study_file)
+        raise StudyUnavailable(str(exc)) from exc
+
+
+def study_error(settings: AppSettings) -> str | None:
+    """Why the study cannot be opened, for the researcher, or ``None`` when it opens."""
+    try:
+        _open_engine(str(settings.study_file), db_url(settings))
+    except Exception as exc:  # noqa: BLE001 - shown to the researcher as is
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _card(checkpoint_dir: str) -> dict:
+    from trainers.checkpoint import read_card  # noqa: PLC0415
+
+    return read_card(checkpoint_dir)
+
+
+def checkpoint_input_size(checkpoint_dir: str) -> int:
+    """The model's input size, to crop the picture exactly as the model (and the map) saw it."""
+    return int(_card(checkpoint_dir)["input_size"])

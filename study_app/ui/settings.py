@@ -1,0 +1,92 @@
+"""Which study file runs and which password opens the researcher area. Plain Python, no Streamlit.
+
+Shared by the app (which passes ``st.secrets``) and by ``xai-study check`` (which reads
+``.streamlit/secrets.toml`` itself), so both see the same study and judge it the same way.
+Precedence: environment variable, then ``secrets.toml``, then the bundled demo study. The database URL is
+resolved by :func:`study_app.store.database.resolve_db_url` (``XAI_STUDY_DB_URL`` or ``db_url``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEMO_STUDY = PROJECT_ROOT / "demo" / "study.toml"
+EXAMPLE_STUDIES = PROJECT_ROOT / "examples" / "studies"
+SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+
+ENV_STUDY_FILE = "XAI_STUDY_FILE"
+ENV_PASSWORD = "XAI_STUDY_RESEARCHER_PASSWORD"  # noqa: S105 - a variable name, not a password
+SECRET_STUDY_FILE = "study_file"  # noqa: S105 - a key name
+SECRET_PASSWORD = "researcher_password"  # noqa: S105 - a key name
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    study_file: Path
+    source: str  # "environment", "secrets", "demo" or "example"; shown to the researcher
+    researcher_password: str | None
+
+    @property
+    def is_bundled_demo(self) -> bool:
+        """The demo (or its stand-in example) may run without a configured password: see the gate."""
+        return self.source in ("demo", "example")
+
+    @property
+    def source_note(self) -> str:
+        return {
+            "environment": f"study file from ${ENV_STUDY_FILE}",
+            "secrets": f"study file from secrets.toml key '{SECRET_STUDY_FILE}'",
+            "demo": "the bundled demo study (no study file configured)",
+            "example": (
+                "no study file configured and the bundled demo (demo/study.toml) is not present yet: "
+                "running an example study instead"
+            ),
+        }[self.source]
+
+
+def read_secrets_file(path: str | Path = SECRETS_FILE) -> dict:
+    """The project's ``secrets.toml`` as a dict (empty when absent); for callers outside Streamlit."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _first_example() -> Path | None:
+    examples = sorted(EXAMPLE_STUDIES.glob("*.toml"))
+    preferred = [p for p in examples if p.stem in ("rate", "rate_within")]
+    return (preferred or examples or [None])[0]
+
+
+def _text(value) -> str | None:
+    value = "" if value is None else str(value).strip()
+    return value or None
+
+
+def resolve_settings(secrets: Mapping | None = None, env: Mapping | None = None) -> AppSettings:
+    """Decide which study runs and with which password. Relative paths are taken from the project root."""
+    secrets = dict(secrets or {})
+    env = os.environ if env is None else env
+    if _text(env.get(ENV_STUDY_FILE)):
+        study, source = Path(env[ENV_STUDY_FILE].strip()), "environment"
+    elif _text(secrets.get(SECRET_STUDY_FILE)):
+        study, source = Path(str(secrets[SECRET_STUDY_FILE]).strip()), "secrets"
+    elif DEMO_STUDY.is_file():
+        study, source = DEMO_STUDY, "demo"
+    else:
+        example = _first_example()
+        study, source = (example, "example") if example else (DEMO_STUDY, "demo")
+    if not study.is_absolute():
+        study = (Path.cwd() / study) if (Path.cwd() / study).exists() else (PROJECT_ROOT / study)
+    return AppSettings(
+        study_file=study,
+        source=source,
+        researcher_password=_text(env.get(ENV_PASSWORD)) or _text(secrets.get(SECRET_PASSWORD)),
+    )
