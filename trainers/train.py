@@ -54,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--clip-grad", type=float, default=2.0, help="max gradient norm (0 = off)")
     p.add_argument("--augment", default="standard", choices=("none", "light", "standard", "strong"))
     p.add_argument("--min-crop", type=float, default=0.35, help="smallest area fraction of RandomResizedCrop")
+    p.add_argument("--mix", type=float, default=0.0,
+                   help="probability of applying CutMix or MixUp to a training batch (0 = off)")
     p.add_argument("--class-weighting", default="none", choices=("none", "balanced"))
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--patience", type=int, default=0, help="early stopping: epochs without val improvement (0 = off)")
@@ -114,18 +116,39 @@ def _all_reduce(t: torch.Tensor) -> torch.Tensor:
 # --- one epoch ------------------------------------------------------------------------------------
 
 
-def train_one_epoch(model, loader, criterion, optimizer, scheduler, device, *, amp, channels_last, clip_grad, desc, progress):
+def make_batch_mixer(num_classes: int, probability: float):
+    """CutMix or MixUp (torchvision's) on a fraction of batches; returns soft targets."""
+    if probability <= 0:
+        return None
+    from torchvision.transforms import v2
+
+    mix = v2.RandomChoice([v2.CutMix(num_classes=num_classes), v2.MixUp(num_classes=num_classes, alpha=0.2)])
+
+    def mixer(x, y):
+        if torch.rand(()) < probability:
+            return mix(x, y)
+        return x, torch.nn.functional.one_hot(y, num_classes).float()
+
+    return mixer
+
+
+def train_one_epoch(model, loader, criterion, optimizer, scheduler, device, *, amp, channels_last, clip_grad, desc,
+                    progress, mixer=None):
     model.train()
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, n
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
     for x, y in bar:
         x = x.to(device, non_blocking=True)
         y = y.to(device, non_blocking=True)
+        target = y
+        if mixer is not None:
+            x, target = mixer(x, y)
+            y = target.argmax(1)  # accuracy against the dominant label of a mixed image
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, enabled=amp):
             out = model(x)
-            loss = criterion(out, y)
+            loss = criterion(out, target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if clip_grad > 0:
@@ -258,6 +281,7 @@ def main(args) -> dict:
         f"on {len(train_items)} images ({args.input_size}px) by xai-study train."
     )
 
+    mixer = make_batch_mixer(len(spec.class_names), args.mix)
     epochs_without_gain = 0
     for epoch in range(start_epoch, args.epochs):
         if train_sampler is not None:
@@ -265,7 +289,7 @@ def main(args) -> dict:
         t0 = time.perf_counter()
         tr = train_one_epoch(net, train_dl, criterion, optimizer, scheduler, device, amp=amp,
                              channels_last=channels_last, clip_grad=args.clip_grad,
-                             desc=f"epoch {epoch + 1}/{args.epochs}", progress=progress)
+                             desc=f"epoch {epoch + 1}/{args.epochs}", progress=progress, mixer=mixer)
         seconds = time.perf_counter() - t0
         va = evaluate(model, val_dl, criterion, device, channels_last=channels_last, amp=amp)
         row = {"epoch": epoch + 1, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_loss": va["loss"],

@@ -127,3 +127,14 @@ def test_ablation_without_cifar_offline_says_where_to_put_it(tmp_path, capsys):
     rc = ablation.run(args)
     if rc == 2:  # offline (this machine): the message says what to download and where
         assert "cifar-10-batches-py" in capsys.readouterr().err
+
+
+def test_cutmix_mixup_and_class_weighting_train(tmp_path):
+    write_class_folders(tmp_path / "d", classes=("cat", "dog", "bird"), n=8, seed=7)
+    out = tmp_path / "ck"
+    result = train.main(_train_args(tmp_path / "d", out, epochs=2, mix=1.0, class_weighting="balanced",
+                                    label_smoothing=0.1, optimizer="sgd"))
+    history = read_card(out)["history"]
+    assert len(history) == 2 and all(h["train_loss"] == h["train_loss"] for h in history)  # finite, not NaN
+    assert read_card(out)["train_args"]["mix"] == 1.0
+    assert result["best_epoch"] in (1, 2)
