@@ -209,7 +209,8 @@ def _task_trials(study: Study, task: TaskConfig, items: dict[str, list[str]], pr
 
 def rate_post_questions(study: Study, arms_seen: Sequence[str]) -> list[Question]:
     """The seed study's closing questions: rank the methods seen (if more than one) and trust in each."""
-    methods = [study.method(k) for k in dict.fromkeys(arms_seen) if k != NO_EXPLANATION]
+    seen = set(arms_seen)
+    methods = [m for m in study.methods if m.key in seen]  # file order, whatever order they were shown in
     questions = []
     if len(methods) > 1:
         questions.append(Question(id="method_rank", text="Rank the explanations from most to least useful.",

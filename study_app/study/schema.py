@@ -82,6 +82,20 @@ def known_method_names() -> tuple[str, ...]:
     return tuple(METHODS)
 
 
+def _check_method_params(name: str, params: dict) -> str | None:
+    """The registry's complaint about ``params`` (unknown or invalid), or ``None``; ``None`` too when the
+    explanation package is not importable, since then nothing can be checked here."""
+    try:
+        from study_app.explain.methods import get_method  # noqa: PLC0415
+    except Exception:  # noqa: BLE001
+        return None
+    try:
+        get_method(name, **params)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
 @dataclass(frozen=True)
 class StimulusSpec:
     """A stimulus as written in the file: a path (relative to the study file) and an optional label."""
@@ -309,6 +323,9 @@ def _parse_method(source: str, path: str, raw: Any, known: tuple[str, ...]) -> M
     label = f.text("label", name)
     params = f.get("params", dict, {})
     f.finish()
+    problem = _check_method_params(name, params)
+    if problem:
+        raise f.error("params", problem)
     return MethodConfig(key=key, name=name, label=label, params=dict(params))
 
 

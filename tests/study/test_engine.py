@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from study.kit import FakeClock, answer_for, run_participant
 
+from study.kit import FakeClock, answer_for, run_participant
 from study_app.study import AnswerError, UnknownParticipantError
 
 PROTOCOLS = ["rate", "forward_simulation", "verification", "distinction"]
