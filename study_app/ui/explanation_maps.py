@@ -60,3 +60,17 @@ def map_picture(trial, shown) -> MapPicture:
 
 def trial_maps(trial) -> list[MapPicture]:
     return [map_picture(trial, shown) for shown in trial.methods]
+
+
+def cached_picture(checkpoint: str, image_path: str, shown) -> MapPicture | None:
+    """The map if the cache has it, else ``None`` (never computes: for the researcher's gallery)."""
+    rendered = explanation_service().cached(checkpoint, image_path, **_request(shown))
+    return None if rendered is None else MapPicture(label=shown.label, png=rendered.png, alt=rendered.alt_text)
+
+
+def faithfulness_scores(checkpoint: str, image_path: str, shown) -> dict:
+    """Faithfulness metrics of a cached map (deletion/insertion AUC, ...) where computed; else empty."""
+    scores = getattr(explanation_service(), "faithfulness", None)
+    if scores is None:
+        return {}
+    return dict(scores(checkpoint, image_path, **_request(shown)) or {})

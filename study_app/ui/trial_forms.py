@@ -21,8 +21,8 @@ def _scale(trial, label: str, key: str, anchors: tuple[str, str]):
                     captions=None, help=f"{low} = {anchors[0]}, {high} = {anchors[1]}")
 
 
-def _submitted(label: str = "Continue") -> bool:
-    return st.form_submit_button(label, type="primary")
+def _submitted(step_id: str, label: str = "Continue") -> bool:
+    return st.form_submit_button(label, type="primary", key=widget_key(step_id, "submit"))
 
 
 def _refuse(missing: list[str]) -> None:
@@ -34,7 +34,7 @@ def trust_form(step_id: str, trial) -> dict | None:
         trust = _scale(trial, "Do you trust this prediction?", widget_key(step_id, "trust"),
                        ("not at all", "completely"))
         st.caption(f"{trial.scale[0]} = not at all, {trial.scale[1]} = completely")
-        if not _submitted():
+        if not _submitted(step_id):
             return None
     if trust is None:
         _refuse(["how much you trust the prediction"])
@@ -53,7 +53,7 @@ def effect_form(step_id: str, trial) -> dict | None:
             )
         comment = st.text_area("Comment (optional)", max_chars=10_000, key=widget_key(step_id, "comment"),
                                height=80)
-        if not _submitted():
+        if not _submitted(step_id):
             return None
     missing = [m.label for m in trial.methods if effects[m.key] is None]
     if missing:
@@ -72,7 +72,7 @@ def verification_form(step_id: str, trial) -> dict | None:
         confidence = _scale(trial, "How confident are you?", widget_key(step_id, "confidence"),
                             ("guessing", "certain"))
         st.caption(f"{trial.scale[0]} = guessing, {trial.scale[1]} = certain")
-        if not _submitted():
+        if not _submitted(step_id):
             return None
     missing = [name for name, v in (("correct or not", decision), ("confidence", confidence)) if v is None]
     if missing:
@@ -87,7 +87,7 @@ def choice_form(step_id: str, trial, question: str) -> dict | None:
         choice = st.radio(question, list(trial.options), index=None, key=widget_key(step_id, "choice"))
         confidence = _scale(trial, "How confident are you? (optional)", widget_key(step_id, "confidence"),
                             ("guessing", "certain"))
-        if not _submitted():
+        if not _submitted(step_id):
             return None
     if choice is None:
         _refuse(["which class"])
@@ -100,6 +100,6 @@ def choice_form(step_id: str, trial, question: str) -> dict | None:
 
 def continue_form(step_id: str, label: str = "Continue") -> dict | None:
     with st.form(f"form:{step_id}", border=False):
-        if st.form_submit_button(label, type="primary"):
+        if st.form_submit_button(label, type="primary", key=widget_key(step_id, "submit")):
             return {}
     return None

@@ -45,6 +45,8 @@ def setup_study(tmp_path, monkeypatch, tiny_checkpoint, tiny_stimuli):
     def make(protocol: str = "verification", **options) -> StudySetup:
         options.setdefault("trials", 2)
         options.setdefault("checks", 0)
+        if "display" in options:
+            options["extra"] = f'display = "{options.pop("display")}"'
         path = write_study(tmp_path / "studies", protocol, checkpoint=tiny_checkpoint, stimuli=tiny_stimuli,
                            **options)
         setup = StudySetup(study_file=path, db_path=tmp_path / f"{path.stem}.sqlite")
@@ -53,3 +55,57 @@ def setup_study(tmp_path, monkeypatch, tiny_checkpoint, tiny_stimuli):
         return setup
 
     return make
+
+
+class SolidMapService:
+    """Stands in for the explanation service in UI-only tests: a solid PNG and a fixed alt text.
+
+    The real service (cache, Captum) is exercised by the explain package's tests and by the end-to-end
+    browser test; here it only has to give the page something to draw. Records what was asked.
+    """
+
+    def __init__(self):
+        self.requests: list[tuple] = []
+
+    def _picture(self, checkpoint, image_path, **request):
+        import io
+        from types import SimpleNamespace
+
+        from PIL import Image
+
+        self.requests.append((checkpoint, image_path, tuple(sorted(request.items(), key=str))))
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 32), (250, 200, 0)).save(buffer, "PNG")
+        return SimpleNamespace(png=buffer.getvalue(), alt_text="map strongest in the centre")
+
+    cached = _picture
+    get_or_compute = _picture
+
+
+@pytest.fixture
+def solid_maps(monkeypatch) -> SolidMapService:
+    import study_app.ui.explanation_maps as explanation_maps
+
+    service = SolidMapService()
+    monkeypatch.setattr(explanation_maps, "explanation_service", lambda: service)
+    return service
+
+
+def db_counts(setup: StudySetup) -> dict[str, int]:
+    from study_app.store import Repository, make_engine
+
+    repo = Repository(make_engine(setup.db_url))
+    try:
+        return repo.count_rows()
+    finally:
+        repo.dispose()
+
+
+def stored_responses(setup: StudySetup) -> list:
+    from study_app.store import Repository, make_engine
+
+    repo = Repository(make_engine(setup.db_url))
+    try:
+        return [r for study in repo.studies() for r in repo.responses(study.id)]
+    finally:
+        repo.dispose()

@@ -1,0 +1,54 @@
+"""Gallery: every stimulus with every method's map, the prediction and the faithfulness scores.
+
+Shows what the cache holds and never computes (a missing map is listed as such; precompute fills it), so
+checking a large study does not slow the server down for participants.
+"""
+
+import streamlit as st
+
+from study_app.study.steps import ShownMethod
+from study_app.ui import stimulus_view
+from study_app.ui.explanation_maps import cached_picture, faithfulness_scores
+from study_app.ui.researcher_frame import researcher_page
+from study_app.ui.resources import checkpoint_input_size
+
+PER_PAGE = 6
+
+engine = researcher_page("Gallery")
+if engine is not None:
+    study = engine.study
+    task = study.tasks[0]
+    if len(study.tasks) > 1:
+        task = study.task(st.selectbox("Task", [t.name for t in study.tasks], key="gallery_task"))
+    methods = [ShownMethod(key=m.key, name=m.name, label=m.label, params=dict(m.params),
+                           randomized_model=m.randomized_model) for m in study.methods]
+    preds = engine.predictions[task.name].by_image
+    stimuli = list(task.stimuli)
+    only_wrong = st.toggle("Only images the model gets wrong", key="gallery_only_wrong")
+    if only_wrong:
+        stimuli = [s for s in stimuli if not preds[s.image_id].correct]
+    pages = max(1, -(-len(stimuli) // PER_PAGE))
+    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="gallery_page")
+    size = checkpoint_input_size(task.checkpoint)
+    st.caption(f"{len(stimuli)} images × {len(methods)} methods; task protocol: {task.protocol}.")
+    for stim in stimuli[(page - 1) * PER_PAGE: page * PER_PAGE]:
+        pred = preds[stim.image_id]
+        with st.container(border=True):
+            verdict = "right" if pred.correct else "WRONG"
+            st.markdown(f"`{stim.image_id}` — true **{stim.label}**, predicted **{pred.label}** "
+                        f"({pred.prob:.1%}, model {verdict})")
+            cols = st.columns(len(methods) + 1)
+            with cols[0]:
+                stimulus_view.show_picture(stimulus_view.stimulus_png(stim.path, size), alt=f"Stimulus {stim.image_id}",
+                                           caption="image")
+            for col, shown in zip(cols[1:], methods, strict=True):
+                with col:
+                    picture = cached_picture(task.checkpoint, stim.path, shown)
+                    if picture is None:
+                        st.warning(f"{shown.label}: not cached", icon=":material/hourglass_empty:")
+                        continue
+                    stimulus_view.show_picture(picture.png, alt=f"{shown.label}: {picture.alt}", caption=shown.label)
+                    scores = faithfulness_scores(task.checkpoint, stim.path, shown)
+                    if scores:
+                        st.caption(" · ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                              for k, v in scores.items()))

@@ -1,0 +1,24 @@
+"""Readiness: the same checks as ``xai-study check``, before anyone is invited."""
+
+import streamlit as st
+
+from study_app.readiness import check_readiness
+from study_app.ui.researcher_frame import researcher_page
+from study_app.ui.resources import app_settings, db_url
+
+researcher_page("Readiness check", need_engine=False)
+settings = app_settings()
+if settings.source == "example":
+    st.info("No study file is configured and the bundled demo is not present yet, so an example study runs. "
+            "Set `XAI_STUDY_FILE` or `study_file` in `.streamlit/secrets.toml`.")
+with st.spinner("Checking the study, its checkpoints and the attribution cache…"):
+    readiness = check_readiness(settings, db_url=db_url(settings))
+if readiness.ready:
+    st.success(f"Ready to launch ({readiness.seconds:.1f} s).", icon=":material/check_circle:")
+else:
+    st.error("Not ready: fix the failing checks below.", icon=":material/cancel:")
+st.table([{"": {"ok": "✅", "FAIL": "❌", "warn": "⚠️"}[c.mark], "check": c.name, "detail": c.detail}
+          for c in readiness.checks])
+st.caption("The same check from a terminal: `xai-study check` (exits non-zero when not ready).")
+if st.button("Run the check again", key="rerun_readiness"):
+    st.rerun()

@@ -1,0 +1,202 @@
+"""``xai-study check``: is the study ready to launch? The same checks as the researcher's readiness page.
+
+    xai-study check                         # the study the app would open (env, secrets.toml, demo)
+    xai-study check --study examples/studies/rate.toml
+
+Checks that the study file validates, every stimulus decodes, every checkpoint loads, the attribution
+cache holds every map participants can be shown (so nobody waits on attribution), a researcher password
+is set, error details are hidden from participants, and the database accepts connections. Exits 1 when a
+blocking check fails. Plain Python (no Streamlit), so the CLI and the app judge a study identically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+
+from study_app.ui.settings import (
+    ENV_PASSWORD,
+    PROJECT_ROOT,
+    SECRET_PASSWORD,
+    AppSettings,
+    read_secrets_file,
+    resolve_settings,
+)
+
+CONFIG_FILE = Path(".streamlit") / "config.toml"
+HIDDEN_ERROR_DETAILS = ("none",)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    blocking: bool = True
+
+    @property
+    def mark(self) -> str:
+        return "ok" if self.ok else ("FAIL" if self.blocking else "warn")
+
+
+@dataclass(frozen=True)
+class Readiness:
+    checks: tuple[Check, ...]
+    seconds: float
+
+    @property
+    def ready(self) -> bool:
+        return all(c.ok for c in self.checks if c.blocking)
+
+
+def find_config(explicit: str | Path | None = None) -> Path | None:
+    """The ``.streamlit/config.toml`` Streamlit will read: the working directory's, else the project's."""
+    candidates = [Path(explicit)] if explicit else [Path.cwd() / CONFIG_FILE, PROJECT_ROOT / CONFIG_FILE]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def check_error_details(config_path: Path | None) -> Check:
+    name = "error details hidden"
+    if config_path is None:
+        return Check(name, False, "no .streamlit/config.toml: Streamlit would show tracebacks to participants")
+    try:
+        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return Check(name, False, f"{config_path}: unreadable ({exc})")
+    value = str(config.get("client", {}).get("showErrorDetails", "full")).lower()
+    if value in HIDDEN_ERROR_DETAILS:
+        return Check(name, True, f'client.showErrorDetails = "{value}" in {config_path}')
+    return Check(name, False, f'client.showErrorDetails = "{value}" in {config_path}; set it to "none"')
+
+
+def check_privacy_settings(config_path: Path | None) -> Check:
+    name = "usage statistics off, file watcher off"
+    if config_path is None:
+        return Check(name, False, "no .streamlit/config.toml", blocking=False)
+    try:
+        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return Check(name, False, f"unreadable ({exc})", blocking=False)
+    stats = config.get("browser", {}).get("gatherUsageStats", True)
+    watcher = config.get("server", {}).get("fileWatcherType", "auto")
+    ok = stats is False and watcher == "none"
+    return Check(name, ok, f"browser.gatherUsageStats = {str(stats).lower()}, server.fileWatcherType = {watcher!r}",
+                 blocking=False)
+
+
+def check_password(settings: AppSettings) -> Check:
+    name = "researcher password set"
+    if settings.researcher_password:
+        strong = len(settings.researcher_password) >= 12
+        return Check(name, True, "set" + ("" if strong else " (short: 12+ characters recommended)"))
+    if settings.is_bundled_demo:
+        return Check(name, True, "bundled demo: a one-time password is printed in the server log at start")
+    return Check(name, False, f"set {SECRET_PASSWORD} in .streamlit/secrets.toml or ${ENV_PASSWORD}; "
+                              "without it the researcher area stays locked")
+
+
+def _guard(name: str, action: Callable[[], str]) -> Check:
+    try:
+        return Check(name, True, action())
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding to report, not a crash
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]:
+    """Study file, stimuli, checkpoints, attribution cache and database, in that order."""
+    from study_app.study import load_study  # noqa: PLC0415 - heavy imports only when checking
+
+    checks: list[Check] = []
+    holder: dict = {}
+
+    def load() -> str:
+        holder["study"] = load_study(settings.study_file)
+        study = holder["study"]
+        n = sum(len(t.stimuli) for t in study.tasks)
+        return f"{settings.study_file} ({settings.source_note}); {len(study.tasks)} task(s), {n} stimuli decode"
+
+    checks.append(_guard("study file valid, stimuli readable", load))
+    study = holder.get("study")
+    if study is None:
+        return checks
+    checks.append(_guard("checkpoints load", lambda: _load_checkpoints(study)))
+    checks.append(_guard("attribution cache complete", lambda: _cache_complete(study)))
+    checks.append(_guard("database reachable", lambda: _database(settings, db_url)))
+    return checks
+
+
+def _load_checkpoints(study) -> str:
+    from trainers.checkpoint import load_checkpoint  # noqa: PLC0415
+
+    names = []
+    for directory in dict.fromkeys(t.checkpoint for t in study.tasks):
+        ckpt = load_checkpoint(directory)
+        names.append(f"{Path(directory).name} ({ckpt.card['arch']}, {len(ckpt.class_names)} classes)")
+    return ", ".join(names)
+
+
+def _cache_complete(study) -> str:
+    from study_app.ui.cache_status import missing_cache_entries  # noqa: PLC0415
+
+    total, missing = missing_cache_entries(study)
+    if missing:
+        examples = "; ".join(missing[:3])
+        raise LookupError(f"{len(missing)} of {total} maps not precomputed (e.g. {examples}); "
+                          "run: xai-study precompute --study <file>")
+    return f"all {total} maps cached"
+
+
+def _database(settings: AppSettings, db_url: str | None) -> str:
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from study_app.store import make_engine, resolve_db_url  # noqa: PLC0415
+
+    url = db_url or resolve_db_url(study_path=settings.study_file)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    return f"{engine.url.render_as_string(hide_password=True)}"
+
+
+def check_readiness(settings: AppSettings, *, config_path: Path | None = None, db_url: str | None = None) -> Readiness:
+    start = time.perf_counter()
+    checks = check_study(settings, db_url)
+    checks += [check_password(settings), check_error_details(config_path or find_config()),
+               check_privacy_settings(config_path or find_config())]
+    return Readiness(checks=tuple(checks), seconds=time.perf_counter() - start)
+
+
+def format_report(readiness: Readiness) -> str:
+    width = max(len(c.name) for c in readiness.checks)
+    lines = [f"{c.mark:<4}  {c.name:<{width}}  {c.detail}" for c in readiness.checks]
+    verdict = "READY to launch" if readiness.ready else "NOT READY: fix the FAIL lines above"
+    return "\n".join([*lines, "", f"{verdict} ({readiness.seconds:.1f} s)"])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--study", type=Path, default=None,
+                        help="study file (default: $XAI_STUDY_FILE, secrets.toml study_file, else the demo)")
+    parser.add_argument("--secrets", type=Path, default=Path(".streamlit") / "secrets.toml",
+                        help="secrets file to read (default: %(default)s)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="Streamlit config to judge (default: .streamlit/config.toml here or in the project)")
+    parser.add_argument("--db", default=None, help="database URL (default: as the app resolves it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    secrets = read_secrets_file(args.secrets)
+    settings = resolve_settings(secrets)
+    if args.study is not None:
+        settings = AppSettings(study_file=args.study.resolve(), source="environment",
+                               researcher_password=settings.researcher_password)
+    readiness = check_readiness(settings, config_path=args.config, db_url=args.db)
+    print(format_report(readiness))
+    return 0 if readiness.ready else 1

@@ -1,0 +1,53 @@
+"""Live progress numbers from the repository's plain records. No Streamlit here.
+
+A participant is *completed*, *in progress* (seen within the study's inactivity timeout) or *abandoned*
+(unfinished and silent for longer: their slot goes to the next newcomer). Withdrawn participants have no
+rows left; the event log counts them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+COMPLETED = "completed"
+
+
+def participant_state(p, active_since: dt.datetime) -> str:
+    if p.status == COMPLETED:
+        return "completed"
+    last_seen = p.last_seen_at if p.last_seen_at.tzinfo else p.last_seen_at.replace(tzinfo=dt.timezone.utc)
+    return "in progress" if last_seen >= active_since else "abandoned"
+
+
+def progress_table(participants: Iterable, conditions: Sequence[str], active_since: dt.datetime) -> pd.DataFrame:
+    """Started / completed / in progress / abandoned per condition label, plus a total row."""
+    counts = {label: {"started": 0, "completed": 0, "in progress": 0, "abandoned": 0} for label in conditions}
+    for p in participants:
+        label = conditions[p.condition] if 0 <= p.condition < len(conditions) else f"condition {p.condition}"
+        row = counts.setdefault(label, {"started": 0, "completed": 0, "in progress": 0, "abandoned": 0})
+        row["started"] += 1
+        row[participant_state(p, active_since)] += 1
+    table = pd.DataFrame.from_dict(counts, orient="index")
+    table.index.name = "condition"
+    table.loc["all"] = table.sum()
+    return table.reset_index()
+
+
+def recent_texts(responses: Iterable, questionnaire_answers: Iterable, public_ids: dict[int, str],
+                 limit: int = 20) -> pd.DataFrame:
+    """The latest free-text answers (trial comments, text questionnaire items), newest first, as data."""
+    rows = []
+    for r in responses:
+        comment = r.answer.get("comment") if isinstance(r.answer, dict) else None
+        if isinstance(comment, str) and comment.strip():
+            rows.append({"when": r.answered_at, "participant": public_ids.get(r.participant_id, "?"),
+                         "where": f"trial {r.trial_index + 1} ({r.phase})", "text": comment})
+    for q in questionnaire_answers:
+        if isinstance(q.answer, str) and q.answer.strip() and not q.answer.isdigit():
+            rows.append({"when": q.answered_at, "participant": public_ids.get(q.participant_id, "?"),
+                         "where": f"{q.questionnaire}: {q.question_id}", "text": q.answer})
+    rows.sort(key=lambda r: r["when"], reverse=True)
+    return pd.DataFrame(rows[:limit], columns=["when", "participant", "where", "text"])

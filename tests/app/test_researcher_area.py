@@ -1,0 +1,130 @@
+"""The researcher area in AppTest: the password gate, every page, and participant text shown as text."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.conftest import PASSWORD_ENV
+from app.drive import new_app, run_to_end, texts
+from study_app.ui import state_keys
+
+PAGES = {
+    "readiness": ("app_pages/researcher_readiness.py", "Readiness check"),
+    "progress": ("app_pages/researcher_progress.py", "Live progress"),
+    "gallery": ("app_pages/researcher_gallery.py", "Gallery"),
+    "analysis": ("app_pages/researcher_analysis.py", "Analysis"),
+    "data": ("app_pages/researcher_data.py", "Data export"),
+}
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def open_login(at):
+    at.run()
+    return at.switch_page("app_pages/researcher_login.py").run()
+
+
+def test_locked_when_no_password_is_set(setup_study, solid_maps):
+    setup_study("verification")
+    at = open_login(new_app())
+    assert not at.exception
+    assert "locked: no password is configured" in texts(at)
+    assert not at.text_input, "no password form when there is no password to check"
+
+
+def test_wrong_password_is_refused(setup_study, solid_maps, monkeypatch):
+    setup_study("verification")
+    monkeypatch.setenv(PASSWORD_ENV, "correct horse battery staple")
+    at = open_login(new_app())
+    at.text_input(key="researcher_password_input").input("correct horse battery stapl")
+    at.button[0].click().run()
+    assert "Wrong password." in texts(at)
+    assert not at.session_state[state_keys.RESEARCHER_OK] if state_keys.RESEARCHER_OK in at.session_state else True
+    assert [t.value for t in at.title] == ["Researcher area"]
+
+
+def test_right_password_opens_the_area(setup_study, solid_maps, monkeypatch):
+    setup_study("verification")
+    monkeypatch.setenv(PASSWORD_ENV, "correct horse battery staple ✓")  # non-ASCII must work too
+    at = open_login(new_app())
+    at.text_input(key="researcher_password_input").input("correct horse battery staple ✓")
+    at.button[0].click().run()
+    assert at.session_state[state_keys.RESEARCHER_OK] is True
+    assert [t.value for t in at.title] == ["Readiness check"]
+
+
+def test_password_from_secrets_file(setup_study, solid_maps):
+    setup_study("verification")
+    at = new_app()
+    at.secrets["researcher_password"] = "from-secrets-toml-123"
+    at = open_login(at)
+    at.text_input(key="researcher_password_input").input("from-secrets-toml-123")
+    at.button[0].click().run()
+    assert at.session_state[state_keys.RESEARCHER_OK] is True
+
+
+def test_demo_prints_a_one_time_password_to_the_log_only(setup_study, solid_maps, monkeypatch, capsys):
+    import study_app.ui.password_gate as gate
+
+    setup_study("verification")
+    monkeypatch.delenv("XAI_STUDY_FILE")  # no study configured: the bundled demo (or its example stand-in)
+    gate._demo_one_time_password.clear()
+    at = open_login(new_app())
+    logged = [line for line in capsys.readouterr().out.splitlines() if "one-time password" in line]
+    assert len(logged) == 1
+    password = logged[0].rsplit(" ", 1)[-1]
+    assert len(password) >= 16
+    assert password not in texts(at), "the one-time password must never appear on a page"
+    assert "printed in the server log" in texts(at)
+    at.text_input(key="researcher_password_input").input(password)
+    at.button[0].click().run()
+    assert at.session_state[state_keys.RESEARCHER_OK] is True
+    gate._demo_one_time_password.clear()
+
+
+def unlocked(at):
+    at.session_state[state_keys.RESEARCHER_OK] = True
+    return at.run()
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_researcher_page_renders(setup_study, solid_maps, page):
+    setup_study("verification")
+    run_to_end(new_app().run())
+    at = unlocked(new_app())
+    path, title = PAGES[page]
+    at.switch_page(path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == [title]
+    if page != "readiness":  # readiness may rightly report failures; its verdicts are tested on their own
+        assert not at.error, [e.value for e in at.error]
+
+
+def test_progress_counts_the_completed_participant(setup_study, solid_maps):
+    setup_study("verification")
+    run_to_end(new_app().run())
+    at = unlocked(new_app())
+    at.switch_page(PAGES["progress"][0]).run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Started"] == "1" and metrics["Completed"] == "1" and metrics["Abandoned"] == "0"
+
+
+def test_participant_text_is_shown_as_text_never_html(setup_study, solid_maps):
+    setup_study("rate", display="side_by_side")
+    run_to_end(new_app().run(), comment=XSS)
+    at = unlocked(new_app())
+    at.switch_page(PAGES["progress"][0]).run()
+    assert XSS in [t.value for t in at.text], "the comment is shown verbatim with st.text"
+    assert not any(XSS in m.value for m in at.markdown), "participant text must never go through Markdown"
+    assert not at.get("html")
+
+
+def test_data_page_exports_the_rows(setup_study, solid_maps):
+    setup_study("verification")
+    run_to_end(new_app().run())
+    at = unlocked(new_app())
+    at.switch_page(PAGES["data"][0]).run()
+    at.button(key="prepare_export").click().run()
+    assert not at.exception
+    downloads = at.get("download_button")
+    assert len(downloads) == 2
+    assert "2 responses, 1 participants" in texts(at)
