@@ -286,7 +286,7 @@ class Repository:
                external_ids, external_ids_hashed, consent_detail) -> Enrolment:
         with self._sessions.begin() as session:
             # Serialise enrolments per study: PostgreSQL row lock; SQLite already holds the write lock.
-            session.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update())
+            session.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update(key_share=True))
             pid = external_ids.get("prolific_pid")
             if pid:
                 existing = session.scalars(

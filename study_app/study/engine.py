@@ -290,8 +290,9 @@ class StudyEngine:
         return participant
 
     def _enrol(self, token: str) -> ParticipantRecord:
+        # Read, not pop: two tabs may consent at once, and whichever wins must carry the external ids.
         with self._lock:
-            ids = self._pending.pop(token, {})
+            ids = dict(self._pending.get(token, {}))
         now = self._now()
 
         def make_plan(condition: int, seed: int) -> tuple[str, dict]:
@@ -305,6 +306,8 @@ class StudyEngine:
             external_ids_hashed=not self.study.keep_external_ids,
             consent_detail={"study_sha256": self.study.sha256, "external_ids": sorted(ids)},
         )
+        with self._lock:
+            self._pending.pop(token, None)
         return enrolment.participant
 
     def _plan(self, participant: ParticipantRecord) -> _Plan:

@@ -1,0 +1,228 @@
+"""CSV export: provenance on every row, formula cells neutralised, Unicode intact, the CLI end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import pandas as pd
+import pytest
+from study.kit import answer_for, run_participant
+
+from study_app.store.export import export_study, neutralise_cell, response_rows, write_csv
+
+
+def _read(path):
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("=1+1", "'=1+1"),
+        ("+49 170 000", "'+49 170 000"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("fine = ok", "fine = ok"),
+        ("", ""),
+        (-2, -2),
+        (0.5, 0.5),
+        (None, None),
+    ],
+)
+def test_neutralise_cell(raw, expected):
+    assert neutralise_cell(raw) == expected
+
+
+def test_write_csv_neutralises_and_round_trips_unicode(tmp_path):
+    rows = [{"a": "=cmd|' /C calc'!A0", "b": "👍🏽 مرحبا עברית", "c": "x\x00y", "d": "z" * 10_000, "e": -1.5,
+             "f": True, "g": {"k": "=v"}}]
+    path = tmp_path / "out.csv"
+    assert write_csv(path, rows, list("abcdefg")) == 1
+    (back,) = _read(path)
+    assert back["a"] == "'=cmd|' /C calc'!A0"
+    assert back["b"] == "👍🏽 مرحبا עברית"
+    assert back["c"] == "x\x00y"
+    assert back["d"] == "z" * 10_000
+    assert back["e"] == "-1.5"  # numbers are numbers, not neutralised text
+    assert back["f"] == "true"
+    assert json.loads(back["g"]) == {"k": "=v"}  # JSON cells start with { and are safe
+    frame = pd.read_csv(path, keep_default_na=False)
+    assert frame.loc[0, "b"] == "👍🏽 مرحبا עברית"
+    assert frame.loc[0, "e"] == -1.5
+
+
+def _complete(engine, n=3, seed=0, comment=None):
+    tokens = []
+    for i in range(n):
+        token = engine.start_or_resume(None, external_ids={"PROLIFIC_PID": f"P{i}"})
+        rng = random.Random(seed + i)
+        step = engine.current_step(token)
+        while step.kind != "done":
+            answer = answer_for(step, rng)
+            if comment is not None and step.kind == "trial" and step.trial.phase != "learn":
+                answer["comment"] = comment
+            step = engine.submit(token, step.step_id, answer)
+        tokens.append(token)
+    return tokens
+
+
+def test_response_rows_carry_full_provenance(make_study, make_engine_for, repo, tmp_path):
+    study = make_study("verification", trials=4, checks=1, control=True)
+    engine = make_engine_for(study, repo)
+    _complete(engine, n=3)
+    calls = []
+
+    def lookup(task, image_id, method):
+        calls.append((task, image_id, method["key"]))
+        return {"map_sha256": f"hash-{image_id}-{method['key']}", "faithfulness": {"deletion_auc": 0.25}}
+
+    result = export_study(repo, [engine.record], tmp_path / "r.csv", tmp_path / "p.csv", provenance_lookup=lookup)
+    assert result.responses == 3 * 5 and result.participants == 3
+    rows = _read(tmp_path / "r.csv")
+    assert len(rows) == 15
+    preds = engine.predictions["pets"]
+    stimuli = {s.image_id: s for s in study.tasks[0].stimuli}
+    for row in rows:
+        assert row["study_id"] == study.id and row["study_sha256"] == study.sha256
+        assert row["task"] == "pets" and row["protocol"] == "verification"
+        stim = stimuli[row["image_id"]]
+        assert row["image_sha256"] == stim.sha256 and row["true_label"] == stim.label
+        pred = preds.by_image[row["image_id"]]
+        assert row["predicted_label"] == pred.label
+        assert float(row["predicted_prob"]) == pytest.approx(pred.prob)
+        assert row["model_correct"] == str(pred.correct).lower()
+        assert row["checkpoint_sha256"] == preds.checkpoint_sha256
+        assert row["answer_decision"] in ("accept", "reject")
+        assert int(row["response_time_ms"]) >= 0
+        if row["methods"] == "none":
+            assert row["map_sha256"] == "" and row["method_params"] == ""
+        else:
+            assert row["map_sha256"] == f"hash-{row['image_id']}-{row['methods']}"
+            assert row["faithfulness_deletion_auc"] == "0.25"
+            assert json.loads(row["method_params"]).keys() == {row["methods"]}
+        if row["is_attention_check"] == "true":
+            assert row["attention_passed"] == "true" and row["correct"] == ""
+        else:
+            accepted = row["answer_decision"] == "accept"
+            assert row["correct"] == str(accepted == pred.correct).lower()
+    assert {r["methods"] for r in rows} == {"gradcam", "integrated_gradients", "none"}
+    assert len(calls) == sum(r["methods"] != "none" for r in rows)
+    participants = _read(tmp_path / "p.csv")
+    assert len(participants) == 3
+    for p in participants:
+        assert p["status"] == "completed" and p["trials_answered"] == "5" and p["trials_planned"] == "5"
+        assert p["attention_checks"] == "1" and p["attention_checks_passed"] == "1"
+        assert p["pre_age_band"] and p["pre_ml_experience"] and p["pre_domain_expertise"]
+        assert p["prolific_pid"] in {engine.hash_external_id(f"P{i}") for i in range(3)}
+        assert "token" not in p  # the resume secret never leaves the database
+    exported = [e for e in repo.events(engine.record.id) if e.kind == "export"]
+    assert len(exported) == 1 and exported[0].sha256 == result.responses_sha256
+
+
+def test_rate_phases_merge_into_one_row(make_study, make_engine_for, repo):
+    engine = make_engine_for(make_study("rate", trials=2, checks=0, extra='display = "side_by_side"'), repo)
+    _complete(engine, n=1)
+    rows = response_rows(repo, engine.record)
+    assert len(rows) == 2
+    for row in rows:
+        assert row["phases"] == "trust;explanation"
+        assert "answer_trust" in row
+        assert {"answer_effect_gradcam", "answer_effect_integrated_gradients"} <= set(row)
+        assert row["response_time_ms"] == row["response_time_ms_trust"] + row["response_time_ms_explanation"]
+        assert row["methods"] in ("gradcam;integrated_gradients", "integrated_gradients;gradcam")
+
+
+def test_distinction_rows_name_map_targets_and_multi_map_provenance(make_study, make_engine_for, repo):
+    engine = make_engine_for(make_study("distinction", trials=2, checks=0), repo)
+    _complete(engine, n=1)
+    rows = response_rows(repo, engine.record, provenance_lookup=lambda t, i, m: {"map_sha256": m["target"]})
+    for row in rows:
+        assert sorted(row["map_targets"].split(";")) == ["cat", "dog"]
+        key = row["methods"]
+        assert row["map_sha256"] == {f"{key}->cat": "cat", f"{key}->dog": "dog"}
+        assert row["answer_choice"] in ("cat", "dog")
+        assert row["correct"] == (row["answer_choice"] == row["predicted_label"])
+
+
+def test_hostile_answers_are_neutralised_in_the_csv_and_survive(make_study, make_engine_for, repo, tmp_path):
+    hostile = "=HYPERLINK(\"http://x\") 👍🏽 עברית \x00 " + "y" * 100
+    engine = make_engine_for(make_study("verification", trials=2, checks=0, keep=True), repo)
+    token = engine.start_or_resume(None, external_ids={"PROLIFIC_PID": "@evil"})
+    step = engine.current_step(token)
+    while step.kind != "done":
+        answer = answer_for(step)
+        if step.kind == "trial":
+            answer["comment"] = hostile
+        step = engine.submit(token, step.step_id, answer)
+    export_study(repo, [engine.record], tmp_path / "r.csv", tmp_path / "p.csv")
+    rows = _read(tmp_path / "r.csv")
+    assert [r["comment_main"] for r in rows] == ["'" + hostile] * 2
+    (p,) = _read(tmp_path / "p.csv")
+    assert p["prolific_pid"] == "'@evil"
+
+
+def test_export_cli(make_study, make_engine_for, tmp_path, monkeypatch, capsys):
+    from study_app.cli import main
+    from study_app.store import Repository, make_engine
+
+    monkeypatch.delenv("XAI_STUDY_DB_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    study = make_study("forward_simulation", trials=2, checks=0)
+    db = tmp_path / "studies" / "responses.sqlite"  # the default: next to the study file
+    repo = Repository(make_engine(f"sqlite:///{db}"))
+    engine = make_engine_for(study, repo)
+    for i in range(2):
+        run_participant(engine, random.Random(i))
+    repo.dispose()
+    out = tmp_path / "results" / "responses.csv"
+    assert main(["export", "--study", study.source, "--out", str(out)]) == 0
+    assert "wrote 12 trial rows" in capsys.readouterr().out
+    rows = _read(out)
+    assert len(rows) == 2 * 6
+    assert {r["phases"] for r in rows} == {"learn", "predict"}
+    assert len(_read(out.with_name("participants.csv"))) == 2
+    # a --db without the file, or without this study, is a clear error, not an empty CSV
+    other = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["export", "--study", study.source, "--out", str(out), "--db", other]) == 1
+    assert "no database at" in capsys.readouterr().err
+    Repository(make_engine(other)).dispose()
+    assert main(["export", "--study", study.source, "--out", str(out), "--db", other]) == 1
+    assert "has no data" in capsys.readouterr().err
+    assert len(_read(out)) == 12  # the earlier export was not clobbered
+
+
+def test_export_cli_errors_are_named(tmp_path, capsys):
+    from study_app.cli import main
+
+    missing = tmp_path / "nope.toml"
+    assert main(["export", "--study", str(missing), "--out", str(tmp_path / "r.csv")]) == 1
+    assert "nope.toml" in capsys.readouterr().err
+    study = tmp_path / "s.toml"
+    study.write_text('[study]\nid = "s"\n')
+    assert main(["export", "--study", str(study), "--out", str(tmp_path / "r.csv")]) == 1
+    assert "no database at" in capsys.readouterr().err
+
+
+def test_edited_study_is_not_mixed_unless_asked(make_study, make_engine_for, tmp_path, monkeypatch, capsys):
+    from study_app.cli import main
+    from study_app.store import Repository, make_engine
+
+    monkeypatch.delenv("XAI_STUDY_DB_URL", raising=False)
+    study = make_study("verification", trials=2, checks=0)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    repo = Repository(make_engine(url))
+    run_participant(make_engine_for(study, repo))
+    repo.dispose()
+    path = study.source
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n# edited after launch\n")
+    out = tmp_path / "r.csv"
+    assert main(["export", "--study", path, "--out", str(out), "--db", url]) == 1
+    assert "--all-versions" in capsys.readouterr().err
+    assert main(["export", "--study", path, "--out", str(out), "--db", url, "--all-versions"]) == 0
+    assert len(_read(out)) == 2
