@@ -26,9 +26,11 @@ from pathlib import Path
 
 from study_app.store.repository import Repository, StudyRecord
 
-# (task, image_id, method) -> {"map_sha256": str, "faithfulness": {metric: float}} or None.
-# ``method`` is the plan's method dict (keys: key, name, label, params, randomized_model, target), the same
-# fields as ``study_app.study.steps.ShownMethod``.
+# (task, image_id, shown) -> {"map_sha256": str, "faithfulness": {metric: float}} or None.
+# ``shown`` describes one map as the participant saw it: the fields of ``study_app.study.steps.ShownMethod``
+# (key, name, label, params, randomized_model, target: class name or None for the top prediction) plus what
+# an attribution-cache key needs: checkpoint (directory), checkpoint_sha256, image_path, image_sha256 and
+# predicted_label (the class a ``target`` of None means).
 ProvenanceLookup = Callable[[str, str, Mapping], Mapping | None]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -102,14 +104,20 @@ def _flatten_answer(answer: Mapping, phase: str, out: dict) -> None:
             out[f"answer_{key}"] = value
 
 
-def _map_provenance(lookup: ProvenanceLookup | None, task: str, image_id: str, methods: list[dict], row: dict) -> None:
+def _map_provenance(lookup: ProvenanceLookup | None, task: str, image_id: str, methods: list[dict],
+                    trial: Mapping, row: dict) -> None:
     """Fill ``map_sha256`` and ``faithfulness_<metric>``: plain values for a single map, JSON keyed by
     ``method_key`` (``method_key->target`` for distinction) when the trial showed several."""
     if lookup is None or not methods:
         return
+    context = {
+        "checkpoint": trial.get("checkpoint"), "checkpoint_sha256": trial.get("checkpoint_sha256"),
+        "image_path": trial.get("image_path"), "image_sha256": trial.get("image_sha256"),
+        "predicted_label": trial.get("model", {}).get("label"),
+    }
     found: dict[str, Mapping] = {}
     for m in methods:
-        info = lookup(task, image_id, m) or {}
+        info = lookup(task, image_id, {**m, **context}) or {}
         name = m["key"] if m.get("target") is None else f"{m['key']}->{m['target']}"
         found[name] = info
     if len(methods) == 1:
@@ -167,7 +175,7 @@ def response_rows(repository: Repository, record: StudyRecord, *,
             _flatten_answer(a.answer, a.phase, row)
             if len(answers) > 1:
                 row[f"response_time_ms_{a.phase}"] = a.response_time_ms
-        _map_provenance(provenance_lookup, answers[0].task, answers[0].image_id, methods, row)
+        _map_provenance(provenance_lookup, answers[0].task, answers[0].image_id, methods, first, row)
         rows.append(row)
     return rows
 

@@ -46,6 +46,7 @@ TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 EXTERNAL_ID_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id"}
 MAX_EXTERNAL_ID = 128
 MAX_PENDING = 100_000
+MAX_CACHED_PLANS = 2_000  # parsed plans kept in memory (immutable; re-read from the database on a miss)
 
 
 def utc_now() -> dt.datetime:
@@ -127,7 +128,7 @@ class StudyEngine:
         self._id_key = key.encode() if isinstance(key, str) else bytes(key)
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._plans: dict[int, _Plan] = {}
+        self._plans: OrderedDict[int, _Plan] = OrderedDict()
 
     # ---- public API ----------------------------------------------------------------------------------
 
@@ -313,8 +314,9 @@ class StudyEngine:
     def _plan(self, participant: ParticipantRecord) -> _Plan:
         with self._lock:
             cached = self._plans.get(participant.id)
-        if cached is not None:
-            return cached
+            if cached is not None:
+                self._plans.move_to_end(participant.id)
+                return cached
         raw = json.loads(self.repository.plan_json(participant.id))
         kinds = [CONSENT]
         if self.study.pre_questionnaire:
@@ -331,6 +333,8 @@ class StudyEngine:
                      n_trials=raw["n_trials"], post_questions=post)
         with self._lock:
             self._plans[participant.id] = plan
+            while len(self._plans) > MAX_CACHED_PLANS:
+                self._plans.popitem(last=False)
         return plan
 
     def _step_id(self, plan: _Plan, stage: int) -> str:

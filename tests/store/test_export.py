@@ -79,6 +79,12 @@ def test_response_rows_carry_full_provenance(make_study, make_engine_for, repo, 
 
     def lookup(task, image_id, method):
         calls.append((task, image_id, method["key"]))
+        stim = next(s for s in study.tasks[0].stimuli if s.image_id == image_id)
+        # everything an attribution-cache key needs comes along
+        assert method["image_sha256"] == stim.sha256 and method["image_path"] == stim.path
+        assert method["checkpoint_sha256"] == engine.predictions["pets"].checkpoint_sha256
+        assert method["predicted_label"] == engine.predictions["pets"].by_image[image_id].label
+        assert method["target"] is None and method["params"] == study.method(method["key"]).params
         return {"map_sha256": f"hash-{image_id}-{method['key']}", "faithfulness": {"deletion_auc": 0.25}}
 
     result = export_study(repo, [engine.record], tmp_path / "r.csv", tmp_path / "p.csv", provenance_lookup=lookup)
