@@ -1,0 +1,220 @@
+"""Throughput of the explanation engine against naive Captum calls (and the grad-cam package).
+
+Run::
+
+    python benchmarks/attribution_throughput.py                 # ~1-3 min on a 2-core CPU
+    python benchmarks/attribution_throughput.py --images 8 --lime-samples 200 --device cuda
+
+For each method it prints images per second of *naive* Captum (one image at a time, library defaults,
+``perturbations_per_eval=1``, the same method parameters and segmentation) and of the engine
+(:mod:`study_app.explain.methods`), their ratio, and the largest absolute difference between the two maps
+(the engine must give the same map, not an approximation). Grad-CAM is also compared with
+``pytorch_grad_cam.GradCAM`` (the ``grad-cam`` package), one image at a time and batched; its maps are
+min-max normalised per image before comparing, as that package normalises its output.
+
+The model is a randomly initialised torchvision ResNet18 at 224 px (weights do not change the cost), the
+images are smooth synthetic pictures so that SLIC finds real superpixels. Each timing is the minimum over
+``--repeats`` runs, which is the most robust statistic on a machine shared with other jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from captum.attr import KernelShap, LayerAttribution, LayerGradCam, Lime, Occlusion
+
+from study_app.explain.base import IMAGENET_NORMALIZATION
+from study_app.explain.methods import get_method
+from study_app.explain.segmentation import superpixels
+
+
+def synthetic_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
+    """Smooth colourful pictures (upsampled low-resolution noise plus a disc), normalised like ImageNet."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(n, 3, 6, 6, generator=g)
+    img = F.interpolate(low, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    for i in range(n):
+        cx, cy = (torch.rand(2, generator=g) - 0.5).tolist()
+        disc = ((xx - cx) ** 2 + (yy - cy) ** 2 < 0.15).float()
+        img[i] = img[i] * (1 - disc) + disc * torch.rand(3, 1, 1, generator=g)
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in IMAGENET_NORMALIZATION)
+    return (img - mean) / std
+
+
+def best_time(fn, repeats: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def seeded(seed: int = 0) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def naive_superpixel(cls, model, x, targets, segs, n_samples):
+    maps = []
+    for i in range(x.shape[0]):
+        seeded(0)
+        attr = cls(model).attribute(
+            x[i : i + 1], target=targets[i], feature_mask=segs[i][None, None], n_samples=n_samples
+        )
+        maps.append(attr[0, 0].numpy())
+    return maps
+
+
+def naive_occlusion(model, x, targets, window, stride):
+    maps = []
+    for i in range(x.shape[0]):
+        attr = Occlusion(model).attribute(
+            x[i : i + 1],
+            sliding_window_shapes=(3, window, window),
+            strides=(3, stride, stride),
+            target=targets[i],
+        )
+        maps.append(attr[0].mean(0).numpy())
+    return maps
+
+
+def naive_gradcam(model, x, targets):
+    maps = []
+    for i in range(x.shape[0]):
+        cam = LayerGradCam(model, model.layer4[-1])
+        attr = cam.attribute(x[i : i + 1], target=targets[i], relu_attributions=True)
+        maps.append(
+            LayerAttribution.interpolate(attr, tuple(x.shape[-2:]), "bilinear")[0, 0].detach().numpy()
+        )
+    return maps
+
+
+def package_gradcam(model, x, targets, batch: int):
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    maps = []
+    with GradCAM(model=model, target_layers=[model.layer4[-1]]) as cam:
+        for start in range(0, x.shape[0], batch):
+            part = slice(start, start + batch)
+            out = cam(input_tensor=x[part], targets=[ClassifierOutputTarget(t) for t in targets[part]])
+            maps += list(out)
+    return maps
+
+
+def ours(name, model, x, targets, segs=None, **params):
+    method = get_method(name, **params)
+    result = method.explain(model, x, targets, segments=segs)
+    result = result if isinstance(result, list) else [result]
+    return [e.map_hw for e in result]
+
+
+def max_diff(a, b, normalise: bool = False) -> float:
+    def norm(m):
+        m = np.asarray(m, dtype=np.float64)
+        return (m - m.min()) / (m.max() - m.min() + 1e-12) if normalise else m
+
+    return max(float(np.abs(norm(p) - norm(q)).max()) for p, q in zip(a, b))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--images", type=int, default=2, help="images per perturbation method")
+    ap.add_argument("--gradcam-images", type=int, default=16, help="images for the Grad-CAM rows")
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--lime-samples", type=int, default=100)
+    ap.add_argument("--shap-samples", type=int, default=100)
+    ap.add_argument("--occlusion-window", type=int, default=32)
+    ap.add_argument("--occlusion-stride", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=16, help="perturbations per forward pass / Grad-CAM batch")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--methods", nargs="+", default=["lime", "kernel_shap", "occlusion", "gradcam"])
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=1000).eval().to(args.device)
+    x = synthetic_images(max(args.images, args.gradcam_images), args.size).to(args.device)
+    xs = x[: args.images]
+    all_targets = [int(t) for t in torch.randint(0, 1000, (x.shape[0],))]
+    targets = all_targets[: args.images]
+    mean, std = IMAGENET_NORMALIZATION
+    segs = [superpixels(xs[i], mean, std, 50) for i in range(xs.shape[0])]
+    print(
+        f"ResNet18 {args.size}px on {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
+    rows = []
+
+    for name, cls, samples in (
+        ("lime", Lime, args.lime_samples),
+        ("kernel_shap", KernelShap, args.shap_samples),
+    ):
+        if name not in args.methods:
+            continue
+        t_naive, m_naive = best_time(
+            lambda c=cls, s=samples: naive_superpixel(c, model, xs, targets, segs, s), args.repeats
+        )
+        t_ours, m_ours = best_time(
+            lambda n=name, s=samples: ours(
+                n, model, xs, targets, segs, n_samples=s, perturbations_per_eval=args.batch
+            ),
+            args.repeats,
+        )
+        rows.append(
+            (f"{name} ({samples} samples)", len(xs) / t_naive, len(xs) / t_ours, max_diff(m_naive, m_ours))
+        )
+
+    if "occlusion" in args.methods:
+        w, s = args.occlusion_window, args.occlusion_stride
+        t_naive, m_naive = best_time(lambda: naive_occlusion(model, xs, targets, w, s), args.repeats)
+        t_ours, m_ours = best_time(
+            lambda: ours(
+                "occlusion", model, xs, targets, window=w, stride=s, perturbations_per_eval=args.batch
+            ),
+            args.repeats,
+        )
+        rows.append(
+            (f"occlusion ({w}px/{s})", len(xs) / t_naive, len(xs) / t_ours, max_diff(m_naive, m_ours))
+        )
+
+    if "gradcam" in args.methods:
+        xg, tg = x[: args.gradcam_images], all_targets[: args.gradcam_images]
+        n = len(tg)
+        t_ours, m_ours = best_time(
+            lambda: ours("gradcam", model, xg, tg, batch_size=args.batch), args.repeats
+        )
+        t_naive, m_naive = best_time(lambda: naive_gradcam(model, xg, tg), args.repeats)
+        rows.append(("gradcam vs Captum b=1", n / t_naive, n / t_ours, max_diff(m_naive, m_ours)))
+        try:
+            import pytorch_grad_cam  # noqa: F401
+        except ImportError:
+            print("grad-cam package not installed: pip install grad-cam to compare")
+        else:
+            t_pkg1, m_pkg = best_time(lambda: package_gradcam(model, xg, tg, 1), args.repeats)
+            rows.append(
+                ("gradcam vs grad-cam b=1", n / t_pkg1, n / t_ours, max_diff(m_pkg, m_ours, normalise=True))
+            )
+            t_pkgb, m_pkg = best_time(lambda: package_gradcam(model, xg, tg, args.batch), args.repeats)
+            rows.append(
+                (
+                    f"gradcam vs grad-cam b={args.batch}",
+                    n / t_pkgb,
+                    n / t_ours,
+                    max_diff(m_pkg, m_ours, normalise=True),
+                )
+            )
+
+    print(f"{'method':<28} {'naive img/s':>11} {'ours img/s':>11} {'ratio':>6} {'max abs diff':>13}")
+    for name, naive, fast, diff in rows:
+        print(f"{name:<28} {naive:>11.3f} {fast:>11.3f} {fast / naive:>6.2f} {diff:>13.2e}")
+
+
+if __name__ == "__main__":
+    main()

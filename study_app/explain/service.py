@@ -1,0 +1,249 @@
+"""The explanation service the Streamlit app and the study engine use: predict, explain, cache, render.
+
+One :class:`ExplanationService` can be shared by every session (e.g. held in ``st.cache_resource``):
+it keeps no per-participant state, and live computation on a shared model runs under one lock, because
+attribution methods temporarily attach hooks to the model and would interfere if run concurrently.
+Cached maps are read without the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from study_app.explain.cache import AttributionCache, cache_key, file_content_sha256, map_sha256
+from study_app.explain.faithfulness import faithfulness_report
+from study_app.explain.methods import get_method
+from study_app.explain.render import Rendered, render_explanation
+from trainers.checkpoint import LoadedCheckpoint
+from trainers.images import open_rgb
+from trainers.predict import Prediction, display_image, predict_topk, preprocess
+
+DEFAULT_FAITHFULNESS_OPTIONS = {
+    "steps": 20,
+    "infidelity_samples": 16,
+    "sensitivity_samples": 4,
+    "sanity": True,
+}
+
+
+@dataclass(frozen=True)
+class CachedExplanation:
+    """A map ready to show, with the prediction it explains and its provenance.
+
+    Attributes:
+        map_hw: float32 H×W map at the model input's size (aligned with :meth:`ExplanationService.display`).
+        labels, probs: top-k prediction, best first.
+        target, target_label: the class the map explains (top-1 unless asked otherwise).
+        method, params: registry name and the map-determining parameters.
+        signed: whether negative values are meaningful (pass to rendering).
+        meta: the method's metadata (library versions, seconds, superpixel count, ...).
+        map_sha256: hash of the exact map, to export with a participant's answer.
+        faithfulness: scores of :data:`~study_app.explain.faithfulness.METRIC_NAMES`, or None if not computed.
+        key: the cache key; image_sha256, checkpoint_sha256: what the key was made of.
+        from_cache: whether this call was served from the cache.
+    """
+
+    map_hw: np.ndarray
+    labels: tuple[str, ...]
+    probs: tuple[float, ...]
+    target: int
+    target_label: str
+    method: str
+    params: dict[str, Any]
+    signed: bool
+    meta: dict[str, Any]
+    map_sha256: str
+    faithfulness: dict[str, float] | None
+    key: str
+    image_sha256: str = ""
+    checkpoint_sha256: str = ""
+    from_cache: bool = field(default=False, compare=False)
+
+
+class ExplanationService:
+    """Predictions and cached explanation maps for checkpoints and image files.
+
+    Args:
+        cache_dir: folder of the :class:`~study_app.explain.cache.AttributionCache` (default:
+            ``$XAI_STUDY_CACHE`` or ``.xai_cache/``).
+        top_k: how many classes a prediction lists.
+    """
+
+    def __init__(self, cache_dir: str | Path | None = None, top_k: int = 3):
+        self.cache = AttributionCache(cache_dir)
+        self.top_k = top_k
+        self._lock = threading.RLock()
+        self._predictions: OrderedDict[tuple[str, str], Prediction] = OrderedDict()
+
+    # --- inputs ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def display(checkpoint: LoadedCheckpoint, image_path: str | Path) -> Image.Image:
+        """The picture as the model sees it (resized and cropped), to show under a map."""
+        return display_image(open_rgb(image_path), checkpoint.input_size)
+
+    def _input(self, checkpoint: LoadedCheckpoint, image_path: str | Path) -> torch.Tensor:
+        device = next(checkpoint.model.parameters()).device
+        return preprocess(checkpoint, [open_rgb(image_path)]).to(device)
+
+    # --- prediction -----------------------------------------------------------------------------------
+
+    def predict(self, checkpoint: LoadedCheckpoint, image_path: str | Path) -> Prediction:
+        """Top-k prediction of one image file (memoised per checkpoint and image content)."""
+        memo = (checkpoint.sha256, file_content_sha256(image_path))
+        with self._lock:
+            hit = self._predictions.get(memo)
+            if hit is not None:
+                return hit
+            prediction = predict_topk(checkpoint, [open_rgb(image_path)], k=self.top_k)[0]
+            self._predictions[memo] = prediction
+            while len(self._predictions) > 4096:
+                self._predictions.popitem(last=False)
+            return prediction
+
+    # --- explanations ---------------------------------------------------------------------------------
+
+    def key_for(
+        self,
+        checkpoint: LoadedCheckpoint,
+        image_path: str | Path,
+        method: str,
+        params: dict[str, Any] | None = None,
+        target: int | None = None,
+    ) -> str:
+        """The cache key :meth:`get_or_compute` would use (target None = the predicted class)."""
+        explainer = get_method(method, **(params or {}))
+        if target is None:
+            target = self.predict(checkpoint, image_path).index
+        return self._key(checkpoint, file_content_sha256(image_path), explainer, target)
+
+    @staticmethod
+    def _key(checkpoint: LoadedCheckpoint, image_sha: str, explainer, target: int) -> str:
+        params = {
+            **explainer.cache_params,
+            "target": int(target),
+            "input_size": checkpoint.input_size,
+            "mean": list(checkpoint.mean),
+            "std": list(checkpoint.std),
+        }
+        return cache_key(checkpoint.sha256, image_sha, explainer.name, params)
+
+    def get_or_compute(
+        self,
+        checkpoint: LoadedCheckpoint,
+        image_path: str | Path,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        target: int | None = None,
+        faithfulness: bool = False,
+        faithfulness_options: dict[str, Any] | None = None,
+    ) -> CachedExplanation:
+        """The map of ``method`` for one image, from the cache or computed (then cached).
+
+        Args:
+            checkpoint: from :func:`trainers.checkpoint.load_checkpoint`.
+            image_path: an image file (any format :func:`trainers.images.open_rgb` reads).
+            method: registry name (:data:`~study_app.explain.methods.METHODS`).
+            params: overrides of the method's defaults; invalid ones raise ``ValueError``.
+            target: class index to explain; default: the predicted (top-1) class.
+            faithfulness: also compute (or reuse) the faithfulness scores; costs several extra
+                explanations, so the app should rely on precomputed ones.
+            faithfulness_options: overrides of :data:`DEFAULT_FAITHFULNESS_OPTIONS`.
+        """
+        explainer = get_method(method, **(params or {}))
+        image_sha = file_content_sha256(image_path)
+        prediction = self.predict(checkpoint, image_path)
+        target = prediction.index if target is None else int(target)
+        key = self._key(checkpoint, image_sha, explainer, target)
+        options = {**DEFAULT_FAITHFULNESS_OPTIONS, **(faithfulness_options or {})}
+
+        entry = self.cache.get(key)
+        from_cache = entry is not None
+        if entry is None:
+            with self._lock:
+                x = self._input(checkpoint, image_path)
+                explanation = explainer.explain(
+                    checkpoint.model, x, target, normalization=(checkpoint.mean, checkpoint.std)
+                )
+            record = {
+                "checkpoint_sha256": checkpoint.sha256,
+                "image_sha256": image_sha,
+                "method": explainer.name,
+                "params": explainer.cache_params,
+                "target": target,
+                "target_label": checkpoint.class_names[target],
+                "labels": list(prediction.labels),
+                "probs": list(prediction.probs),
+                "indices": list(prediction.indices),
+                "signed": explainer.signed,
+                "meta": explanation.meta,
+                "faithfulness": None,
+                "faithfulness_options": None,
+            }
+            map_hw = explanation.map_hw
+        else:
+            map_hw, record = entry.map_hw, entry.record
+
+        if faithfulness and (
+            record.get("faithfulness") is None or record.get("faithfulness_options") != options
+        ):
+            with self._lock:
+                x = self._input(checkpoint, image_path)
+                record["faithfulness"] = faithfulness_report(
+                    explainer,
+                    checkpoint.model,
+                    x,
+                    target,
+                    map_hw,
+                    normalization=(checkpoint.mean, checkpoint.std),
+                    **options,
+                )
+                record["faithfulness_options"] = options
+            entry = None  # the record changed: write it back
+        if entry is None:
+            self.cache.put(key, map_hw, record)
+            record = {**record, "map_sha256": map_sha256(map_hw)}
+        return CachedExplanation(
+            map_hw=map_hw,
+            labels=tuple(record["labels"]),
+            probs=tuple(float(p) for p in record["probs"]),
+            target=int(record["target"]),
+            target_label=record["target_label"],
+            method=record["method"],
+            params=dict(record["params"]),
+            signed=bool(record["signed"]),
+            meta=dict(record["meta"]),
+            map_sha256=record.get("map_sha256") or "",
+            faithfulness=record.get("faithfulness"),
+            key=key,
+            image_sha256=record["image_sha256"],
+            checkpoint_sha256=record["checkpoint_sha256"],
+            from_cache=from_cache,
+        )
+
+    def render(
+        self,
+        checkpoint: LoadedCheckpoint,
+        image_path: str | Path,
+        explanation: CachedExplanation,
+        mode: str = "overlay",
+        signed: bool = False,
+        method_label: str | None = None,
+    ) -> Rendered:
+        """PNG + alt text of ``explanation`` over the display image, in the study's visual language."""
+        return render_explanation(
+            self.display(checkpoint, image_path),
+            explanation.map_hw,
+            mode=mode,
+            signed=signed,
+            method_label=method_label,
+        )
