@@ -45,7 +45,12 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     show_true_label = false
 
     [[pre_questionnaire]]              # optional; defaults: age band, ML experience, domain expertise
-    id = "age_band"; text = "..."; kind = "choice"; options = [...]
+    id = "age_band"
+    text = "What is your age?"
+    kind = "choice"                    # choice | likert | text | number | rank
+    options = ["18-24", "25-34", "35+"]
+    required = true                    # optional; likert/number also take low, high; text max_length
+
     [[post_questionnaire]]             # optional; rate studies add method ranking and trust per method
 """
 

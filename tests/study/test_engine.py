@@ -225,12 +225,14 @@ def test_prolific_ids_hmac_by_default_and_resume_by_pid(make_study, make_engine_
     assert engine.start_or_resume("A" * 32, external_ids=ids) == token
 
 
-def test_prolific_ids_kept_verbatim_when_the_study_says_so(make_study, make_engine_for, sqlite_repo):
-    engine = make_engine_for(make_study("verification", trials=2, keep=True), sqlite_repo)
-    token = engine.start_or_resume(None, external_ids={"PROLIFIC_PID": "1'; DROP TABLE responses;--"})
-    engine.submit(token, "consent", {"agree": True})
-    assert sqlite_repo.participant_by_token(token).prolific_pid == "1'; DROP TABLE responses;--"
-    assert "responses" in sqlite_repo.count_rows()
+def test_prolific_ids_kept_verbatim_when_the_study_says_so(make_study, make_engine_for, repo):
+    engine = make_engine_for(make_study("verification", trials=2, keep=True), repo)
+    evil = "1'; DROP TABLE responses;--"
+    token, _ = run_participant(engine, external_ids={"PROLIFIC_PID": evil, "STUDY_ID": evil})
+    p = repo.participant_by_token(token)
+    assert p.prolific_pid == p.prolific_study_id == evil and not p.external_ids_hashed
+    assert repo.count_rows()["responses"] == 3  # the table is still there, with this participant's rows
+    assert engine.start_or_resume(None, external_ids={"PROLIFIC_PID": evil}) == token
 
 
 @pytest.mark.parametrize("bad", ["", "x" * 200, "a\x00b", "tab\tinside", 12])

@@ -67,6 +67,7 @@ def _error(data: dict) -> StudyFileError:
         (lambda d: d.update(post_questionnaire=[{"id": "q", "text": "?", "kind": "text"}] * 2),
          "post_questionnaire[1].id", "duplicate"),
     ],
+    ids=lambda v: None if callable(v) else str(v),
 )
 def test_errors_name_the_field(good, mutate, field, words):
     mutate(good)
