@@ -188,8 +188,13 @@ class Repository:
                 return _study(row)
         try:
             with self._sessions.begin() as session:
+                # Later versions of a study inherit the first version's key, so a Prolific id hashes the
+                # same across edits and participants can be matched between versions.
+                earlier = session.scalars(
+                    select(StudyRow.id_key).where(StudyRow.slug == slug).order_by(StudyRow.id)
+                ).first()
                 row = StudyRow(slug=slug, file_sha256=file_sha256, title=title, created_at=now,
-                               id_key=secrets.token_hex(32))
+                               id_key=earlier or secrets.token_hex(32))
                 session.add(row)
                 session.flush()
                 return _study(row)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import os
 import re
 import secrets
 import threading
@@ -45,6 +46,7 @@ TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # URL parameter -> participants column. Prolific appends these to the study URL.
 EXTERNAL_ID_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id"}
 MAX_EXTERNAL_ID = 128
+ID_KEY_ENV = "XAI_STUDY_ID_KEY"
 MAX_PENDING = 100_000
 MAX_CACHED_PLANS = 2_000  # parsed plans kept in memory (immutable; re-read from the database on a miss)
 
@@ -100,9 +102,10 @@ class StudyEngine:
         predictions: Model outputs per task (:func:`study_app.study.predictions.predict_study`);
             computed here when omitted, which loads every task's checkpoint once.
         clock: Returns the current time (timezone-aware); tests inject a fake one to move time.
-        id_key: Secret for the HMAC of external ids. Defaults to a random key stored with the study in
-            the database (never exported); pass one from the app's secrets to keep ids matchable across
-            databases.
+        id_key: Secret for the HMAC of external ids. Defaults to env ``XAI_STUDY_ID_KEY``, else a random
+            key stored with the study in the database (shared by all versions of the study id, never
+            exported). A key kept outside the database is stronger: whoever holds only the database then
+            cannot test guessed Prolific ids against the hashes.
     """
 
     def __init__(
@@ -124,7 +127,7 @@ class StudyEngine:
         self.items = select_items(study, self.predictions)
         self.conditions = condition_labels(study)
         self.record = repository.ensure_study(study.id, study.sha256, study.title, self._now())
-        key = id_key if id_key is not None else self.record.id_key
+        key = id_key if id_key is not None else (os.environ.get(ID_KEY_ENV) or self.record.id_key)
         self._id_key = key.encode() if isinstance(key, str) else bytes(key)
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, dict[str, str]] = OrderedDict()

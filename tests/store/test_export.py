@@ -232,3 +232,20 @@ def test_edited_study_is_not_mixed_unless_asked(make_study, make_engine_for, tmp
     assert "--all-versions" in capsys.readouterr().err
     assert main(["export", "--study", path, "--out", str(out), "--db", url, "--all-versions"]) == 0
     assert len(_read(out)) == 2
+
+
+@pytest.mark.postgres
+def test_export_cli_from_postgresql(make_study, make_engine_for, pg_repo, tmp_path, monkeypatch):
+    from study_app.cli import main
+
+    study = make_study("distinction", trials=3, checks=0)
+    engine = make_engine_for(study, pg_repo)
+    for i in range(3):
+        run_participant(engine, random.Random(i))
+    url = pg_repo.engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("XAI_STUDY_DB_URL", url)  # the environment is enough, no --db needed
+    out = tmp_path / "r.csv"
+    assert main(["export", "--study", study.source, "--out", str(out)]) == 0
+    rows = _read(out)
+    assert len(rows) == 9 and {r["protocol"] for r in rows} == {"distinction"}
+    assert len(_read(tmp_path / "participants.csv")) == 3

@@ -171,22 +171,22 @@ def test_nothing_is_stored_before_consent_and_declining_stores_nothing(make_stud
     assert [e.kind for e in events] == ["consent"]
 
 
-def test_withdrawal_deletes_data_and_logs_it(make_study, make_engine_for, sqlite_repo):
-    engine = make_engine_for(make_study("verification", trials=3), sqlite_repo)
+def test_withdrawal_deletes_data_and_logs_it(make_study, make_engine_for, repo):
+    engine = make_engine_for(make_study("verification", trials=3), repo)
     keep_token, _ = run_participant(engine, random.Random(5))
     token = engine.start_or_resume(None, external_ids={"PROLIFIC_PID": "leaver"})
     step = engine.current_step(token)
     for _ in range(6):
         step = engine.submit(token, step.step_id, answer_for(step))
-    before = sqlite_repo.count_rows()
-    participant = sqlite_repo.participant_by_token(token)
+    before = repo.count_rows()
+    participant = repo.participant_by_token(token)
     assert engine.withdraw(token).kind == "withdrawn"
-    after = sqlite_repo.count_rows()
-    assert sqlite_repo.participant_by_token(token) is None
+    after = repo.count_rows()
+    assert repo.participant_by_token(token) is None
     assert after["participants"] == before["participants"] - 1
     assert after["assignments"] == before["assignments"] - 1
     assert after["responses"] == 3 + 1  # the other participant's trials (3 + attention check) remain
-    events = sqlite_repo.events(engine.record.id)
+    events = repo.events(engine.record.id)
     mine = [e for e in events if e.participant_id == participant.id]
     assert [e.kind for e in mine] == ["withdrawal"]
     assert mine[0].detail["deleted"]["responses"] == 3
@@ -259,18 +259,18 @@ def test_injection_like_tokens_are_rejected_without_touching_the_database(make_s
     assert sqlite_repo.count_rows()["responses"] > 0
 
 
-def test_slot_of_inactive_participant_is_reassigned_after_timeout(make_study, make_engine_for, sqlite_repo, clock):
+def test_slot_of_inactive_participant_is_reassigned_after_timeout(make_study, make_engine_for, repo, clock):
     """Between design with 2 conditions: a walker-away frees their slot only after the timeout."""
     study = make_study("verification", trials=2, design="between")  # arms: gradcam, integrated_gradients
-    engine = make_engine_for(study, sqlite_repo)
+    engine = make_engine_for(study, repo)
 
     def enrol():
         token = engine.start_or_resume()
         engine.submit(token, "consent", {"agree": True})
-        return sqlite_repo.participant_by_token(token).condition
+        return repo.participant_by_token(token).condition
 
     finisher_token, _ = run_participant(engine)  # completed: counts forever
-    assert sqlite_repo.participant_by_token(finisher_token).condition == 0
+    assert repo.participant_by_token(finisher_token).condition == 0
     assert enrol() == 1  # active, then walks away
     clock.advance(minutes=29)
     assert engine.condition_counts() == {"gradcam": 1, "integrated_gradients": 1}
@@ -313,3 +313,36 @@ def test_fake_clock_is_independent_per_engine(make_study, make_engine_for, sqlit
     token, _ = run_participant(engine, clock=clock)
     p = sqlite_repo.participant_by_token(token)
     assert p.completed_at > p.consented_at
+
+
+def test_hmac_key_is_shared_across_versions_and_overridable(make_study, make_engine_for, sqlite_repo, monkeypatch):
+    monkeypatch.delenv("XAI_STUDY_ID_KEY", raising=False)
+    v1 = make_engine_for(make_study("verification", trials=2, sid="keyed"), sqlite_repo)
+    v2 = make_engine_for(make_study("verification", trials=3, sid="keyed"), sqlite_repo)
+    other = make_engine_for(make_study("verification", trials=2, sid="other"), sqlite_repo)
+    assert v1.record.id != v2.record.id
+    assert v1.hash_external_id("P1") == v2.hash_external_id("P1") != other.hash_external_id("P1")
+    monkeypatch.setenv("XAI_STUDY_ID_KEY", "from-the-environment")
+    env_keyed = make_engine_for(v1.study, sqlite_repo)
+    import hashlib
+    import hmac
+
+    expected = hmac.new(b"from-the-environment", b"P1", hashlib.sha256).hexdigest()
+    assert env_keyed.hash_external_id("P1") == expected
+    assert make_engine_for(v1.study, sqlite_repo, id_key=b"explicit").hash_external_id("P1") != expected
+
+
+def test_engine_and_store_never_import_streamlit():
+    """The engine is plain Python: importing every module of both packages must not pull in Streamlit."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pkgutil, importlib, study_app.study, study_app.store\n"
+        "for pkg in (study_app.study, study_app.store):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(f'{pkg.__name__}.{m.name}')\n"
+        "print('streamlit' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
