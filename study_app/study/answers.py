@@ -28,6 +28,7 @@ from study_app.study.steps import (
     EFFECT_OPTIONS,
     PHASE_EXPLANATION,
     PHASE_LEARN,
+    PHASE_MAIN,
     PHASE_PREDICT,
     PHASE_TRUST,
     RATE,
@@ -178,7 +179,7 @@ def score_trial(step: Mapping, answer: Mapping) -> tuple[bool | None, bool | Non
     model = step["model"]
     if step["protocol"] == VERIFICATION:
         correct = (answer["decision"] == "accept") == bool(model["correct"])
-    elif "choice" in answer and step["phase"] in (PHASE_PREDICT, "main"):
+    elif "choice" in answer and step["phase"] in (PHASE_PREDICT, PHASE_MAIN):
         correct = answer["choice"] == model["label"]
     passed = None
     if step.get("is_attention_check"):
