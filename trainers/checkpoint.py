@@ -101,7 +101,7 @@ class CardBuilder:
             "history": _jsonable(self.history),
             "metrics": _jsonable(self.metrics),
             "notes": self.notes,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "torch_version": torch.__version__,
         }
         card.update(_jsonable(self.extra))
