@@ -157,8 +157,13 @@ def render_explanation(
         raise ValueError(f"unknown render mode {mode!r}; choose one of {', '.join(MODES)}")
     if not isinstance(image, Image.Image):
         raise TypeError(f"image must be a PIL image, not {type(image).__name__}")
+    raw = np.asarray(map_hw)
+    if raw.ndim != 2:
+        raise ValueError(f"map must be 2-D (H×W), got shape {raw.shape}")
+    if not np.isfinite(raw).all():
+        raise ValueError("map contains NaN or infinite values")
     photo = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
-    norm = normalize_map(_resize_map(np.asarray(map_hw), image.size), signed=signed)
+    norm = normalize_map(_resize_map(raw, image.size), signed=signed)
     if mode == "overlay":
         out = Image.fromarray(_to_uint8(_overlay(photo, norm, signed)))
     elif mode == "map":
