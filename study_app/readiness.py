@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 from study_app.ui.settings import (
     ENV_PASSWORD,
@@ -141,7 +140,7 @@ def _load_checkpoints(study) -> str:
 
 
 def _cache_complete(study) -> str:
-    from study_app.ui.cache_status import missing_cache_entries  # noqa: PLC0415
+    from study_app.ui.cache_status import missing_cache_entries  # noqa: PLC0415 - torch-heavy
 
     total, missing = missing_cache_entries(study)
     if missing:

@@ -13,7 +13,7 @@ engine = researcher_page("Live progress")
 @st.fragment(run_every="20s")
 def live_progress(engine) -> None:
     repo, record = engine.repository, engine.record
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     active_since = now - dt.timedelta(minutes=engine.study.inactive_timeout_minutes)
     participants = repo.participants(record.id)
     table = progress_table(participants, engine.conditions, active_since)

@@ -18,7 +18,7 @@ COMPLETED = "completed"
 def participant_state(p, active_since: dt.datetime) -> str:
     if p.status == COMPLETED:
         return "completed"
-    last_seen = p.last_seen_at if p.last_seen_at.tzinfo else p.last_seen_at.replace(tzinfo=dt.timezone.utc)
+    last_seen = p.last_seen_at if p.last_seen_at.tzinfo else p.last_seen_at.replace(tzinfo=dt.UTC)
     return "in progress" if last_seen >= active_since else "abandoned"
 
 

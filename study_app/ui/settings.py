@@ -9,11 +9,10 @@ resolved by :func:`study_app.store.database.resolve_db_url` (``XAI_STUDY_DB_URL`
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEMO_STUDY = PROJECT_ROOT / "demo" / "study.toml"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
+PICTURE_WIDTH = 360  # px; shrinks to the screen on phones
 CLINICAL_NOTICE = "Research only — not for clinical use. These images and predictions must not inform any diagnosis."
 _MEDICAL_WORDS = re.compile(r"mri|brain|tumou?r|glioma|meningioma|pituitary|x-?ray|\bct\b|clinical|medical",
                             re.IGNORECASE)
@@ -47,8 +48,8 @@ def stimulus_png(image_path: str, input_size: int) -> bytes:
     return display_png(image_path, int(input_size), Path(image_path).stat().st_mtime_ns)
 
 
-def show_picture(png: bytes, alt: str, caption: str | None = None) -> None:
-    st.image(png, caption=caption, alt=alt, width="stretch")
+def show_picture(png: bytes, alt: str, caption: str | None = None, width: int | str = "stretch") -> None:
+    st.image(png, caption=caption, alt=alt, width=width)
 
 
 def prediction_text(prediction, top: int = 3) -> str:
@@ -75,4 +76,5 @@ def show_maps(maps: Sequence[tuple[str, bytes, str]], columns: int = 3) -> None:
 
 
 def map_legend() -> None:
-    st.caption("Brighter, warmer colours mark the regions the explanation says counted most for the prediction.")
+    st.caption("Bright yellow marks the regions the explanation says counted most for the prediction; "
+               "where the photo shows through unchanged, the explanation found no evidence.")

@@ -40,6 +40,7 @@ def tiny_stimuli(tmp_path_factory) -> Path:
 def setup_study(tmp_path, monkeypatch, tiny_checkpoint, tiny_stimuli):
     """``setup_study(protocol, **options) -> StudySetup``; points the app at it through the environment."""
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    monkeypatch.setenv("XAI_STUDY_CACHE", str(tmp_path / "attribution_cache"))
     monkeypatch.chdir(tmp_path)  # no project secrets.toml leaks into the test
 
     def make(protocol: str = "verification", **options) -> StudySetup:
@@ -55,40 +56,6 @@ def setup_study(tmp_path, monkeypatch, tiny_checkpoint, tiny_stimuli):
         return setup
 
     return make
-
-
-class SolidMapService:
-    """Stands in for the explanation service in UI-only tests: a solid PNG and a fixed alt text.
-
-    The real service (cache, Captum) is exercised by the explain package's tests and by the end-to-end
-    browser test; here it only has to give the page something to draw. Records what was asked.
-    """
-
-    def __init__(self):
-        self.requests: list[tuple] = []
-
-    def _picture(self, checkpoint, image_path, **request):
-        import io
-        from types import SimpleNamespace
-
-        from PIL import Image
-
-        self.requests.append((checkpoint, image_path, tuple(sorted(request.items(), key=str))))
-        buffer = io.BytesIO()
-        Image.new("RGB", (32, 32), (250, 200, 0)).save(buffer, "PNG")
-        return SimpleNamespace(png=buffer.getvalue(), alt_text="map strongest in the centre")
-
-    cached = _picture
-    get_or_compute = _picture
-
-
-@pytest.fixture
-def solid_maps(monkeypatch) -> SolidMapService:
-    import study_app.ui.explanation_maps as explanation_maps
-
-    service = SolidMapService()
-    monkeypatch.setattr(explanation_maps, "explanation_service", lambda: service)
-    return service
 
 
 def db_counts(setup: StudySetup) -> dict[str, int]:

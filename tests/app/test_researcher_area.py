@@ -23,7 +23,7 @@ def open_login(at):
     return at.switch_page("app_pages/researcher_login.py").run()
 
 
-def test_locked_when_no_password_is_set(setup_study, solid_maps):
+def test_locked_when_no_password_is_set(setup_study):
     setup_study("verification")
     at = open_login(new_app())
     assert not at.exception
@@ -31,7 +31,7 @@ def test_locked_when_no_password_is_set(setup_study, solid_maps):
     assert not at.text_input, "no password form when there is no password to check"
 
 
-def test_wrong_password_is_refused(setup_study, solid_maps, monkeypatch):
+def test_wrong_password_is_refused(setup_study, monkeypatch):
     setup_study("verification")
     monkeypatch.setenv(PASSWORD_ENV, "correct horse battery staple")
     at = open_login(new_app())
@@ -42,7 +42,7 @@ def test_wrong_password_is_refused(setup_study, solid_maps, monkeypatch):
     assert [t.value for t in at.title] == ["Researcher area"]
 
 
-def test_right_password_opens_the_area(setup_study, solid_maps, monkeypatch):
+def test_right_password_opens_the_area(setup_study, monkeypatch):
     setup_study("verification")
     monkeypatch.setenv(PASSWORD_ENV, "correct horse battery staple ✓")  # non-ASCII must work too
     at = open_login(new_app())
@@ -52,7 +52,7 @@ def test_right_password_opens_the_area(setup_study, solid_maps, monkeypatch):
     assert [t.value for t in at.title] == ["Readiness check"]
 
 
-def test_password_from_secrets_file(setup_study, solid_maps):
+def test_password_from_secrets_file(setup_study):
     setup_study("verification")
     at = new_app()
     at.secrets["researcher_password"] = "from-secrets-toml-123"
@@ -62,7 +62,7 @@ def test_password_from_secrets_file(setup_study, solid_maps):
     assert at.session_state[state_keys.RESEARCHER_OK] is True
 
 
-def test_demo_prints_a_one_time_password_to_the_log_only(setup_study, solid_maps, monkeypatch, capsys):
+def test_demo_prints_a_one_time_password_to_the_log_only(setup_study, monkeypatch, capsys):
     import study_app.ui.password_gate as gate
 
     setup_study("verification")
@@ -87,7 +87,7 @@ def unlocked(at):
 
 
 @pytest.mark.parametrize("page", list(PAGES))
-def test_every_researcher_page_renders(setup_study, solid_maps, page):
+def test_every_researcher_page_renders(setup_study, page):
     setup_study("verification")
     run_to_end(new_app().run())
     at = unlocked(new_app())
@@ -99,7 +99,7 @@ def test_every_researcher_page_renders(setup_study, solid_maps, page):
         assert not at.error, [e.value for e in at.error]
 
 
-def test_progress_counts_the_completed_participant(setup_study, solid_maps):
+def test_progress_counts_the_completed_participant(setup_study):
     setup_study("verification")
     run_to_end(new_app().run())
     at = unlocked(new_app())
@@ -108,7 +108,7 @@ def test_progress_counts_the_completed_participant(setup_study, solid_maps):
     assert metrics["Started"] == "1" and metrics["Completed"] == "1" and metrics["Abandoned"] == "0"
 
 
-def test_participant_text_is_shown_as_text_never_html(setup_study, solid_maps):
+def test_participant_text_is_shown_as_text_never_html(setup_study):
     setup_study("rate", display="side_by_side")
     run_to_end(new_app().run(), comment=XSS)
     at = unlocked(new_app())
@@ -118,7 +118,7 @@ def test_participant_text_is_shown_as_text_never_html(setup_study, solid_maps):
     assert not at.get("html")
 
 
-def test_data_page_exports_the_rows(setup_study, solid_maps):
+def test_data_page_exports_the_rows(setup_study):
     setup_study("verification")
     run_to_end(new_app().run())
     at = unlocked(new_app())

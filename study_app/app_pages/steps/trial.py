@@ -24,9 +24,8 @@ from study_app.ui.explanation_maps import trial_maps
 from study_app.ui.resources import checkpoint_input_size
 
 
-def _picture(trial) -> None:
-    png = stimulus_view.stimulus_png(trial.image_path, checkpoint_input_size(trial.checkpoint))
-    stimulus_view.show_picture(png, alt="The image the model classified", caption="The image")
+def _picture_png(trial) -> bytes:
+    return stimulus_view.stimulus_png(trial.image_path, checkpoint_input_size(trial.checkpoint))
 
 
 def _prediction(trial) -> None:
@@ -38,16 +37,31 @@ def _prediction(trial) -> None:
         st.markdown(f"The model predicts **{trial.prediction.label}** ({trial.prediction.prob:.0%} sure).")
 
 
-def _maps(trial) -> None:
+def _pictures(trial) -> None:
+    """The image, and its maps beside it (one map) or in a row below it (several); Streamlit stacks
+    columns on phone-width screens."""
+    image = _picture_png(trial)
     pictures = trial_maps(trial)
-    if not pictures:
-        return
-    if trial.protocol == DISTINCTION:
-        st.markdown("Each map explains the evidence for one class:")
     labels = [(m.target if trial.protocol == DISTINCTION and m.target else p.label)
               for m, p in zip(trial.methods, pictures, strict=True)]
-    stimulus_view.show_maps([(label, p.png, p.alt) for label, p in zip(labels, pictures, strict=True)])
-    stimulus_view.map_legend()
+    maps = [(label, p.png, p.alt) for label, p in zip(labels, pictures, strict=True)]
+    if len(maps) == 1:
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**The image**")
+            stimulus_view.show_picture(image, alt="The image the model classified")
+        with right:
+            label, png, alt = maps[0]
+            st.markdown(f"**{label}**")
+            stimulus_view.show_picture(png, alt=f"{label}: {alt}")
+    else:
+        stimulus_view.show_picture(image, alt="The image the model classified", caption="The image",
+                                   width=stimulus_view.PICTURE_WIDTH)
+        if trial.protocol == DISTINCTION and maps:
+            st.markdown("Each map explains the evidence for one class:")
+        stimulus_view.show_maps(maps)
+    if maps:
+        stimulus_view.map_legend()
 
 
 def _form(step_id: str, trial) -> dict | None:
@@ -73,7 +87,6 @@ def render(step) -> dict | None:
     st.markdown(trial.prompt)
     if trial.show_true_label and trial.true_label:
         st.markdown(f"The correct answer for this image is **{trial.true_label}**.")
-    _picture(trial)
     _prediction(trial)
-    _maps(trial)
+    _pictures(trial)
     return _form(step.step_id, trial)

@@ -1,0 +1,52 @@
+"""End-to-end fixtures: a real ``streamlit run`` server on a free port and Debian's Chromium via Playwright.
+
+No browser download is possible here, so Chromium comes from the system (``/usr/bin/chromium``, installed
+by ``.ci/run``). The tests skip with a clear reason when it is missing locally; in CI (``CI`` set) a
+missing browser fails instead, so the end-to-end test can never silently not run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from e2e.streamlit_server import CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
+
+
+def _require_browser() -> None:
+    reason = None
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} not found (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"end-to-end test cannot run in CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def artifacts(request) -> Path:
+    folder = ARTIFACTS / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder

@@ -1,0 +1,59 @@
+"""The end-to-end study: the engine tests' tiny checkpoint and stimuli, a verification study file with
+four trials, its attribution cache precomputed, and the server environment that points at all of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from study.kit import make_checkpoint, make_stimuli, write_study
+
+E2E_PASSWORD = "e2e researcher password ✓"
+
+
+@dataclass(frozen=True)
+class E2EStudy:
+    study_file: Path
+    db_path: Path
+    cache_dir: Path
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.db_path}"
+
+
+def make_e2e_study(folder: Path, trials: int = 4, protocol: str = "verification") -> E2EStudy:
+    checkpoint = make_checkpoint(folder / "checkpoints" / "tiny_resnet18")
+    stimuli = make_stimuli(folder / "stimuli" / "pets")
+    study_file = write_study(folder / "studies", protocol, checkpoint=checkpoint, stimuli=stimuli,
+                             trials=trials, checks=0, keep=True)
+    setup = E2EStudy(study_file=study_file, db_path=folder / "responses.sqlite", cache_dir=folder / "cache")
+    precompute(setup)
+    return setup
+
+
+def precompute(setup: E2EStudy) -> None:
+    """Fill the attribution cache for every map the study can show, so no participant waits."""
+    from study_app.study import load_study  # noqa: PLC0415
+    from study_app.ui.cache_status import precompute_study  # noqa: PLC0415
+    from study_app.ui.map_service import make_map_service  # noqa: PLC0415
+
+    precompute_study(load_study(setup.study_file), service=make_map_service(setup.cache_dir))
+
+
+def server_env(setup: E2EStudy, password: str | None = E2E_PASSWORD) -> dict[str, str]:
+    env = {"XAI_STUDY_FILE": str(setup.study_file), "XAI_STUDY_DB_URL": setup.db_url,
+           "XAI_STUDY_CACHE": str(setup.cache_dir)}
+    if password is not None:
+        env["XAI_STUDY_RESEARCHER_PASSWORD"] = password
+    return env
+
+
+def open_repository(setup: E2EStudy):
+    from study_app.store import Repository, make_engine  # noqa: PLC0415
+    from study_app.study import load_study  # noqa: PLC0415
+
+    study = load_study(setup.study_file, check_images=False)
+    repo = Repository(make_engine(setup.db_url))
+    record = next(r for r in repo.studies(study.id) if r.file_sha256 == study.sha256)
+    return repo, record
