@@ -127,17 +127,20 @@ def max_diff(a, b, normalise: bool = False) -> float:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=int, default=2, help="images per perturbation method")
-    ap.add_argument("--gradcam-images", type=int, default=16, help="images for the Grad-CAM rows")
+    ap.add_argument("--gradcam-images", type=int, default=8, help="images for the Grad-CAM rows")
     ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--lime-samples", type=int, default=100)
-    ap.add_argument("--shap-samples", type=int, default=100)
+    ap.add_argument("--lime-samples", type=int, default=64)
+    ap.add_argument("--shap-samples", type=int, default=64)
     ap.add_argument("--occlusion-window", type=int, default=32)
     ap.add_argument("--occlusion-stride", type=int, default=16)
     ap.add_argument("--batch", type=int, default=16, help="perturbations per forward pass / Grad-CAM batch")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--methods", nargs="+", default=["lime", "kernel_shap", "occlusion", "gradcam"])
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     model = torchvision.models.resnet18(num_classes=1000).eval().to(args.device)

@@ -19,6 +19,9 @@ from torch import nn
 from study_app.explain.base import ExplanationMethod, Normalization
 
 DEFAULT_RANDOMIZED_LAYERS = ("layer4", "fc")
+# Appended to a checkpoint's sha256 for the randomised copy used as a study's negative control, so its maps
+# get their own cache keys and never mix with the trained model's.
+RANDOMIZED_SUFFIX = "+randomized-top-layers"
 
 
 def randomized_copy(

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from study_app.explain.base import ExplanationMethod
 from study_app.explain.cache import AttributionCache, cache_key, file_content_sha256, map_sha256
 from study_app.explain.faithfulness import faithfulness_report
 from study_app.explain.methods import get_method
@@ -25,6 +26,23 @@ from study_app.explain.render import Rendered, render_explanation
 from trainers.checkpoint import LoadedCheckpoint
 from trainers.images import open_rgb
 from trainers.predict import Prediction, display_image, predict_topk, preprocess
+
+
+def explanation_key(
+    checkpoint_sha256: str, card: dict, image_sha256: str, explainer: ExplanationMethod, target: int
+) -> str:
+    """The cache key of one map: weights hash, image hash, method, its map-determining parameters, the
+    target class and the card's input geometry and normalisation (which change the model input).
+    Needs only the card, not the weights, so provenance lookups work without loading a model."""
+    params = {
+        **explainer.cache_params,
+        "target": int(target),
+        "input_size": int(card["input_size"]),
+        "mean": [float(v) for v in card["mean"]],
+        "std": [float(v) for v in card["std"]],
+    }
+    return cache_key(checkpoint_sha256, image_sha256, explainer.name, params)
+
 
 DEFAULT_FAITHFULNESS_OPTIONS = {
     "steps": 20,
@@ -126,15 +144,8 @@ class ExplanationService:
         return self._key(checkpoint, file_content_sha256(image_path), explainer, target)
 
     @staticmethod
-    def _key(checkpoint: LoadedCheckpoint, image_sha: str, explainer, target: int) -> str:
-        params = {
-            **explainer.cache_params,
-            "target": int(target),
-            "input_size": checkpoint.input_size,
-            "mean": list(checkpoint.mean),
-            "std": list(checkpoint.std),
-        }
-        return cache_key(checkpoint.sha256, image_sha, explainer.name, params)
+    def _key(checkpoint: LoadedCheckpoint, image_sha: str, explainer: ExplanationMethod, target: int) -> str:
+        return explanation_key(checkpoint.sha256, checkpoint.card, image_sha, explainer, target)
 
     def get_or_compute(
         self,
