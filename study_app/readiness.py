@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     secrets = read_secrets_file(args.secrets)
     settings = resolve_settings(secrets)
     if args.study is not None:
-        settings = AppSettings(study_file=args.study.resolve(), source="environment",
+        settings = AppSettings(study_file=args.study.resolve(), source="command line",
                                researcher_password=settings.researcher_password)
     readiness = check_readiness(settings, config_path=args.config, db_url=args.db)
     print(format_report(readiness))

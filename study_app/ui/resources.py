@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import streamlit as st
 
@@ -30,7 +31,7 @@ def secrets_dict() -> dict:
 
 
 def app_settings() -> AppSettings:
-    return resolve_settings(secrets_dict(), os.environ)
+    return resolve_settings(secrets_dict(), os.environ, sys.argv[1:])
 
 
 @st.cache_resource(show_spinner="Opening the study…", max_entries=4)

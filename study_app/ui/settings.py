@@ -2,7 +2,8 @@
 
 Shared by the app (which passes ``st.secrets``) and by ``xai-study check`` (which reads
 ``.streamlit/secrets.toml`` itself), so both see the same study and judge it the same way.
-Precedence: environment variable, then ``secrets.toml``, then the bundled demo study. The database URL is
+Precedence: ``streamlit run study_app/main.py -- --study FILE``, then the environment variable, then
+``secrets.toml``, then the bundled demo study. The database URL is
 resolved by :func:`study_app.store.database.resolve_db_url` (``XAI_STUDY_DB_URL`` or ``db_url``).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ SECRET_PASSWORD = "researcher_password"  # noqa: S105 - a key name
 @dataclass(frozen=True)
 class AppSettings:
     study_file: Path
-    source: str  # "environment", "secrets", "demo" or "example"; shown to the researcher
+    source: str  # "command line", "environment", "secrets", "demo" or "example"; shown to the researcher
     researcher_password: str | None
 
     @property
@@ -39,6 +40,7 @@ class AppSettings:
     @property
     def source_note(self) -> str:
         return {
+            "command line": "study file from the command line (--study)",
             "environment": f"study file from ${ENV_STUDY_FILE}",
             "secrets": f"study file from secrets.toml key '{SECRET_STUDY_FILE}'",
             "demo": "the bundled demo study (no study file configured)",
@@ -69,11 +71,25 @@ def _text(value) -> str | None:
     return value or None
 
 
-def resolve_settings(secrets: Mapping | None = None, env: Mapping | None = None) -> AppSettings:
-    """Decide which study runs and with which password. Relative paths are taken from the project root."""
+def study_from_argv(argv: Sequence[str]) -> str | None:
+    """``--study FILE`` or ``--study=FILE`` among the script arguments (after ``--`` on ``streamlit run``)."""
+    for i, arg in enumerate(argv):
+        if arg == "--study" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--study="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def resolve_settings(secrets: Mapping | None = None, env: Mapping | None = None,
+                     argv: Sequence[str] = ()) -> AppSettings:
+    """Decide which study runs and with which password. Relative paths are taken from the working
+    directory when they exist there, else from the project root."""
     secrets = dict(secrets or {})
     env = os.environ if env is None else env
-    if _text(env.get(ENV_STUDY_FILE)):
+    if _text(study_from_argv(argv)):
+        study, source = Path(study_from_argv(argv).strip()), "command line"
+    elif _text(env.get(ENV_STUDY_FILE)):
         study, source = Path(env[ENV_STUDY_FILE].strip()), "environment"
     elif _text(secrets.get(SECRET_STUDY_FILE)):
         study, source = Path(str(secrets[SECRET_STUDY_FILE]).strip()), "secrets"

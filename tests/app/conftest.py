@@ -36,6 +36,12 @@ def tiny_stimuli(tmp_path_factory) -> Path:
     return make_stimuli(tmp_path_factory.mktemp("app_stimuli") / "pets")
 
 
+@pytest.fixture(scope="session")
+def few_stimuli(tmp_path_factory) -> Path:
+    """Three images per class: for tests that precompute every map of a study."""
+    return make_stimuli(tmp_path_factory.mktemp("app_few_stimuli") / "pets", per_class=3)
+
+
 @pytest.fixture
 def setup_study(tmp_path, monkeypatch, tiny_checkpoint, tiny_stimuli):
     """``setup_study(protocol, **options) -> StudySetup``; points the app at it through the environment."""
@@ -48,8 +54,8 @@ def setup_study(tmp_path, monkeypatch, tiny_checkpoint, tiny_stimuli):
         options.setdefault("checks", 0)
         if "display" in options:
             options["extra"] = f'display = "{options.pop("display")}"'
-        path = write_study(tmp_path / "studies", protocol, checkpoint=tiny_checkpoint, stimuli=tiny_stimuli,
-                           **options)
+        stimuli = options.pop("stimuli", tiny_stimuli)
+        path = write_study(tmp_path / "studies", protocol, checkpoint=tiny_checkpoint, stimuli=stimuli, **options)
         setup = StudySetup(study_file=path, db_path=tmp_path / f"{path.stem}.sqlite")
         monkeypatch.setenv("XAI_STUDY_FILE", str(path))
         monkeypatch.setenv("XAI_STUDY_DB_URL", setup.db_url)
