@@ -291,3 +291,15 @@ def test_training_mode_is_refused_not_silently_changed(batch):
     with pytest.raises(ValueError, match=r"model.eval\(\)"):
         get_method("saliency").explain(model, batch[:1], 0)
     assert torch.equal(model.bn1.running_mean, before)
+
+
+def test_perturbation_engine_handles_the_zero_shot_model_like_plain_captum():
+    """The folded zero-shot model goes through the batch-norm-folding fast path too; same map as Captum."""
+    torch.manual_seed(0)
+    from torchvision.models import resnet18
+
+    model = fold_imagenet_to_cat_dog(resnet18(num_classes=1000)).eval()
+    x = torch.randn(1, 3, SIZE, SIZE)
+    ours = get_method("occlusion", window=16, stride=8).explain(model, x, 1)
+    naive = Occlusion(model).attribute(x, sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8), target=1)
+    np.testing.assert_allclose(ours.map_hw, naive[0].mean(0).numpy(), rtol=1e-4, atol=1e-5)
