@@ -56,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--min-crop", type=float, default=0.35, help="smallest area fraction of RandomResizedCrop")
     p.add_argument("--mix", type=float, default=0.0,
                    help="probability of applying CutMix or MixUp to a training batch (0 = off)")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep an exponential moving average of the weights with this decay per step (e.g. 0.995); "
+                        "validation and the saved checkpoint then use the averaged model (0 = off)")
     p.add_argument("--class-weighting", default="none", choices=("none", "balanced"))
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--patience", type=int, default=0, help="early stopping: epochs without val improvement (0 = off)")
@@ -133,7 +136,7 @@ def make_batch_mixer(num_classes: int, probability: float):
 
 
 def train_one_epoch(model, loader, criterion, optimizer, scheduler, device, *, amp, channels_last, clip_grad, desc,
-                    progress, mixer=None):
+                    progress, mixer=None, ema=None):
     model.train()
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, n
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
@@ -155,6 +158,8 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, device, *, a
             nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
         optimizer.step()
         scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
         n = y.shape[0]
         totals += torch.tensor([loss.item() * n, (out.argmax(1) == y).sum().item(), n], dtype=torch.float64, device=device)
         bar.set_postfix(loss=f"{totals[0] / totals[2]:.3f}", acc=f"{totals[1] / totals[2]:.3f}")
@@ -267,6 +272,15 @@ def main(args) -> dict:
         if is_main:
             print(f"resuming from epoch {start_epoch} (best val acc {best_acc:.4f})", file=sys.stderr)
 
+    ema = None
+    if args.ema > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+        if args.resume and "ema" in state:
+            ema.module.load_state_dict(state["ema"])
+    eval_model = ema.module if ema is not None else model
+
     net = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -289,9 +303,9 @@ def main(args) -> dict:
         t0 = time.perf_counter()
         tr = train_one_epoch(net, train_dl, criterion, optimizer, scheduler, device, amp=amp,
                              channels_last=channels_last, clip_grad=args.clip_grad,
-                             desc=f"epoch {epoch + 1}/{args.epochs}", progress=progress, mixer=mixer)
+                             desc=f"epoch {epoch + 1}/{args.epochs}", progress=progress, mixer=mixer, ema=ema)
         seconds = time.perf_counter() - t0
-        va = evaluate(model, val_dl, criterion, device, channels_last=channels_last, amp=amp)
+        va = evaluate(eval_model, val_dl, criterion, device, channels_last=channels_last, amp=amp)
         row = {"epoch": epoch + 1, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_loss": va["loss"],
                "val_acc": va["acc"], "lr": scheduler.get_last_lr()[0], "seconds": round(seconds, 2),
                "images_per_s": round(len(train_ds) / seconds, 2)}
@@ -308,10 +322,12 @@ def main(args) -> dict:
             card.history = history
             card.metrics = {"best_val_acc": best_acc, "best_epoch": best_epoch}
             if improved:
-                save_checkpoint(args.out, model, card, half=args.half)
+                save_checkpoint(args.out, eval_model, card, half=args.half)
             train_state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "scheduler": scheduler.state_dict(), "epoch": epoch, "best_acc": best_acc,
                            "best_epoch": best_epoch}
+            if ema is not None:
+                train_state["ema"] = ema.module.state_dict()
             torch.save(train_state, args.out / TRAIN_STATE_FILE)
             if not improved:  # keep the card's history current without touching the best weights
                 from trainers.checkpoint import write_card

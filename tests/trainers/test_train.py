@@ -138,3 +138,17 @@ def test_cutmix_mixup_and_class_weighting_train(tmp_path):
     assert len(history) == 2 and all(h["train_loss"] == h["train_loss"] for h in history)  # finite, not NaN
     assert read_card(out)["train_args"]["mix"] == 1.0
     assert result["best_epoch"] in (1, 2)
+
+
+def test_ema_weights_are_what_gets_validated_and_saved(tmp_path):
+    import torch
+
+    write_class_folders(tmp_path / "d", n=30, seed=8)  # several steps: the first EMA update only copies
+    out = tmp_path / "ck"
+    result = train.main(_train_args(tmp_path / "d", out, epochs=1, ema=0.9))
+    assert result["best_epoch"] == 1
+    state = torch.load(out / "train_state.pt", weights_only=True)
+    saved = torch.load(out / "model.pt", weights_only=True)
+    w = "fc.weight"
+    assert torch.equal(saved[w], state["ema"][w])
+    assert not torch.equal(saved[w], state["model"][w])  # the average lags the raw weights
