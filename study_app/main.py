@@ -20,7 +20,7 @@ PAGES = Path(__file__).parent / "app_pages"
 
 configure_logging()
 st.set_page_config(page_title="Study", page_icon=":material/science:", layout="centered",
-                   initial_sidebar_state="collapsed", menu_items={})
+                   initial_sidebar_state="auto", menu_items={})
 
 study = st.Page(PAGES / "study.py", title="Study", icon=":material/assignment:", url_path="study", default=True)
 if st.session_state.get(state_keys.RESEARCHER_OK):

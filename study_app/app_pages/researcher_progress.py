@@ -22,7 +22,7 @@ def live_progress(engine) -> None:
     for col, name in zip(cols, ("started", "completed", "in progress", "abandoned"), strict=True):
         col.metric(name.capitalize(), int(total[name]))
     st.subheader("Per condition")
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.table(table.set_index("condition"))
     withdrawn = sum(1 for e in repo.events(record.id) if e.kind == "withdrawal")
     st.caption(f"Abandoned = unfinished and inactive for over {engine.study.inactive_timeout_minutes:g} minutes "
                f"(their slot is reassigned). Withdrawn (data deleted): {withdrawn}. "

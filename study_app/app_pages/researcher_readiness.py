@@ -1,5 +1,6 @@
 """Readiness: the same checks as ``xai-study check``, before anyone is invited."""
 
+import pandas as pd
 import streamlit as st
 
 from study_app.readiness import check_readiness
@@ -17,8 +18,8 @@ if readiness.ready:
     st.success(f"Ready to launch ({readiness.seconds:.1f} s).", icon=":material/check_circle:")
 else:
     st.error("Not ready: fix the failing checks below.", icon=":material/cancel:")
-st.table([{"": {"ok": "✅", "FAIL": "❌", "warn": "⚠️"}[c.mark], "check": c.name, "detail": c.detail}
-          for c in readiness.checks])
+st.table(pd.DataFrame([{"result": {"ok": "✅ ok", "FAIL": "❌ fail", "warn": "⚠️ warning"}[c.mark],
+                        "check": c.name, "detail": c.detail} for c in readiness.checks]).set_index("result"))
 st.caption("The same check from a terminal: `xai-study check` (exits non-zero when not ready).")
 if st.button("Run the check again", key="rerun_readiness"):
     st.rerun()

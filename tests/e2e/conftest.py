@@ -50,3 +50,19 @@ def artifacts(request) -> Path:
     for old in folder.glob("*.png"):
         old.unlink()
     return folder
+
+
+@pytest.fixture(scope="module")
+def e2e_server(tmp_path_factory):
+    """One precomputed test study and one ``streamlit run`` server for the tests of a module."""
+    _require_browser()
+    from e2e.streamlit_server import StreamlitServer
+    from e2e.study_setup import make_e2e_study, server_env
+
+    folder = tmp_path_factory.mktemp("e2e_study")
+    setup = make_e2e_study(folder, trials=4)
+    log = ARTIFACTS / "server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with StreamlitServer(server_env(setup), log) as server:
+        yield setup, server
+    assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
