@@ -303,3 +303,29 @@ def test_perturbation_engine_handles_the_zero_shot_model_like_plain_captum():
     ours = get_method("occlusion", window=16, stride=8).explain(model, x, 1)
     naive = Occlusion(model).attribute(x, sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8), target=1)
     np.testing.assert_allclose(ours.map_hw, naive[0].mean(0).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_fast_path_trusts_its_compiled_copy_only_per_verified_shape(resnet):
+    from study_app.explain.model_variants import _FastModel
+
+    fast = _FastModel(resnet)
+    x4, x3 = torch.randn(4, 3, SIZE, SIZE), torch.randn(3, 3, SIZE, SIZE)
+    with torch.inference_mode():
+        reference4, reference3 = resnet(x4), resnet(x3)
+        for _ in range(fast.COMPILE_AFTER_CALLS):  # eager while the model is young
+            torch.testing.assert_close(fast(x4), reference4, rtol=1e-4, atol=1e-5)
+        assert fast.frozen is None
+        torch.testing.assert_close(fast(x4), reference4, rtol=1e-4, atol=1e-5)
+        assert (4, 3, SIZE, SIZE) in fast.verified_shapes and fast.frozen is not None
+        # A compiled copy that disagrees with the model (here: another network's) is dropped at the first
+        # unverified shape, and the eager result is returned instead.
+        torch.manual_seed(1)
+        from trainers.models import build_resnet
+
+        other = _FastModel(build_resnet("resnet18", 3).eval())
+        for _ in range(other.COMPILE_AFTER_CALLS + 1):
+            other(x4)
+        fast.frozen = other.frozen
+        torch.testing.assert_close(fast(x3), reference3, rtol=1e-4, atol=1e-5)
+        assert fast.frozen is None and not fast.use_frozen
+        torch.testing.assert_close(fast(x4), reference4, rtol=1e-4, atol=1e-5)
