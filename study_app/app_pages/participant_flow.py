@@ -8,6 +8,9 @@ them; anything unexpected becomes a friendly message with a reference (see ``ui.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import streamlit as st
 
 from study_app.app_pages.steps import consent, done, instructions, questionnaire, trial
@@ -26,7 +29,8 @@ from study_app.ui import state_keys
 from study_app.ui.friendly_errors import friendly_errors
 from study_app.ui.resources import StudyUnavailable, study_engine
 
-ENDED = "participant_ended"  # "declined" / "withdrawn": shown until the participant starts again
+ENDED = "participant_ended"
+timing = logging.getLogger("study_app.timing")  # DEBUG lines "page_built"; benchmarks/load_test.py reads them  # "declined" / "withdrawn": shown until the participant starts again
 
 
 def participant_token(engine) -> str:
@@ -108,6 +112,16 @@ def show_ended(kind: str) -> None:
 
 
 def run_participant_flow() -> None:
+    start, built = time.perf_counter(), {"kind": "none", "submitted": False}
+    try:
+        _participant_run(built)
+    finally:
+        if timing.isEnabledFor(logging.DEBUG):
+            timing.debug("page_built kind=%s submitted=%d ms=%.2f", built["kind"], built["submitted"],
+                         (time.perf_counter() - start) * 1000)
+
+
+def _participant_run(built: dict) -> None:
     with friendly_errors():
         try:
             engine = study_engine()
@@ -122,10 +136,12 @@ def run_participant_flow() -> None:
             return
         token = participant_token(engine)
         step = engine.current_step(token)
+        built["kind"] = step.kind
         if step.kind not in (CONSENT, DONE):
             show_progress(step)
         answer = draw_step(step, engine)
         if answer is not None:
+            built["submitted"] = True
             submit(engine, token, step, answer)
         if step.kind not in (CONSENT, DONE):
             offer_withdrawal(engine, token)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+
+TIMING_ENV = "XAI_STUDY_TIMING"  # set to 1: log how long each participant page took to build
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -17,3 +20,5 @@ def configure_logging(level: int = logging.INFO) -> None:
         logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate = False
+        if os.environ.get(TIMING_ENV, "").strip() not in ("", "0"):
+            logging.getLogger("study_app.timing").setLevel(logging.DEBUG)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import time
 
 import streamlit as st
 
+from study_app.ui.explanation_maps import explanation_service
 from study_app.ui.settings import AppSettings, resolve_settings
 
 log = logging.getLogger("study_app.resources")
@@ -43,7 +46,21 @@ def _open_engine(study_file: str, db_url: str):
     engine = StudyEngine(study, Repository(make_engine(db_url)))
     log.info("study %r (%s) opened; %d task(s); database %s", study.id, study.sha256[:12], len(study.tasks),
              engine.repository.dialect)
+    threading.Thread(target=_warm_maps, args=(engine, explanation_service()), name="warm-maps", daemon=True).start()
     return engine
+
+
+def _warm_maps(engine, service) -> None:
+    """Background: render the study's cached maps once, so no participant pays the first render."""
+    from study_app.ui.cache_status import warm_rendered_maps  # noqa: PLC0415
+
+    try:
+        start = time.perf_counter()
+        rendered, missing = warm_rendered_maps(engine.study, service, engine.predictions)
+        log.info("maps ready in memory: %d rendered, %d not precomputed (%.1f s)", rendered, missing,
+                 time.perf_counter() - start)
+    except Exception:
+        log.exception("warming the map cache failed (maps will be rendered on first use)")
 
 
 def db_url(settings: AppSettings) -> str:
