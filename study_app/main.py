@@ -15,10 +15,12 @@ import streamlit as st
 
 from study_app.ui import state_keys
 from study_app.ui.logging_setup import configure_logging
+from study_app.ui.password_gate import announce_demo_password
 
 PAGES = Path(__file__).parent / "app_pages"
 
 configure_logging()
+announce_demo_password()  # bundled demo without a password: one-time password to the log, once per process
 st.set_page_config(page_title="Study", page_icon=":material/science:", layout="centered",
                    initial_sidebar_state="auto", menu_items={})
 

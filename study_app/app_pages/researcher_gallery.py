@@ -8,7 +8,7 @@ import streamlit as st
 
 from study_app.study.steps import ShownMethod
 from study_app.ui import stimulus_view
-from study_app.ui.explanation_maps import cached_picture, faithfulness_scores
+from study_app.ui.explanation_maps import cached_picture, compute_faithfulness, faithfulness_scores
 from study_app.ui.researcher_frame import researcher_page
 from study_app.ui.resources import checkpoint_input_size
 
@@ -30,8 +30,17 @@ if engine is not None:
     pages = max(1, -(-len(stimuli) // PER_PAGE))
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="gallery_page")
     size = checkpoint_input_size(task.checkpoint)
-    st.caption(f"{len(stimuli)} images × {len(methods)} methods; task protocol: {task.protocol}.")
-    for stim in stimuli[(page - 1) * PER_PAGE: page * PER_PAGE]:
+    st.caption(f"{len(stimuli)} images × {len(methods)} methods; task protocol: {task.protocol}. Faithfulness: "
+               "deletion/insertion AUC (Petsiuk et al. 2018), infidelity, max-sensitivity and the model-"
+               "randomisation rank correlation (Adebayo et al. 2018), where computed.")
+    shown_stimuli = stimuli[(page - 1) * PER_PAGE: page * PER_PAGE]
+    if st.button("Compute missing faithfulness scores for this page", key="gallery_faithfulness"):
+        with st.spinner("Computing faithfulness (several extra attributions per map)…"):
+            for stim in shown_stimuli:
+                for shown in methods:
+                    if cached_picture(task.checkpoint, stim.path, shown) is not None:
+                        compute_faithfulness(task.checkpoint, stim.path, shown)
+    for stim in shown_stimuli:
         pred = preds[stim.image_id]
         with st.container(border=True):
             verdict = "right" if pred.correct else "WRONG"
@@ -49,6 +58,5 @@ if engine is not None:
                         continue
                     stimulus_view.show_picture(picture.png, alt=f"{shown.label}: {picture.alt}", caption=shown.label)
                     scores = faithfulness_scores(task.checkpoint, stim.path, shown)
-                    if scores:
-                        st.caption(" · ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                              for k, v in scores.items()))
+                    st.caption(" · ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                          for k, v in scores.items()) if scores else "faithfulness not computed")

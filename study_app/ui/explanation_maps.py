@@ -71,3 +71,7 @@ def cached_picture(checkpoint: str, image_path: str, shown) -> MapPicture | None
 def faithfulness_scores(checkpoint: str, image_path: str, shown) -> dict:
     """Faithfulness metrics stored with a cached map (deletion/insertion AUC, ...); else empty."""
     return explanation_service().faithfulness(MapRequest.of(checkpoint, image_path, shown))
+
+
+def compute_faithfulness(checkpoint: str, image_path: str, shown) -> dict:
+    return explanation_service().compute_faithfulness(MapRequest.of(checkpoint, image_path, shown))

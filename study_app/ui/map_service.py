@@ -116,6 +116,13 @@ class StudyMapService:
         rendered = self.service.render(ckpt, image, explanation, method_label=request.label)
         return self._remember(request, rendered)
 
+    def compute_faithfulness(self, request: MapRequest) -> dict:
+        """Compute (or reuse) and store the faithfulness scores of one map; slow: for the researcher only."""
+        ckpt, image, method, params = self._call(request)
+        explanation = self.service.get_or_compute(ckpt, image, method, params, target=self._target_index(request),
+                                                  faithfulness=True)
+        return dict(explanation.faithfulness or {})
+
     def faithfulness(self, request: MapRequest) -> dict:
         """Faithfulness scores stored with a cached map (by precompute), else empty; never computes."""
         if not self.has(request):

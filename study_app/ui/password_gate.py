@@ -45,6 +45,14 @@ def effective_password(settings: AppSettings) -> str | None:
     return None
 
 
+def announce_demo_password() -> None:
+    """Make (and log) the demo's one-time password on the server's first page load, so it is in the log
+    before anyone opens the researcher area. Streamlit runs no app code before the first page load."""
+    from study_app.ui.resources import app_settings  # noqa: PLC0415 - avoid an import cycle
+
+    effective_password(app_settings())
+
+
 def researcher_unlocked(settings: AppSettings) -> bool:
     """Draws the password form unless already unlocked this session; returns whether to show the area."""
     expected = effective_password(settings)
