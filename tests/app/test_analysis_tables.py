@@ -1,0 +1,91 @@
+"""The researcher's numbers: analysis tables from export rows, and the live progress table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from study_app.ui import analysis
+from study_app.ui.progress_summary import progress_table, recent_texts
+
+
+def row(participant, methods, correct, *, check=False, model_correct=True, **extra):
+    return {"participant": participant, "methods": methods, "correct": correct, "is_attention_check": check,
+            "model_correct": model_correct, "response_time_ms": 1500, **extra}
+
+
+def test_attention_checks_are_left_out_and_control_comes_first():
+    rows = [row("a", "gradcam", True), row("a", "none", False), row("b", "gradcam", False),
+            row("b", "none", True), row("a", "gradcam", False, check=True)]
+    table = analysis.accuracy_by_method(analysis.trial_frame(rows))
+    assert list(table["method"]) == ["none", "gradcam"]
+    assert list(table["trials"]) == [2, 2]
+    assert list(table["accuracy"]) == [0.5, 0.5]
+
+
+def test_bootstrap_resamples_participants_and_is_stable():
+    values = pd.Series([1, 1, 1, 1, 0, 0])
+    clusters = pd.Series(["a", "a", "a", "b", "b", "b"])
+    mean, lo, hi = analysis.bootstrap_mean_ci(values, clusters)
+    assert mean == pytest.approx(4 / 6)
+    # only two participants: every resample is a, b, or both, so the interval spans their accuracies
+    assert lo == pytest.approx(1 / 3) and hi == pytest.approx(1.0)
+    assert analysis.bootstrap_mean_ci(values, clusters) == (mean, lo, hi)
+    same = analysis.bootstrap_mean_ci(pd.Series([1, 1]), pd.Series(["a", "b"]))
+    assert same == (1.0, 1.0, 1.0)
+
+
+def test_split_by_model_correctness():
+    rows = [row("a", "lime", True, model_correct=True), row("a", "lime", False, model_correct=False),
+            row("b", "lime", True, model_correct=False)]
+    table = analysis.accuracy_by_method(analysis.trial_frame(rows), by="model_correct")
+    got = {bool(r.model_correct): r.accuracy for r in table.itertuples()}
+    assert got == {False: 0.5, True: 1.0}
+
+
+def test_effect_counts_and_ranking():
+    rows = [row("a", "gradcam;lime", None, answer_effect_gradcam="helped", answer_effect_lime="hurt"),
+            row("b", "gradcam;lime", None, answer_effect_gradcam="helped", answer_effect_lime="no_effect")]
+    counts = analysis.effect_counts(analysis.trial_frame(rows)).set_index("method")
+    assert counts.loc["gradcam"].to_dict() == {"helped": 2, "no_effect": 0, "hurt": 0}
+    assert counts.loc["lime"].to_dict() == {"helped": 0, "no_effect": 1, "hurt": 1}
+    people = [{"post_method_rank": ["LIME", "Grad-CAM"]}, {"post_method_rank": ["LIME", "Grad-CAM"]},
+              {"post_method_rank": ["Grad-CAM", "LIME"]}]
+    ranking = analysis.ranking_summary(people)
+    assert list(ranking["method"]) == ["LIME", "Grad-CAM"]
+    assert list(ranking["first_place"]) == [2, 1]
+
+
+def test_figures_draw_with_and_without_data():
+    empty = analysis.accuracy_figure(analysis.accuracy_by_method(analysis.trial_frame([])))
+    assert empty.axes
+    full = analysis.accuracy_figure(analysis.accuracy_by_method(analysis.trial_frame(
+        [row("a", "none", True), row("b", "gradcam", False)])))
+    assert full.axes[0].get_title().startswith("Participant accuracy")
+
+
+def test_progress_table_counts_each_state():
+    now = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+    since = now - dt.timedelta(minutes=30)
+
+    def p(condition, status, minutes_ago):
+        return SimpleNamespace(condition=condition, status=status, last_seen_at=now - dt.timedelta(minutes=minutes_ago))
+
+    people = [p(0, "completed", 90), p(0, "active", 5), p(1, "active", 45), p(1, "active", 1)]
+    table = progress_table(people, ["latin-0", "latin-1"], since).set_index("condition")
+    assert table.loc["latin-0"].to_dict() == {"started": 2, "completed": 1, "in progress": 1, "abandoned": 0}
+    assert table.loc["latin-1"].to_dict() == {"started": 2, "completed": 0, "in progress": 1, "abandoned": 1}
+    assert table.loc["all", "started"] == 4
+
+
+def test_recent_texts_keeps_text_verbatim_newest_first():
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    responses = [SimpleNamespace(answer={"comment": "<b>old</b>"}, answered_at=t0, participant_id=1, trial_index=0,
+                                 phase="main"),
+                 SimpleNamespace(answer={"comment": "new"}, answered_at=t0 + dt.timedelta(seconds=5),
+                                 participant_id=1, trial_index=1, phase="main")]
+    texts = recent_texts(responses, [], {1: "abc"})
+    assert list(texts["text"]) == ["new", "<b>old</b>"]
