@@ -39,8 +39,15 @@ def synthetic_folder(root: Path, n: int) -> Path:
 
 
 def reference_epochs(folder: Path, idx: list[int], size: int, batch: int, epochs: int, workers: int) -> float:
-    tf = TV.Compose([TV.Resize(size), TV.RandomCrop(size), TV.RandomHorizontalFlip(), TV.ToTensor(),
-                     TV.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    tf = TV.Compose(
+        [
+            TV.Resize(size),
+            TV.RandomCrop(size),
+            TV.RandomHorizontalFlip(),
+            TV.ToTensor(),
+            TV.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
     ds = Subset(datasets.ImageFolder(folder, transform=tf, loader=lambda p: D.open_rgb(p)), idx)
     dl = DataLoader(ds, batch, shuffle=True, num_workers=workers, drop_last=True)
     torch.manual_seed(0)
@@ -61,13 +68,17 @@ def reference_epochs(folder: Path, idx: list[int], size: int, batch: int, epochs
     return seen / (time.perf_counter() - t0)
 
 
-def our_epochs(folder: Path, idx: list[int], size: int, batch: int, epochs: int, workers: int, channels_last: bool) -> float:
+def our_epochs(
+    folder: Path, idx: list[int], size: int, batch: int, epochs: int, workers: int, channels_last: bool
+) -> float:
     spec = D.discover(folder, 0.5, 0)
     samples = sorted(spec.train.samples + spec.val.samples)
     split = D.Split([samples[i] for i in idx], spec.class_names, folder)
     items, _ = D.decode_all(split, max_side=math.ceil(size * 1.15))
     ds = D.DecodedDataset(items, D.train_transform(size, IMAGENET_MEAN, IMAGENET_STD, "light"))
-    dl = DataLoader(ds, batch, shuffle=True, num_workers=workers, drop_last=True, persistent_workers=workers > 0)
+    dl = DataLoader(
+        ds, batch, shuffle=True, num_workers=workers, drop_last=True, persistent_workers=workers > 0
+    )
     torch.manual_seed(0)
     model = build_resnet("resnet18", 2)
     if channels_last:
@@ -80,8 +91,19 @@ def our_epochs(folder: Path, idx: list[int], size: int, batch: int, epochs: int,
     for epoch in range(epochs + 1):
         if epoch == 1:
             t0 = time.perf_counter()
-        train_one_epoch(model, dl, crit, opt, sched, dev, amp=False, channels_last=channels_last, clip_grad=2.0,
-                        desc="", progress=False)
+        train_one_epoch(
+            model,
+            dl,
+            crit,
+            opt,
+            sched,
+            dev,
+            amp=False,
+            channels_last=channels_last,
+            clip_grad=2.0,
+            desc="",
+            progress=False,
+        )
     return epochs * len(dl) * batch / (time.perf_counter() - t0)
 
 
@@ -102,8 +124,10 @@ def main() -> None:
         ref = reference_epochs(folder, idx, a.size, a.batch, a.epochs, a.workers)
         ours = our_epochs(folder, idx, a.size, a.batch, a.epochs, a.workers, channels_last=False)
         ours_cl = our_epochs(folder, idx, a.size, a.batch, a.epochs, a.workers, channels_last=True)
-    print(f"ResNet18 training, {len(idx)} images, {a.size}px, batch {a.batch}, {a.epochs} timed epochs, "
-          f"{torch.get_num_threads()} threads, device cpu")
+    print(
+        f"ResNet18 training, {len(idx)} images, {a.size}px, batch {a.batch}, {a.epochs} timed epochs, "
+        f"{torch.get_num_threads()} threads, device cpu"
+    )
     print(f"{'loop':<34}{'images/s':>10}{'ratio':>8}")
     print(f"{'reference (ImageFolder, Adam)':<34}{ref:>10.1f}{1.0:>8.2f}")
     print(f"{'ours (decoded once, AdamW+1cycle)':<34}{ours:>10.1f}{ours / ref:>8.2f}")

@@ -129,6 +129,9 @@ def _atomic_write_bytes(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would make shared checkpoints unreadable to others
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.replace(tmp, path)

@@ -290,9 +290,14 @@ def main(args) -> dict:
     card = CardBuilder(arch=args.arch, class_names=spec.class_names, input_size=args.input_size, mean=mean, std=std,
                        train_args=resolved, dataset=D.fingerprint(spec))
     card.dataset["skipped"] = skipped + skipped_val
+    scratch = args.pretrained == "none" and not args.weights
     card.notes = (
-        f"{args.arch} trained {'from scratch' if args.pretrained == 'none' and not args.weights else 'from ImageNet weights'} "
-        f"on {len(train_items)} images ({args.input_size}px) by xai-study train."
+        f"{args.arch} trained {'from scratch (random initialisation, no ImageNet weights)' if scratch else 'from ImageNet weights'} "
+        f"on {len(train_items)} training images at {args.input_size}px ({len(val_items)} held out for validation) "
+        f"by `xai-study train`."
+        + (" A small sample trained on a CPU: expect weaker features than an ImageNet-pretrained model. Where the "
+           "weights can be downloaded, rerun with `--pretrained imagenet` (or `--weights FILE`) for a stronger model."
+           if scratch else "")
     )
 
     mixer = make_batch_mixer(len(spec.class_names), args.mix)

@@ -1,6 +1,8 @@
 """``xai-study precompute``: fill the attribution cache for every image of a folder.
 
-Example::
+Examples::
+
+    xai-study precompute --study demo/study.toml        # every map the study can show, into its cache
 
     xai-study precompute --checkpoint checkpoints/catdog_resnet18 --images stimuli/ \\
         --methods lime kernel_shap gradcam --cache .xai_cache
@@ -18,11 +20,43 @@ from trainers.checkpoint import CheckpointError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
+    parser.add_argument("--study", default=None,
+                        help="a study file: precompute every map its trials can show (then --checkpoint, "
+                             "--images and --methods come from the file)")
+    for action in parser._actions:  # with --study, these come from the study file
+        if action.dest in ("checkpoint", "images"):
+            action.required = False
     parser.add_argument("--faithfulness", action="store_true", help="also compute faithfulness scores (slow)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def run_for_study(args: argparse.Namespace) -> int:
+    """Fill the cache with exactly the maps the app will ask for (the same requests as its readiness check)."""
+    from tqdm.auto import tqdm
+
+    from study_app.study import StudyFileError, load_study
+    from study_app.ui.cache_status import precompute_study, required_maps, study_cache_dir
+    from study_app.ui.map_service import make_map_service
+
+    try:
+        study = load_study(args.study)
+    except StudyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    service = make_map_service(args.cache or study_cache_dir(study))
+    total = len(required_maps(study))
+    with tqdm(total=total, unit="map", desc="precompute", disable=args.no_progress) as bar:
+        computed = precompute_study(study, service, progress=lambda done, _total: bar.update(done - bar.n))
+    print(f"{computed} computed, {total - computed} already cached ({total} maps) in {service.service.cache.root}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.study:
+        return run_for_study(args)
+    if not args.checkpoint or not args.images:
+        print("error: give --study FILE, or --checkpoint DIR and --images DIR", file=sys.stderr)
+        return 2
     try:
         specs = parse_method_specs(args.methods, args.param)
         images = list_images(args.images)[: args.limit]

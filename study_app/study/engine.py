@@ -52,7 +52,7 @@ MAX_CACHED_PLANS = 2_000  # parsed plans kept in memory (immutable; re-read from
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ def load_study(path: str | Path, *, check_images: bool = True) -> Study:
     tasks = tuple(
         _resolve_task(source, f"tasks[{i}]", base, task, check_images) for i, task in enumerate(study.tasks)
     )
-    return dataclasses.replace(study, tasks=tasks, sha256=hashlib.sha256(raw).hexdigest())
+    cache_dir = str((base / study.cache_dir).resolve()) if study.cache_dir else None
+    return dataclasses.replace(study, tasks=tasks, sha256=hashlib.sha256(raw).hexdigest(), cache_dir=cache_dir)
 
 
 def _read_text_file(source: str, base: Path, table: dict, key: str) -> str | None:

@@ -18,6 +18,8 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     keep_external_ids = false          # true: store Prolific ids as given; false: HMAC-SHA256
     inactive_timeout_minutes = 30      # after this, an unfinished participant's slot is reassigned
     blind_method_names = false         # true: methods are labelled "Explanation A", "B", ...
+    cache = "cache"                    # optional: attribution cache folder (relative to this file); else
+                                       # $XAI_STUDY_CACHE, else .xai_cache/ in the working directory
 
     [design]
     type = "within"                    # every participant sees every method (Latin square), or "between"
@@ -175,6 +177,7 @@ class Study:
     post_questionnaire: tuple[Question, ...]
     source: str = ""
     sha256: str = ""
+    cache_dir: str | None = None  # resolved by the loader; None: the explanation package's default
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -418,6 +421,7 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
     if timeout <= 0:
         raise s.error("inactive_timeout_minutes", "must be positive")
     blind = s.get("blind_method_names", bool, False)
+    cache = s.text("cache", None)
     s.finish()
 
     d = _Fields(source, "design", top.get("design", dict))
@@ -466,4 +470,4 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
                  consent=consent_text, instructions=instructions_text, keep_external_ids=keep,
                  inactive_timeout_minutes=float(timeout), blind_method_names=blind,
                  design=Design(type=dtype, control=control, negative_control=negative), methods=tuple(methods),
-                 tasks=tasks, pre_questionnaire=pre, post_questionnaire=post, source=source)
+                 tasks=tasks, pre_questionnaire=pre, post_questionnaire=post, source=source, cache_dir=cache)

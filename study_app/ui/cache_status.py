@@ -7,8 +7,15 @@ study's methods (the negative control included); distinction trials show one map
 
 from __future__ import annotations
 
+import os
+
 from study_app.study.steps import DISTINCTION, ShownMethod
-from study_app.ui.map_service import MapRequest, make_map_service
+from study_app.ui.map_service import CACHE_ENV, MapRequest, make_map_service
+
+
+def study_cache_dir(study) -> str | None:
+    """``$XAI_STUDY_CACHE`` wins; else the study file's ``cache`` folder; else the service's default."""
+    return os.environ.get(CACHE_ENV) or getattr(study, "cache_dir", None)
 
 
 def required_maps(study, predictions=None) -> list[tuple[str, MapRequest]]:
@@ -35,7 +42,7 @@ def required_maps(study, predictions=None) -> list[tuple[str, MapRequest]]:
 
 def missing_cache_entries(study, service=None, predictions=None) -> tuple[int, list[str]]:
     """``(number of maps the study needs, descriptions of those not cached)``."""
-    service = service or make_map_service()
+    service = service or make_map_service(study_cache_dir(study))
     needed = required_maps(study, predictions)
     return len(needed), [where for where, request in needed if not service.has(request)]
 
@@ -43,7 +50,7 @@ def missing_cache_entries(study, service=None, predictions=None) -> tuple[int, l
 def precompute_study(study, service=None, predictions=None, progress=None) -> int:
     """Compute every missing map (the negative control and distinction targets included); returns how
     many were computed. ``progress(done, total)`` is called after each map."""
-    service = service or make_map_service()
+    service = service or make_map_service(study_cache_dir(study))
     needed = required_maps(study, predictions)
     computed = 0
     for i, (_, request) in enumerate(needed, start=1):

@@ -16,6 +16,7 @@ import time
 import streamlit as st
 
 from study_app.ui.explanation_maps import explanation_service
+from study_app.ui.map_service import CACHE_ENV
 from study_app.ui.settings import AppSettings, resolve_settings
 
 log = logging.getLogger("study_app.resources")
@@ -43,6 +44,9 @@ def _open_engine(study_file: str, db_url: str):
     from study_app.study import StudyEngine, load_study  # noqa: PLC0415
 
     study = load_study(study_file)
+    if study.cache_dir and not os.environ.get(CACHE_ENV):
+        # One study per server process: its own cache folder (the bundled demo ships one) becomes the default.
+        os.environ[CACHE_ENV] = study.cache_dir
     engine = StudyEngine(study, Repository(make_engine(db_url)))
     log.info("study %r (%s) opened; %d task(s); database %s", study.id, study.sha256[:12], len(study.tasks),
              engine.repository.dialect)
