@@ -48,6 +48,10 @@ def run_for_study(args: argparse.Namespace) -> int:
     with tqdm(total=total, unit="map", desc="precompute", disable=args.no_progress) as bar:
         computed = precompute_study(study, service, progress=lambda done, _total: bar.update(done - bar.n))
     print(f"{computed} computed, {total - computed} already cached ({total} maps) in {service.service.cache.root}")
+    if args.faithfulness:  # stored beside each map, for the gallery and the CSV export
+        for _, request in tqdm(required_maps(study), unit="map", desc="faithfulness", disable=args.no_progress):
+            service.compute_faithfulness(request)
+        print(f"faithfulness scores stored for {total} maps")
     return 0
 
 
