@@ -83,7 +83,7 @@ def test_times_come_back_as_aware_utc(make_study, make_engine_for, repo, clock):
     assert p.completed_at.tzinfo is not None
     assert p.completed_at == clock.now
     # the simulated participant waits 2 s before each answer, consent included
-    assert p.consented_at == dt.datetime(2026, 1, 1, 12, 0, 2, tzinfo=dt.timezone.utc)
+    assert p.consented_at == dt.datetime(2026, 1, 1, 12, 0, 2, tzinfo=dt.UTC)
 
 
 def test_event_log_hashes_each_stored_answer(make_study, make_engine_for, repo):

@@ -117,7 +117,7 @@ class FakeClock:
     """A clock tests move by hand, so timeouts and response times are exact and instant."""
 
     def __init__(self, start: dt.datetime | None = None):
-        self.now = start or dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+        self.now = start or dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
         self._lock = threading.Lock()
 
     def __call__(self) -> dt.datetime:
