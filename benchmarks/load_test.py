@@ -117,6 +117,30 @@ def trial_build_times(log: str) -> list[float]:
     return [float(ms) for kind, submitted, ms in BUILD_LINE.findall(log) if kind == "trial" and submitted == "0"]
 
 
+def in_process_build_times(setup: E2EStudy, reruns: int = 60) -> list[float]:
+    """Server-side build time of one warm trial page without any browser competing for the CPU: the
+    page script run in-process (Streamlit's AppTest), rerun ``reruns`` times after a first visit."""
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    os.environ.update({k: v for k, v in server_env(setup).items() if k.startswith("XAI_STUDY")})
+    at = AppTest.from_file(str(ROOT / "study_app" / "main.py"), default_timeout=120).run()
+    at.button(key="consent_agree").click().run()
+    for radio in at.radio:
+        radio.set_value(radio.options[0] if not radio.options[0].isdigit() else int(radio.options[0]))
+    at.button[0].click().run()
+    at.button(key="instructions_begin").click().run()
+    assert any(s.value.startswith("Image 1") for s in at.subheader), "did not reach the first trial"
+    at.run()  # first visit renders and caches; the reruns below are the warm builds
+    times = []
+    for _ in range(reruns):
+        start = time.perf_counter()
+        at.run()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
 async def main_async(args) -> int:
     from playwright.async_api import async_playwright
 
@@ -129,7 +153,8 @@ async def main_async(args) -> int:
         args.trials = sum(t.trials + t.attention_checks for t in load_study(setup.study_file).tasks)
     else:
         print(f"building a {args.trials}-trial test study and precomputing its maps in {folder} ...")
-        setup = make_e2e_study(folder, trials=args.trials)
+        setup = make_e2e_study(folder, trials=args.trials, cache_dir=Path(args.cache).resolve() if args.cache else None)
+    quiet = in_process_build_times(setup)
     env = {**server_env(setup), "XAI_STUDY_TIMING": "1"}
     with StreamlitServer(env, folder / "server.log") as server:
         rss = {"start": server.rss_bytes()}
@@ -171,6 +196,8 @@ async def main_async(args) -> int:
     for name, builds in (("unloaded", unloaded_builds), ("under load", loaded_builds)):
         print(f"trial page build        {name:<11} p50 {percentile(builds, 50):.1f} ms   "
               f"p95 {percentile(builds, 95):.1f} ms   (n={len(builds)}, server side, warm cache; target p95 <= 50)")
+    print(f"trial page build        in-process  p50 {percentile(quiet, 50):.1f} ms   p95 {percentile(quiet, 95):.1f} ms"
+          f"   (n={len(quiet)}, same page script, no browsers competing for the CPU)")
     print("server memory (RSS)     " + "   ".join(f"{k} {v / mib:.0f} MiB" for k, v in rss.items())
           + f"   growth during load {(rss['end'] - rss['after warm-up']) / mib:+.0f} MiB")
     print(f"server log              {folder / 'server.log'}")
@@ -182,7 +209,8 @@ def main() -> int:
     parser.add_argument("--participants", type=int, default=10, help="concurrent browser contexts (default 10)")
     parser.add_argument("--trials", type=int, default=4, help="trials per participant for the generated study")
     parser.add_argument("--study", default=None, help="a verification study file instead of the generated one")
-    parser.add_argument("--cache", default=None, help="attribution cache folder for --study")
+    parser.add_argument("--cache", default=None,
+                        help="attribution cache folder (reused between runs; default: a fresh one)")
     return asyncio.run(main_async(parser.parse_args()))
 
 

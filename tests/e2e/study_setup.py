@@ -22,12 +22,13 @@ class E2EStudy:
         return f"sqlite:///{self.db_path}"
 
 
-def make_e2e_study(folder: Path, trials: int = 4, protocol: str = "verification") -> E2EStudy:
+def make_e2e_study(folder: Path, trials: int = 4, protocol: str = "verification",
+                   cache_dir: Path | None = None) -> E2EStudy:
     checkpoint = make_checkpoint(folder / "checkpoints" / "tiny_resnet18")
     stimuli = make_stimuli(folder / "stimuli" / "pets")
     study_file = write_study(folder / "studies", protocol, checkpoint=checkpoint, stimuli=stimuli,
                              trials=trials, checks=0, keep=True)
-    setup = E2EStudy(study_file=study_file, db_path=folder / "responses.sqlite", cache_dir=folder / "cache")
+    setup = E2EStudy(study_file=study_file, db_path=folder / "responses.sqlite", cache_dir=cache_dir or folder / "cache")
     precompute(setup)
     return setup
 
