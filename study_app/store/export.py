@@ -67,7 +67,7 @@ def _cell(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
     if isinstance(value, (dict, list, tuple)):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return neutralise_cell(value)
@@ -229,7 +229,7 @@ def export_study(repository: Repository, records: list[StudyRecord], responses_p
                  participants_path: str | Path, *, now: dt.datetime | None = None,
                  provenance_lookup: ProvenanceLookup | None = None) -> ExportResult:
     """Write both CSVs for the given study versions and log an ``export`` event for each version."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     responses, participants = [], []
     for record in records:
         responses += response_rows(repository, record, provenance_lookup=provenance_lookup)

@@ -377,7 +377,7 @@ class Repository:
                     return False
                 shown_at = row.stage_shown_at
                 if shown_at is not None and shown_at.tzinfo is None:
-                    shown_at = shown_at.replace(tzinfo=dt.timezone.utc)
+                    shown_at = shown_at.replace(tzinfo=dt.UTC)
                 rt = None if shown_at is None else max(0, round((now - shown_at).total_seconds() * 1000))
                 values: dict = {"stage": expected_stage + 1, "stage_shown_at": None, "last_seen_at": now}
                 if complete:
