@@ -9,11 +9,13 @@ leaves those columns empty rather than inventing values.
 from __future__ import annotations
 
 import logging
+import os
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from study_app.explain.cache import AttributionCache, file_content_sha256
+from study_app.explain.cache import CACHE_ENV, AttributionCache, file_content_sha256
 from study_app.explain.methods import get_method
 from study_app.explain.sanity import RANDOMIZED_SUFFIX
 from study_app.explain.service import explanation_key
@@ -22,6 +24,16 @@ from trainers.checkpoint import WEIGHTS_FILE, CheckpointError, file_sha256, read
 log = logging.getLogger(__name__)
 
 ProvenanceLookup = Callable[[str, str, Mapping], Mapping | None]
+
+
+def _study_cache_folder(study_path: Path) -> Path | None:
+    """The study file's own ``[study] cache`` folder, resolved against the file (None when it names none)."""
+    try:
+        data = tomllib.loads(study_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    folder = data.get("study", {}).get("cache") if isinstance(data.get("study"), dict) else None
+    return (study_path.resolve().parent / folder) if isinstance(folder, str) and folder.strip() else None
 
 
 def make_provenance_lookup(
@@ -34,8 +46,10 @@ def make_provenance_lookup(
     ``checkpoint_sha256``, ``image_path``, ``image_sha256`` and ``predicted_label``. Relative paths are
     resolved against the study file's folder.
     """
-    cache = AttributionCache(cache_dir)
     base = Path(study_path).resolve().parent if study_path else Path.cwd()
+    if cache_dir is None and study_path and not os.environ.get(CACHE_ENV):
+        cache_dir = _study_cache_folder(Path(study_path))
+    cache = AttributionCache(cache_dir)
     cards: dict[Path, dict] = {}
     weights: dict[Path, str] = {}
 
