@@ -64,7 +64,7 @@ def precompute_study(study, service=None, predictions=None, progress=None) -> in
 
 def warm_rendered_maps(study, service, predictions=None) -> tuple[int, int]:
     """Render every cached map of the study into the service's in-memory PNG cache, so even the first
-    participants read ready PNGs; returns ``(rendered, missing)``. Meant for a background thread."""
+    participants read ready PNGs; returns ``(rendered, missing)``."""
     rendered = missing = 0
     for _, request in required_maps(study, predictions):
         if service.cached(request) is None:

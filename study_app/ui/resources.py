@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import time
 
 import streamlit as st
@@ -50,12 +49,14 @@ def _open_engine(study_file: str, db_url: str):
     engine = StudyEngine(study, Repository(make_engine(db_url)))
     log.info("study %r (%s) opened; %d task(s); database %s", study.id, study.sha256[:12], len(study.tasks),
              engine.repository.dialect)
-    threading.Thread(target=_warm_maps, args=(engine, explanation_service()), name="warm-maps", daemon=True).start()
+    # In the opening run itself (once per process, behind the spinner), not in a background thread: a
+    # thread still inside torch when the interpreter exits aborts the process.
+    _warm_maps(engine, explanation_service())
     return engine
 
 
 def _warm_maps(engine, service) -> None:
-    """Background: render the study's cached maps once, so no participant pays the first render."""
+    """Render the study's cached maps once, so no participant pays the first render."""
     from study_app.ui.cache_status import warm_rendered_maps  # noqa: PLC0415
 
     try:
