@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from trainers.checkpoint import file_sha256
+
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "XAI_STUDY_CACHE"
@@ -45,11 +47,7 @@ def sha256_bytes(data: bytes) -> str:
 
 def file_content_sha256(path: str | Path) -> str:
     """Hash of a file's bytes (the image identity used in keys: renaming a file keeps its maps)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def map_sha256(map_hw: np.ndarray) -> str:
