@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.conftest import PASSWORD_ENV
-from app.drive import current_kind, new_app, run_to_end
+from app.drive import answer_step, current_kind, new_app
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "study.toml"
 
@@ -29,8 +29,6 @@ def test_bundled_demo_runs_from_consent_to_code(tmp_path, monkeypatch):
     notices = []
     seen = [current_kind(at)]
     while seen[-1] != "done":
-        from app.drive import answer_step
-
         answer_step(at)
         notices += [w.value for w in at.warning if "clinical" in w.value]
         seen.append(current_kind(at))
