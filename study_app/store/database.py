@@ -68,6 +68,9 @@ def resolve_db_url(explicit: str | None = None, *, study_path: str | Path | None
     return f"sqlite:///{folder / DEFAULT_SQLITE_NAME}"
 
 
+READ_ONLY_OPTION = "xai_study_read_only"
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url`` with SQLite made concurrency-safe (WAL, busy timeout, BEGIN IMMEDIATE)."""
     try:
@@ -95,6 +98,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection):  # pragma: no cover
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (no upgrade deadlocks); readers, marked by the repository,
+        # start a deferred transaction: in WAL mode they read a snapshot and never queue behind writers.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from study_app.store.database import make_engine
+from study_app.store.database import READ_ONLY_OPTION, make_engine
 from study_app.store.schema import (
     AssignmentRow,
     Base,
@@ -152,6 +152,9 @@ def _study(row: StudyRow) -> StudyRecord:
                        created_at=row.created_at, id_key=row.id_key)
 
 
+LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)  # inactivity timeouts are minutes; finer adds writes
+
+
 class Repository:
     """Study storage over any SQLAlchemy engine.
 
@@ -163,6 +166,8 @@ class Repository:
     def __init__(self, engine: Engine, *, create_tables: bool = True):
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Pure reads: on SQLite a deferred BEGIN, so page loads never wait for the write lock.
+        self._reads = sessionmaker(engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
         if create_tables:
             Base.metadata.create_all(engine)
 
@@ -207,18 +212,18 @@ class Repository:
         query = select(StudyRow).order_by(StudyRow.id)
         if slug is not None:
             query = query.where(StudyRow.slug == slug)
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             return [_study(r) for r in session.scalars(query)]
 
     # ---- participants --------------------------------------------------------------------------------
 
     def participant_by_token(self, token: str) -> ParticipantRecord | None:
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             row = session.scalars(select(ParticipantRow).where(ParticipantRow.token == token)).first()
             return _participant(row) if row else None
 
     def participant_by_prolific_pid(self, study_id: int, stored_pid: str) -> ParticipantRecord | None:
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             row = session.scalars(
                 select(ParticipantRow)
                 .where(ParticipantRow.study_id == study_id, ParticipantRow.prolific_pid == stored_pid)
@@ -228,7 +233,7 @@ class Repository:
 
     def condition_counts(self, study_id: int, active_since: dt.datetime) -> dict[int, int]:
         """Participants per condition who completed or were seen since ``active_since``."""
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             return self._counts(session, study_id, active_since)
 
     @staticmethod
@@ -325,7 +330,7 @@ class Repository:
             return Enrolment(_participant(row), plan_json)
 
     def plan_json(self, participant_id: int) -> str:
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             row = session.get(AssignmentRow, participant_id)
             if row is None:
                 raise LookupError(f"participant {participant_id} has no assignment")
@@ -335,7 +340,16 @@ class Repository:
         """Record when the current stage was first served, and that the participant is active.
 
         Only the first call for a stage sets the time: a reload must not restart the response clock.
+        A render that would change nothing (time already set, seen within the last minute) writes nothing,
+        so page loads under load do not queue for the database's write lock.
         """
+        with self._reads.begin() as session:
+            shown, seen = session.execute(
+                select(ParticipantRow.stage_shown_at, ParticipantRow.last_seen_at).where(
+                    ParticipantRow.id == participant_id, ParticipantRow.stage == stage)
+            ).first() or (None, None)
+        if shown is not None and seen is not None and now - seen < LAST_SEEN_RESOLUTION:
+            return
         with self._sessions.begin() as session:
             session.execute(
                 update(ParticipantRow)
@@ -446,13 +460,13 @@ class Repository:
                                  detail_json=_json(detail), sha256=sha256))
 
     def events(self, study_id: int) -> list[StoredEvent]:
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             rows = session.scalars(select(EventRow).where(EventRow.study_id == study_id).order_by(EventRow.id))
             return [StoredEvent(id=r.id, participant_id=r.participant_id, kind=r.kind, at=r.at,
                                 detail=json.loads(r.detail_json), sha256=r.sha256) for r in rows]
 
     def participants(self, study_id: int) -> list[ParticipantRecord]:
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             rows = session.scalars(
                 select(ParticipantRow).where(ParticipantRow.study_id == study_id).order_by(ParticipantRow.id)
             )
@@ -460,7 +474,7 @@ class Repository:
 
     def plans(self, study_id: int) -> dict[int, str]:
         """Plan JSON per participant id."""
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             rows = session.execute(
                 select(AssignmentRow.participant_id, AssignmentRow.plan_json)
                 .join(ParticipantRow, ParticipantRow.id == AssignmentRow.participant_id)
@@ -470,7 +484,7 @@ class Repository:
 
     def responses(self, study_id: int) -> Iterator[StoredResponse]:
         """Every stored trial answer of the study, by participant, trial and answer order."""
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             rows = session.scalars(
                 select(ResponseRow)
                 .join(ParticipantRow, ParticipantRow.id == ResponseRow.participant_id)
@@ -489,7 +503,7 @@ class Repository:
             ])
 
     def questionnaire_answers(self, study_id: int) -> list[StoredQuestionnaireAnswer]:
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             rows = session.scalars(
                 select(QuestionnaireAnswerRow)
                 .join(ParticipantRow, ParticipantRow.id == QuestionnaireAnswerRow.participant_id)
@@ -502,7 +516,7 @@ class Repository:
 
     def count_rows(self) -> dict[str, int]:
         """Rows per table, for tests and the researcher dashboard."""
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             return {
                 table.name: int(session.execute(select(func.count()).select_from(table)).scalar_one())
                 for table in Base.metadata.sorted_tables
