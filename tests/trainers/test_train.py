@@ -152,3 +152,31 @@ def test_ema_weights_are_what_gets_validated_and_saved(tmp_path):
     w = "fc.weight"
     assert torch.equal(saved[w], state["ema"][w])
     assert not torch.equal(saved[w], state["model"][w])  # the average lags the raw weights
+
+
+def test_the_same_script_trains_under_torchrun_with_two_processes(tmp_path):
+    """DistributedDataParallel on CPU (gloo): two ranks, one checkpoint written by rank 0."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    write_class_folders(tmp_path / "d" / "train", n=16, seed=9)
+    write_class_folders(tmp_path / "d" / "test", n=4, seed=10)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torchrun = Path(sys.executable).with_name("torchrun")
+    out = tmp_path / "ck"
+    proc = subprocess.run(
+        [str(torchrun), "--nproc_per_node=2", f"--master_port={port}", "-m", "trainers.train", "--data",
+         str(tmp_path / "d"), "--out", str(out), "--input-size", "32", "--epochs", "2", "--batch-size", "8",
+         "--workers", "0", "--no-progress"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    card = read_card(out)
+    assert card["train_args"]["world_size"] == 2
+    assert [h["epoch"] for h in card["history"]] == [1, 2]
+    assert card["metrics"]["test"]["n"] == 8
+    load_checkpoint(out)  # rank 0 wrote a complete, loadable checkpoint
