@@ -33,6 +33,7 @@ from trainers.checkpoint import (
     read_card,
     safe_torch_load,
     save_checkpoint,
+    write_card,
 )
 from trainers.models import ARCHS, IMAGENET_MEAN, IMAGENET_STD, build_resnet
 from trainers.predict import eval_transform
@@ -335,8 +336,6 @@ def main(args) -> dict:
                 train_state["ema"] = ema.module.state_dict()
             torch.save(train_state, args.out / TRAIN_STATE_FILE)
             if not improved:  # keep the card's history current without touching the best weights
-                from trainers.checkpoint import write_card
-
                 current = read_card(args.out)
                 current["history"], current["metrics"] = history, card.metrics
                 write_card(args.out, current)
@@ -352,8 +351,6 @@ def main(args) -> dict:
         report = evaluate_checkpoint(args.out, args.data, device=str(device), write_report=True, progress=progress)
         current = read_card(args.out)
         current["metrics"]["test"] = {k: report[k] for k in ("accuracy", "n", "per_class", "confusion_matrix")}
-        from trainers.checkpoint import write_card
-
         write_card(args.out, current)
         result["test_accuracy"] = report["accuracy"]
         print(f"test accuracy {report['accuracy']:.4f} on {report['n']} images", file=sys.stderr)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CACHE_ENV = "XAI_STUDY_CACHE"  # the explanation package's cache folder variable
-RANDOMIZED_SUFFIX = "+randomized-top-layers"
 PNG_CACHE_ENTRIES = 2048
 
 
@@ -62,7 +61,7 @@ class StudyMapService:
 
         trained = self.checkpoint(directory) if randomized else load_checkpoint(directory)
         if randomized:
-            from study_app.explain.sanity import randomized_copy  # noqa: PLC0415
+            from study_app.explain.sanity import RANDOMIZED_SUFFIX, randomized_copy  # noqa: PLC0415
 
             trained = LoadedCheckpoint(model=randomized_copy(trained.model).eval(), card=trained.card,
                                        path=trained.path, sha256=trained.sha256 + RANDOMIZED_SUFFIX)
