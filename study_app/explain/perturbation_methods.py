@@ -19,7 +19,7 @@ class _SuperpixelMethod(ExplanationMethod):
     """Shared by LIME and Kernel SHAP: the same segmentation function and the same parameters for it."""
 
     signed = True
-    defaults = {"n_segments": 50, "compactness": 10.0, "n_samples": 200, "perturbations_per_eval": 16}
+    defaults = {"n_segments": 50, "compactness": 10.0, "n_samples": 200, "perturbations_per_eval": 8}
     speed_params = frozenset({"perturbations_per_eval"})
     positive_params = frozenset({"n_segments", "n_samples", "perturbations_per_eval"})
 
@@ -83,7 +83,7 @@ class OcclusionMethod(ExplanationMethod):
 
     name = "occlusion"
     title = "Occlusion"
-    defaults = {"window": 32, "stride": 16, "perturbations_per_eval": 16}
+    defaults = {"window": 32, "stride": 16, "perturbations_per_eval": 8}
     speed_params = frozenset({"perturbations_per_eval"})
     positive_params = frozenset({"window", "stride", "perturbations_per_eval"})
 
