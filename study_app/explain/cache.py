@@ -131,6 +131,19 @@ class AttributionCache:
             raise
         return path
 
+    def keys(self) -> list[str]:
+        """Keys of the entries on disk (damaged ones included)."""
+        return sorted(p.stem for p in self.root.glob("??/*.npz")) if self.root.is_dir() else []
+
+    def remove(self, key: str) -> bool:
+        """Delete one entry; False if it was not there."""
+        path = self.path_for(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
 

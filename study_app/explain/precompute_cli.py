@@ -3,6 +3,7 @@
 Examples::
 
     xai-study precompute --study demo/study.toml        # every map the study can show, into its cache
+    xai-study precompute --study demo/study.toml --prune    # ... and drop maps it can no longer show
 
     xai-study precompute --checkpoint checkpoints/catdog_resnet18 --images stimuli/ \\
         --methods lime kernel_shap gradcam --cache .xai_cache
@@ -27,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if action.dest in ("checkpoint", "images"):
             action.required = False
     parser.add_argument("--faithfulness", action="store_true", help="also compute faithfulness scores (slow)")
+    parser.add_argument("--prune", action="store_true",
+                        help="with --study: then delete cached maps the study can no longer show (e.g. of a "
+                             "replaced checkpoint or a removed stimulus); only for a cache folder the study owns")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -52,12 +56,21 @@ def run_for_study(args: argparse.Namespace) -> int:
         for _, request in tqdm(required_maps(study), unit="map", desc="faithfulness", disable=args.no_progress):
             service.compute_faithfulness(request)
         print(f"faithfulness scores stored for {total} maps")
+    if args.prune:
+        cache = service.service.cache
+        keep = {service.key(request) for _, request in required_maps(study)}
+        stale = [key for key in cache.keys() if key not in keep]
+        removed = sum(cache.remove(key) for key in stale)
+        print(f"pruned {removed} cached maps the study no longer uses; {len(keep)} kept")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     if args.study:
         return run_for_study(args)
+    if args.prune:
+        print("error: --prune needs --study (only a study knows which maps are still needed)", file=sys.stderr)
+        return 2
     if not args.checkpoint or not args.images:
         print("error: give --study FILE, or --checkpoint DIR and --images DIR", file=sys.stderr)
         return 2

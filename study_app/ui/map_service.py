@@ -82,9 +82,13 @@ class StudyMapService:
 
     # --- cache ----------------------------------------------------------------------------------------
 
-    def has(self, request: MapRequest) -> bool:
+    def key(self, request: MapRequest) -> str:
+        """The attribution-cache key of the map (checkpoint and image hashes, method, parameters, target)."""
         ckpt, image, method, params = self._call(request)
-        return self.service.key_for(ckpt, image, method, params, self._target_index(request)) in self.service.cache
+        return self.service.key_for(ckpt, image, method, params, self._target_index(request))
+
+    def has(self, request: MapRequest) -> bool:
+        return self.key(request) in self.service.cache
 
     def _remember(self, request: MapRequest, rendered):
         with self._lock:
