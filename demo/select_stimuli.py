@@ -60,8 +60,8 @@ def main() -> None:
                 r["category"] = "clearly_right"
                 chosen_right.append(r)
     chosen = chosen_right + chosen_wrong
-    if a.out.exists():
-        shutil.rmtree(a.out)
+    for c in ck.class_names:  # replace the images; README.md (licences) and other notes stay
+        shutil.rmtree(a.out / c, ignore_errors=True)
     with_manifest = []
     for r in chosen:
         dest = a.out / r["true"] / r["path"].name
@@ -73,6 +73,23 @@ def main() -> None:
         w = csv.DictWriter(fh, fieldnames=list(with_manifest[0]))
         w.writeheader()
         w.writerows(sorted(with_manifest, key=lambda r: r["file"]))
+    sources = a.images / "SOURCES.csv"  # per-image attribution of the candidates, kept for the chosen ones
+    if sources.is_file():
+        keep = {r["file"] for r in with_manifest}
+        with open(sources, newline="") as fh:
+            rows_in = list(csv.DictReader(fh))
+        kept = []
+        for row in rows_in:  # "file" is "<class>/<name>", or a name beside a "class" column
+            name = row["file"] if "/" in row.get("file", "") else f"{row.get('class', '')}/{row.get('file', '')}"
+            if name in keep:
+                kept.append({"file": name, **{k: v for k, v in row.items() if k not in ("file", "class")}})
+        if kept:
+            with open(a.out / "SOURCES.csv", "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=list(kept[0]))
+                w.writeheader()
+                w.writerows(sorted(kept, key=lambda r: r["file"]))
+        if len(kept) != len(keep):
+            sys.exit(f"{sources} lacks {len(keep) - len(kept)} of the chosen files: attribution incomplete")
     acc = sum(r["pred"] == r["true"] for r in rows) / len(rows)
     print(f"{len(rows)} candidates, model accuracy {acc:.3f}; chose {len(chosen_right)} right and "
           f"{len(chosen_wrong)} wrong into {a.out}")
