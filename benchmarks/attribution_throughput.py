@@ -14,8 +14,8 @@ For each method it prints images per second of *naive* Captum (one image at a ti
 min-max normalised per image before comparing, as that package normalises its output.
 
 The model is a randomly initialised torchvision ResNet18 (weights do not change the cost) at 224 px
-(ImageNet's input) and at 128 px (the input of the bundled study models); the images are smooth synthetic
-pictures so that SLIC finds real superpixels.
+(ImageNet's input) and at 128 px (the bundled cat/dog model's; the MRI model takes 160); the images are
+smooth synthetic pictures so that SLIC finds real superpixels.
 
 The ``ceiling`` column is the largest speed-up any float32 engine could reach that still runs every
 perturbed image through the model: naive time / (naive's forward passes × the cheapest per-image forward
@@ -171,7 +171,7 @@ def main(argv=None) -> None:
     ap.add_argument("--images", type=int, default=2, help="images per perturbation method")
     ap.add_argument("--gradcam-images", type=int, default=8, help="images for the Grad-CAM rows")
     ap.add_argument("--size", type=int, nargs="+", default=[224, 128],
-                    help="input sizes: 224 (ImageNet's) and 128 (the bundled study models')")
+                    help="input sizes, e.g. 224 (ImageNet's), 160 and 128 (the bundled MRI and cat/dog models')")
     ap.add_argument("--lime-samples", type=int, default=64)
     ap.add_argument("--shap-samples", type=int, default=64)
     ap.add_argument("--occlusion-window", type=int, default=32)

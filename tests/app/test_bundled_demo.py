@@ -1,11 +1,14 @@
 """The bundled demo study through the participant page: real models, committed stimuli and cache.
 
 Runs only where ``demo/study.toml`` exists (the demo issue adds it). Uses a temporary database, so the
-demo's own responses file is untouched, and the committed cache, so no map is computed.
+demo's own responses file is untouched, and a copy of the committed cache, which must already hold every
+map: a stale cache (say, after a retrained checkpoint without ``precompute --prune``) fails the test
+instead of quietly computing into the repository.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,8 +23,11 @@ DEMO = Path(__file__).resolve().parents[2] / "demo" / "study.toml"
 def test_bundled_demo_runs_from_consent_to_code(tmp_path, monkeypatch):
     from study_app.store import Repository, make_engine
 
-    for name in ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", PASSWORD_ENV):
+    for name in ("XAI_STUDY_FILE", PASSWORD_ENV):
         monkeypatch.delenv(name, raising=False)
+    cache = shutil.copytree(DEMO.parent / "cache", tmp_path / "cache")
+    committed = sorted(p.name for p in cache.rglob("*.npz"))
+    monkeypatch.setenv("XAI_STUDY_CACHE", str(cache))
     monkeypatch.setenv("XAI_STUDY_DB_URL", f"sqlite:///{tmp_path / 'demo.sqlite'}")
     monkeypatch.chdir(tmp_path)
     at = new_app().run()
@@ -35,8 +41,24 @@ def test_bundled_demo_runs_from_consent_to_code(tmp_path, monkeypatch):
         assert len(seen) < 200
     assert seen.count("trial") > 0 and notices, "MRI trials must carry the research-only notice"
     assert not any("Preparing the explanation" in s.value for s in at.get("spinner"))
+    assert sorted(p.name for p in cache.rglob("*.npz")) == committed, "a map was computed: the demo cache is stale"
     repo = Repository(make_engine(f"sqlite:///{tmp_path / 'demo.sqlite'}"))
     try:
         assert repo.count_rows()["responses"] == seen.count("trial")
     finally:
         repo.dispose()
+
+
+@pytest.mark.skipif(not DEMO.is_file(), reason="the bundled demo study is not present")
+def test_bundled_demo_cache_holds_every_map_and_nothing_else():
+    """Every map any participant could be shown is committed, and no map of an old checkpoint lingers."""
+    from study_app.study import load_study
+    from study_app.ui.cache_status import missing_cache_entries, required_maps
+    from study_app.ui.map_service import make_map_service
+
+    study = load_study(DEMO)
+    service = make_map_service(DEMO.parent / "cache")
+    total, missing = missing_cache_entries(study, service)
+    assert total == 72 and missing == []
+    needed = {service.key(request) for _, request in required_maps(study)}
+    assert set(service.service.cache.keys()) == needed
