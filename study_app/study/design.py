@@ -153,7 +153,8 @@ def _task_trials(study: Study, task: TaskConfig, items: dict[str, list[str]], pr
             "task": task.name, "protocol": task.protocol, "image_id": image_id, "image_path": s.path,
             "image_sha256": s.sha256, "checkpoint": task.checkpoint, "checkpoint_sha256": preds.checkpoint_sha256,
             "true_label": s.label, "model": _prediction_dict(preds.by_image[image_id]), "arms": arms,
-            "show_true_label": task.show_true_label, "scale": list(task.scale), "is_attention_check": False,
+            "show_true_label": task.show_true_label, "clinical_notice": task.clinical_notice,
+            "scale": list(task.scale), "is_attention_check": False,
             "attention_prompt": "", "expected": {}, "group": phase_kind,
         }
 

@@ -385,5 +385,5 @@ def trial_spec(step: Mapping, total: int) -> TrialSpec:
         methods=tuple(ShownMethod(**m) for m in step["methods"]), options=tuple(step["options"]),
         prompt=PROMPTS[(step["protocol"], step["phase"])], show_true_label=step["show_true_label"],
         is_attention_check=step["is_attention_check"], attention_prompt=step["attention_prompt"],
-        scale=(step["scale"][0], step["scale"][1]),
+        scale=(step["scale"][0], step["scale"][1]), clinical_notice=step.get("clinical_notice"),
     )

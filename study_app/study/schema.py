@@ -45,6 +45,8 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     attention_checks = 1
     scale = [1, 7]                     # trust / confidence scale
     show_true_label = false
+    clinical_notice = true             # optional: show the research-only notice on every trial of the task
+                                       # (default: shown when task, model or class names look medical)
 
     [[pre_questionnaire]]              # optional; defaults: age band, ML experience, domain expertise
     id = "age_band"
@@ -144,6 +146,7 @@ class TaskConfig:
     attention_checks: int = 0
     scale: tuple[int, int] = (1, 7)
     show_true_label: bool = False
+    clinical_notice: bool | None = None  # None: decided from the task's names
     # Filled by the loader.
     stimuli: tuple[Stimulus, ...] = ()
     class_names: tuple[str, ...] = ()
@@ -382,10 +385,12 @@ def _parse_task(source: str, path: str, raw: Any) -> TaskConfig:
     if len(scale) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in scale) or scale[0] >= scale[1]:
         raise f.error("scale", f"must be [low, high] integers with low < high, got {scale!r}")
     show_true = f.get("show_true_label", bool, False)
+    clinical = f.get("clinical_notice", bool, None)
     f.finish()
     return TaskConfig(name=name, protocol=protocol, checkpoint=checkpoint, stimuli_dir=stimuli_dir,
                       stimuli_list=stimuli_list, trials=trials, learning_trials=learning, k=k, display=display,
-                      attention_checks=checks, scale=(scale[0], scale[1]), show_true_label=show_true)
+                      attention_checks=checks, scale=(scale[0], scale[1]), show_true_label=show_true,
+                      clinical_notice=clinical)
 
 
 def parse_study(data: dict, source: str, *, consent: str | None = None, instructions: str | None = None) -> Study:

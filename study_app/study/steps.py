@@ -121,6 +121,9 @@ class TrialSpec:
         prompt: The question, in Markdown.
         is_attention_check: Set on attention-check trials; ``attention_prompt`` then says what to answer.
         scale: ``(low, high)`` of the trust or confidence scale.
+        clinical_notice: The task's ``clinical_notice`` setting: show the research-only notice (True), never
+            (False), or decide from the task, model and class names (None; also for plans stored before
+            the setting existed).
     """
 
     index: int
@@ -140,6 +143,7 @@ class TrialSpec:
     is_attention_check: bool = False
     attention_prompt: str = ""
     scale: tuple[int, int] = (1, 7)
+    clinical_notice: bool | None = None
 
 
 @dataclass(frozen=True)

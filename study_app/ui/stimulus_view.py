@@ -21,7 +21,10 @@ _MEDICAL_WORDS = re.compile(r"mri|brain|tumou?r|glioma|meningioma|pituitary|x-?r
 
 
 def is_medical_trial(trial) -> bool:
-    """MRI and other medical tasks get the clinical notice; judged from task, checkpoint and class names."""
+    """The task's ``clinical_notice`` setting where the study file gives one; else MRI and other medical
+    tasks get the notice, judged from task, checkpoint and class names."""
+    if getattr(trial, "clinical_notice", None) is not None:
+        return bool(trial.clinical_notice)
     text = " ".join([trial.task, Path(trial.checkpoint).name, *trial.options, trial.true_label or ""])
     if trial.prediction is not None:
         text += " " + " ".join(label for label, _ in trial.prediction.topk)

@@ -48,7 +48,7 @@ def _choose(_engine, study_sha256: str) -> WorkedExample | None:
     trial = TrialSpec(index=0, total=0, phase=PHASE_MAIN, task=task.name, protocol=task.protocol,
                       image_id=stim.image_id, image_path=stim.path, checkpoint=task.checkpoint,
                       true_label=stim.label, prediction=pred, methods=(method,), options=task.class_names,
-                      prompt="")
+                      prompt="", clinical_notice=task.clinical_notice)
     png = stimulus_view.stimulus_png(stim.path, checkpoint_input_size(task.checkpoint))
     return WorkedExample(trial=trial, method=method, image_png=png, true_label=stim.label,
                          model_wrong=pred.label != stim.label)

@@ -116,17 +116,27 @@ def test_every_widget_has_a_key_and_images_have_alt_text(setup_study):
         answer_step(at)
 
 
-def test_medical_tasks_carry_the_research_only_notice(setup_study, tiny_checkpoint, tiny_stimuli):
+@pytest.mark.parametrize(
+    ("task_name", "setting", "shown"),
+    [
+        ("brain_mri", "", True),  # guessed from the name
+        ("pets", "", False),
+        ("pets", "clinical_notice = true", True),  # e.g. a dermatology task with neutral names
+        ("brain_mri", "clinical_notice = false", False),  # the researcher knows better
+    ],
+)
+def test_the_research_only_notice_follows_the_task(setup_study, tiny_checkpoint, tiny_stimuli, task_name, setting,
+                                                   shown):
     from study.kit import TASK
 
-    task = TASK.format(task="brain_mri", protocol="verification", checkpoint=tiny_checkpoint.as_posix(),
-                       stimuli=tiny_stimuli.as_posix(), trials=2, checks=0, extra="")
+    task = TASK.format(task=task_name, protocol="verification", checkpoint=tiny_checkpoint.as_posix(),
+                       stimuli=tiny_stimuli.as_posix(), trials=2, checks=0, extra=setting)
     setup_study("verification", tasks=task)
     at = new_app().run()
     for _ in range(3):
         answer_step(at)
     assert current_kind(at) == "trial"
-    assert any("not for clinical use" in w.value for w in at.warning)
+    assert any("not for clinical use" in w.value for w in at.warning) is shown
 
 
 def test_a_broken_study_file_shows_a_friendly_page(setup_study, monkeypatch, tmp_path):

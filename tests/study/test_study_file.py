@@ -57,6 +57,7 @@ def _error(data: dict) -> StudyFileError:
         (lambda d: d["tasks"][0].update(learning_trials=2), "tasks[0].learning_trials", "only applies"),
         (lambda d: d["tasks"][0].update(display="side_by_side"), "tasks[0].display", "rate"),
         (lambda d: d["tasks"][0].update(scale=[5, 1]), "tasks[0].scale", "low < high"),
+        (lambda d: d["tasks"][0].update(clinical_notice="yes"), "tasks[0].clinical_notice", "got str"),
         (lambda d: d["tasks"][0].update(stimuli=[]), "tasks[0].stimuli", "empty"),
         (lambda d: d["tasks"][0].update(stimuli=[{"path": "a.png"}]), "tasks[0].stimuli[0].label", "required"),
         (lambda d: d["tasks"].append(dict(d["tasks"][0])), "tasks[1].name", "duplicate"),
