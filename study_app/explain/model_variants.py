@@ -77,7 +77,7 @@ def _fold_batchnorm(model: nn.Module) -> nn.Module:
 
 class _FastModel:
     """The folded, channels-last eager model. On this project's reference CPU (oneDNN, AVX-512) it runs a
-    ResNet18 at ~95 % of the cores' float32 FMA peak at 8-16 images per call; a frozen TorchScript copy
+    ResNet18 close to the cores' float32 peak at 8-16 images per call; a frozen TorchScript copy
     (deprecated in torch 2.14) and ``torch.compile`` were measured slower (``benchmarks/``), so there is
     nothing to compile and nothing that could make a map differ from the eager model's."""
 
@@ -89,8 +89,8 @@ class _FastModel:
 
 
 def fast_forward(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A forward function for perturbation methods: folded batch-norm, channels-last, inference mode. The returned tensor is an ordinary (non-inference) one Captum may keep using.
-    """
+    """A forward function for perturbation methods: folded batch-norm, channels-last, inference mode.
+    The returned tensor is an ordinary (non-inference) one Captum may keep using."""
     fast = _cached(_fast_cache, model, _FastModel)
 
     def forward(x: torch.Tensor) -> torch.Tensor:

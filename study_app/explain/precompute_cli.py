@@ -47,18 +47,24 @@ def run_for_study(args: argparse.Namespace) -> int:
     except StudyFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    service = make_map_service(args.cache or study_cache_dir(study))
-    total = len(required_maps(study))
+    folder = args.cache or study_cache_dir(study)
+    if args.prune and not folder:
+        print("error: --prune deletes what this study does not use, so it needs the study's own cache folder: "
+              "set [study] cache in the study file, or pass --cache DIR", file=sys.stderr)
+        return 2
+    service = make_map_service(folder)
+    needed = required_maps(study)
+    total = len(needed)
     with tqdm(total=total, unit="map", desc="precompute", disable=args.no_progress) as bar:
         computed = precompute_study(study, service, progress=lambda done, _total: bar.update(done - bar.n))
     print(f"{computed} computed, {total - computed} already cached ({total} maps) in {service.service.cache.root}")
     if args.faithfulness:  # stored beside each map, for the gallery and the CSV export
-        for _, request in tqdm(required_maps(study), unit="map", desc="faithfulness", disable=args.no_progress):
+        for _, request in tqdm(needed, unit="map", desc="faithfulness", disable=args.no_progress):
             service.compute_faithfulness(request)
         print(f"faithfulness scores stored for {total} maps")
     if args.prune:
         cache = service.service.cache
-        keep = {service.key(request) for _, request in required_maps(study)}
+        keep = {service.key(request) for _, request in needed}
         stale = [key for key in cache.keys() if key not in keep]
         removed = sum(cache.remove(key) for key in stale)
         print(f"pruned {removed} cached maps the study no longer uses; {len(keep)} kept")

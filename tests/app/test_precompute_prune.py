@@ -30,6 +30,15 @@ def test_prune_deletes_only_maps_the_study_cannot_show(setup_study, few_stimuli,
     assert missing_cache_entries(study)[1] == []
 
 
+def test_prune_refuses_a_cache_folder_the_study_does_not_own(setup_study, monkeypatch, capsys):
+    """Without [study] cache, --cache or $XAI_STUDY_CACHE the maps go to the shared default folder, where
+    pruning would delete other studies' maps."""
+    setup = setup_study("verification")
+    monkeypatch.delenv("XAI_STUDY_CACHE")
+    assert cli_main(["precompute", "--study", str(setup.study_file), "--prune", "--no-progress"]) == 2
+    assert "needs the study's own cache folder" in capsys.readouterr().err
+
+
 def test_prune_without_a_study_is_refused(tmp_path, capsys):
     code = cli_main(["precompute", "--checkpoint", str(tmp_path), "--images", str(tmp_path), "--prune"])
     assert code == 2
