@@ -41,7 +41,9 @@ def free_port() -> int:
 class StreamlitServer:
     """A running Streamlit server; use as a context manager. ``url`` is its base address."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, startup_timeout: float = 120.0):
+    def __init__(self, env: dict[str, str], log_path: Path, startup_timeout: float = 120.0,
+                 script: Path = MAIN_SCRIPT):
+        self.script = Path(script)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path)
@@ -53,7 +55,7 @@ class StreamlitServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         cmd = [
-            sys.executable, "-m", "streamlit", "run", str(MAIN_SCRIPT),
+            sys.executable, "-m", "streamlit", "run", str(self.script),
             "--server.port", str(self.port),
             "--server.address", "127.0.0.1",
             "--server.headless", "true",
