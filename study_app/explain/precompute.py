@@ -3,6 +3,10 @@
 :func:`precompute` takes (checkpoint directory, image path) pairs, so a study file can later be
 precomputed with a thin wrapper that lists its stimuli. Reruns skip cached entries; failures of single
 images are collected, not fatal, so one bad file does not stop a long run.
+
+The work is a fixed, ordered job list (:func:`plan_jobs`: checkpoints, then images, then methods), so
+several processes can each take a deterministic share of it (:mod:`study_app.explain.sharding`) and
+together write exactly the cache one process would: see ``xai-study precompute`` under torchrun.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
 from study_app.explain.methods import get_method
 from study_app.explain.service import ExplanationService
+from study_app.explain.sharding import take_share
 from trainers.checkpoint import load_checkpoint
 from trainers.images import ImageLoadError, is_image_name
 
@@ -35,6 +40,13 @@ class PrecomputeSummary:
     @property
     def total(self) -> int:
         return self.computed + self.cached + len(self.failed)
+
+    @classmethod
+    def combined(cls, parts: Iterable[PrecomputeSummary]) -> PrecomputeSummary:
+        """The summary of a run split into parts (the ranks of a sharded run, which ran side by side)."""
+        parts = list(parts)
+        return cls(computed=sum(p.computed for p in parts), cached=sum(p.cached for p in parts),
+                   failed=[f for p in parts for f in p.failed], seconds=max((p.seconds for p in parts), default=0.0))
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -56,6 +68,37 @@ def _normalise_methods(methods: Sequence[MethodSpec]) -> list[tuple[str, dict[st
     return specs
 
 
+class Job(NamedTuple):
+    """One map to compute (the target is the model's top-1 prediction)."""
+
+    checkpoint_dir: Path
+    image: Path
+    method: str
+    params: dict[str, Any]
+
+
+def plan_jobs(
+    items: Iterable[tuple[str | Path, str | Path]], methods: Sequence[MethodSpec]
+) -> list[Job]:
+    """Every map of ``items`` × ``methods`` in the order one process computes them: checkpoints in order
+    of first appearance (each is loaded once), then their images, then the methods. Validates the methods."""
+    specs = _normalise_methods(methods)
+    by_checkpoint: dict[Path, list[Path]] = {}
+    for checkpoint_dir, image in items:
+        by_checkpoint.setdefault(Path(checkpoint_dir), []).append(Path(image))
+    return [
+        Job(checkpoint_dir, image, name, params)
+        for checkpoint_dir, images in by_checkpoint.items()
+        for image in images
+        for name, params in specs
+    ]
+
+
+def share_of_jobs(jobs: Sequence[Job], rank: int = 0, world: int = 1) -> list[Job]:
+    """Shard ``rank`` of ``world``'s jobs, dealt per method so slow and fast methods spread evenly."""
+    return take_share(jobs, rank, world, group=lambda job: job.method)
+
+
 def precompute(
     items: Iterable[tuple[str | Path, str | Path]],
     methods: Sequence[MethodSpec],
@@ -66,6 +109,7 @@ def precompute(
     faithfulness_options: dict[str, Any] | None = None,
     device: str = "cpu",
     service: ExplanationService | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> PrecomputeSummary:
     """Compute the top-k prediction and every method's map for every (checkpoint_dir, image_path) pair.
 
@@ -77,37 +121,51 @@ def precompute(
         faithfulness: also compute the faithfulness scores of each map.
         device: where to run the models.
         service: reuse an existing service instead of making one for ``cache_dir``.
+        shard: ``(rank, world)``: compute only this share of the maps (see :func:`share_of_jobs`).
     """
-    specs = _normalise_methods(methods)
+    jobs = share_of_jobs(plan_jobs(items, methods), *shard)
+    return compute_jobs(jobs, cache_dir, progress, faithfulness=faithfulness,
+                        faithfulness_options=faithfulness_options, device=device, service=service)
+
+
+def compute_jobs(
+    jobs: Sequence[Job],
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    *,
+    faithfulness: bool = False,
+    faithfulness_options: dict[str, Any] | None = None,
+    device: str = "cpu",
+    service: ExplanationService | None = None,
+) -> PrecomputeSummary:
+    """Compute (or find cached) the maps of ``jobs``, in order; arguments as for :func:`precompute`."""
     service = service or ExplanationService(cache_dir)
-    by_checkpoint: dict[Path, list[Path]] = {}
-    for checkpoint_dir, image in items:
-        by_checkpoint.setdefault(Path(checkpoint_dir), []).append(Path(image))
+    by_checkpoint: dict[Path, list[Job]] = {}
+    for job in jobs:
+        by_checkpoint.setdefault(job.checkpoint_dir, []).append(job)
     summary = PrecomputeSummary()
     start = time.perf_counter()
-    total = sum(len(v) for v in by_checkpoint.values()) * len(specs)
-    with tqdm(total=total, disable=not progress, unit="map", desc="precompute") as bar:
-        for checkpoint_dir, images in by_checkpoint.items():
+    with tqdm(total=len(jobs), disable=not progress, unit="map", desc="precompute") as bar:
+        for checkpoint_dir, checkpoint_jobs in by_checkpoint.items():
             checkpoint = load_checkpoint(checkpoint_dir, device)
-            for image in images:
-                for name, params in specs:
-                    bar.set_postfix_str(f"{image.name} {name}", refresh=False)
-                    try:
-                        result = service.get_or_compute(
-                            checkpoint,
-                            image,
-                            name,
-                            params,
-                            faithfulness=faithfulness,
-                            faithfulness_options=faithfulness_options,
-                        )
-                    except (ImageLoadError, OSError, ValueError) as exc:
-                        summary.failed.append((str(checkpoint_dir), str(image), name, str(exc)))
+            for _, image, name, params in checkpoint_jobs:
+                bar.set_postfix_str(f"{image.name} {name}", refresh=False)
+                try:
+                    result = service.get_or_compute(
+                        checkpoint,
+                        image,
+                        name,
+                        params,
+                        faithfulness=faithfulness,
+                        faithfulness_options=faithfulness_options,
+                    )
+                except (ImageLoadError, OSError, ValueError) as exc:
+                    summary.failed.append((str(checkpoint_dir), str(image), name, str(exc)))
+                else:
+                    if result.from_cache:
+                        summary.cached += 1
                     else:
-                        if result.from_cache:
-                            summary.cached += 1
-                        else:
-                            summary.computed += 1
-                    bar.update()
+                        summary.computed += 1
+                bar.update()
     summary.seconds = time.perf_counter() - start
     return summary
