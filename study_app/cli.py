@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "faithfulness": ("study_app.explain.faithfulness_cli", "deletion/insertion AUC, infidelity, sanity per method"),
     "precompute": ("study_app.explain.precompute_cli", "fill the attribution cache for a study or image folder"),
     "export": ("study_app.store.export_cli", "write responses.csv and participants.csv with provenance"),
+    "db": ("study_app.store.db_cli", "database schema: status, upgrade after a release adds columns"),
     "check": ("study_app.readiness", "is the study ready to launch? exits non-zero if not"),
 }
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from study_app.store.database import READ_ONLY_OPTION, make_engine
+from study_app.store.migrate import ensure_schema
 from study_app.store.schema import (
     AssignmentRow,
     Base,
@@ -160,7 +161,8 @@ class Repository:
 
     Args:
         engine: From :func:`study_app.store.database.make_engine` (SQLite needs its settings).
-        create_tables: Create missing tables on construction; existing tables are left alone.
+        create_tables: Create an empty database's tables on construction (through the migrations); a
+            database at another schema revision raises :class:`~study_app.store.migrate.SchemaMismatch`.
     """
 
     def __init__(self, engine: Engine, *, create_tables: bool = True):
@@ -169,7 +171,7 @@ class Repository:
         # Pure reads: on SQLite a deferred BEGIN, so page loads never wait for the write lock.
         self._reads = sessionmaker(engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
         if create_tables:
-            Base.metadata.create_all(engine)
+            ensure_schema(engine)  # through the migrations; SchemaMismatch names the upgrade command
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> Repository:
