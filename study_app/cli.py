@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("study_app.store.export_cli", "write responses.csv and participants.csv with provenance"),
     "db": ("study_app.store.db_cli", "database schema: status, upgrade after a release adds columns"),
     "check": ("study_app.readiness", "is the study ready to launch? exits non-zero if not"),
+    "serve": ("study_app.serve.serve_cli", "one study on N processes behind HAProxy (needs PostgreSQL for N > 1)"),
 }
 
 

@@ -12,6 +12,7 @@ blocking check fails. Plain Python (no Streamlit), so the CLI and the app judge 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import tomllib
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from study_app.ui.settings import (
 
 CONFIG_FILE = Path(".streamlit") / "config.toml"
 HIDDEN_ERROR_DETAILS = ("none",)
+ENV_REPLICAS = "XAI_STUDY_REPLICAS"  # set by `xai-study serve` on every replica it starts
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,28 @@ def check_password(settings: AppSettings) -> Check:
                               "without it the researcher area stays locked")
 
 
+def replicas_from_env() -> int:
+    try:
+        return max(1, int(os.environ.get(ENV_REPLICAS, "1")))
+    except ValueError:
+        return 1
+
+
+def check_replicas(db_url: str, replicas: int) -> Check:
+    """Several processes on one SQLite file stall each other on its lock (and corrupt it on network file
+    systems); ``xai-study serve`` refuses it too. One process on SQLite is fine."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    name = "database fits the number of processes"
+    try:
+        backend = make_url(db_url).get_backend_name()
+    except Exception as exc:  # noqa: BLE001 - an unusable URL is a finding (also reported by "database reachable")
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+    if replicas > 1 and backend == "sqlite":
+        return Check(name, False, f"{replicas} processes cannot share SQLite; use PostgreSQL (deploy/README.md)")
+    return Check(name, True, f"{backend}, {replicas} process{'es' if replicas > 1 else ''}")
+
+
 def _guard(name: str, action: Callable[[], str]) -> Check:
     try:
         return Check(name, True, action())
@@ -150,6 +174,15 @@ def _cache_complete(study) -> str:
     return f"all {total} maps cached"
 
 
+def _default_db_url(settings: AppSettings) -> str:
+    from study_app.store import resolve_db_url  # noqa: PLC0415
+
+    try:
+        return resolve_db_url(study_path=settings.study_file)
+    except Exception as exc:  # noqa: BLE001 - reported by "database reachable"
+        return f"unusable: {exc}"
+
+
 def _database(settings: AppSettings, db_url: str | None) -> str:
     from sqlalchemy import text  # noqa: PLC0415
 
@@ -165,9 +198,12 @@ def _database(settings: AppSettings, db_url: str | None) -> str:
     return f"{engine.url.render_as_string(hide_password=True)}"
 
 
-def check_readiness(settings: AppSettings, *, config_path: Path | None = None, db_url: str | None = None) -> Readiness:
+def check_readiness(settings: AppSettings, *, config_path: Path | None = None, db_url: str | None = None,
+                    replicas: int | None = None) -> Readiness:
     start = time.perf_counter()
     checks = check_study(settings, db_url)
+    checks.append(check_replicas(db_url or _default_db_url(settings),
+                                 replicas if replicas is not None else replicas_from_env()))
     checks += [check_password(settings), check_error_details(config_path or find_config()),
                check_privacy_settings(config_path or find_config())]
     return Readiness(checks=tuple(checks), seconds=time.perf_counter() - start)
@@ -188,6 +224,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None,
                         help="Streamlit config to judge (default: .streamlit/config.toml here or in the project)")
     parser.add_argument("--db", default=None, help="database URL (default: as the app resolves it)")
+    parser.add_argument("--replicas", type=int, default=None,
+                        help="processes that will serve the study (default: $XAI_STUDY_REPLICAS, else 1); "
+                             "more than one needs PostgreSQL")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -196,6 +235,6 @@ def run(args: argparse.Namespace) -> int:
     if args.study is not None:
         settings = AppSettings(study_file=args.study.resolve(), source="command line",
                                researcher_password=settings.researcher_password)
-    readiness = check_readiness(settings, config_path=args.config, db_url=args.db)
+    readiness = check_readiness(settings, config_path=args.config, db_url=args.db, replicas=args.replicas)
     print(format_report(readiness))
     return 0 if readiness.ready else 1

@@ -54,6 +54,10 @@ class StreamlitServer:
     def __enter__(self) -> StreamlitServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
+        self._start()
+        return self
+
+    def _start(self) -> None:
         cmd = [
             sys.executable, "-m", "streamlit", "run", str(self.script),
             "--server.port", str(self.port),
@@ -70,7 +74,20 @@ class StreamlitServer:
         except BaseException:
             self.__exit__(None, None, None)
             raise
-        return self
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no shutdown code runs, connections just drop."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Start the server again on the same port with the same environment (database, study, cache);
+        its log continues in the same file."""
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+        self._log.write(b"\n----- restarted -----\n")
+        self._log.flush()
+        self._start()
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self._startup_timeout
