@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 import streamlit as st
 
@@ -28,24 +29,27 @@ from study_app.study.steps import (
 from study_app.ui import state_keys
 from study_app.ui.friendly_errors import friendly_errors
 from study_app.ui.resources import StudyUnavailable, study_engine
+from study_app.ui.submission import Submission, show_notice
 
-ENDED = "participant_ended"
-timing = logging.getLogger("study_app.timing")  # DEBUG lines "page_built"; benchmarks/load_test.py reads them  # "declined" / "withdrawn": shown until the participant starts again
+ENDED = "participant_ended"  # "declined" / "withdrawn": shown until the participant starts again
+SUBMITTED = "answer_submitted"  # set by a submit callback: this run follows a stored answer (for timing)
+timing = logging.getLogger("study_app.timing")  # DEBUG lines "page_built"; benchmarks/load_test.py reads them
 
 
-def participant_token(engine) -> str:
-    """The token from the URL (a reload) or this session, or a new one; written back into the URL."""
+def participant_and_step(engine):
+    """The participant's token (from the URL after a reload, this session, or new; written back into the
+    URL) and the step to show them, from one read of the database."""
     given = st.query_params.get(state_keys.TOKEN_PARAM) or st.session_state.get(state_keys.PARTICIPANT_TOKEN)
     params = {k: st.query_params.get(k) for k in state_keys.PROLIFIC_PARAMS if k in st.query_params}
     try:
-        token = engine.start_or_resume(given, external_ids=params)
+        token, step = engine.resume(given, external_ids=params)
     except ValueError:
         st.warning("The link you followed carries an unreadable participant id; it was ignored.")
-        token = engine.start_or_resume(given)
+        token, step = engine.resume(given)
     st.session_state[state_keys.PARTICIPANT_TOKEN] = token
     if st.query_params.get(state_keys.TOKEN_PARAM) != token:
         st.query_params[state_keys.TOKEN_PARAM] = token
-    return token
+    return token, step
 
 
 def forget_participant() -> None:
@@ -59,44 +63,48 @@ def show_progress(step) -> None:
         st.progress(min(1.0, answered / total), text=f"Progress: step {min(answered + 1, total)} of {total}")
 
 
-def draw_step(step, engine) -> dict | None:
-    """Draw ``step``; returns the participant's answer once they submit it, else ``None``."""
+def draw_step(step, engine, submission: Submission) -> None:
+    """Draw ``step``; its submit buttons store the answer through ``submission`` when clicked."""
     if step.kind == CONSENT:
-        return consent.render(step, engine.study)
-    if step.kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
-        return questionnaire.render(step)
-    if step.kind == INSTRUCTIONS:
-        return instructions.render(step, engine)
-    if step.kind == TRIAL:
-        return trial.render(step)
-    if step.kind == DONE:
+        consent.render(step, engine.study, submission)
+    elif step.kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
+        questionnaire.render(step, submission)
+    elif step.kind == INSTRUCTIONS:
+        instructions.render(step, engine, submission)
+    elif step.kind == TRIAL:
+        trial.render(step, submission)
+    elif step.kind == DONE:
         done.render(step)
-        return None
-    raise ValueError(f"unknown step kind {step.kind!r}")
+    else:
+        raise ValueError(f"unknown step kind {step.kind!r}")
 
 
-def submit(engine, token: str, step, answer: dict) -> None:
+def store_answer(engine, token: str, step, answer: dict) -> str | None:
+    """Store ``answer`` to ``step`` (inside the submit callback); a notice when the engine refuses it."""
+    st.session_state[SUBMITTED] = True
     try:
         following = engine.submit(token, step.step_id, answer)
     except AnswerError as err:
-        st.warning(f"Please check your answer ({err.field or 'answer'}): it could not be saved as given.",
-                   icon=":material/edit_note:")
-        return
+        return f"Please check your answer ({err.field or 'answer'}): it could not be saved as given."
     if following.kind in (DECLINED, WITHDRAWN):
         st.session_state[ENDED] = following.kind
         forget_participant()
-    st.rerun()
+    return None
+
+
+def _withdraw(engine, token: str) -> None:
+    with friendly_errors():
+        engine.withdraw(token)
+        st.session_state[ENDED] = WITHDRAWN
+        forget_participant()
 
 
 def offer_withdrawal(engine, token: str) -> None:
     with st.expander("Withdraw from the study"):
         st.markdown("You can stop at any time. Withdrawing **deletes every answer you have given** here.")
         sure = st.checkbox("Yes, delete my answers and leave the study", key="withdraw_confirm")
-        if st.button("Withdraw and delete my answers", key="withdraw_button", disabled=not sure):
-            engine.withdraw(token)
-            st.session_state[ENDED] = WITHDRAWN
-            forget_participant()
-            st.rerun()
+        st.button("Withdraw and delete my answers", key="withdraw_button", disabled=not sure,
+                  on_click=_withdraw, args=(engine, token))
 
 
 def show_ended(kind: str) -> None:
@@ -106,9 +114,7 @@ def show_ended(kind: str) -> None:
     else:
         st.title("You have withdrawn")
         st.markdown("Your answers have been deleted. Thank you for your time; you can close this page.")
-    if st.button("Start again", key="start_again"):
-        st.session_state.pop(ENDED, None)
-        st.rerun()
+    st.button("Start again", key="start_again", on_click=st.session_state.pop, args=(ENDED, None))
 
 
 def run_participant_flow() -> None:
@@ -134,14 +140,12 @@ def _participant_run(built: dict) -> None:
         if ended:
             show_ended(ended)
             return
-        token = participant_token(engine)
-        step = engine.current_step(token)
+        token, step = participant_and_step(engine)
         built["kind"] = step.kind
+        built["submitted"] = st.session_state.pop(SUBMITTED, False)
         if step.kind not in (CONSENT, DONE):
             show_progress(step)
-        answer = draw_step(step, engine)
-        if answer is not None:
-            built["submitted"] = True
-            submit(engine, token, step, answer)
+        draw_step(step, engine, Submission(step.step_id, partial(store_answer, engine, token, step)))
+        show_notice(step.step_id)
         if step.kind not in (CONSENT, DONE):
             offer_withdrawal(engine, token)

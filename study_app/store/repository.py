@@ -395,7 +395,8 @@ class Repository:
                 if shown_at is not None and shown_at.tzinfo is None:
                     shown_at = shown_at.replace(tzinfo=dt.UTC)
                 rt = None if shown_at is None else max(0, round((now - shown_at).total_seconds() * 1000))
-                values: dict = {"stage": expected_stage + 1, "stage_shown_at": None, "last_seen_at": now}
+                # The next stage is drawn in the same click that stored this answer: it is shown from now.
+                values: dict = {"stage": expected_stage + 1, "stage_shown_at": now, "last_seen_at": now}
                 if complete:
                     values.update(status=COMPLETED, completed_at=now)
                 result = session.execute(

@@ -9,6 +9,7 @@ stale tabs and replays harmless.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hmac
 import json
@@ -20,7 +21,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from study_app.store.repository import NewResponse, ParticipantRecord, Repository
+from study_app.store.repository import (
+    COMPLETED,
+    LAST_SEEN_RESOLUTION,
+    NewResponse,
+    ParticipantRecord,
+    Repository,
+)
 from study_app.study import answers as answer_checks
 from study_app.study.design import PROMPTS, assign_condition, build_plan, condition_labels, select_items
 from study_app.study.errors import UnknownParticipantError
@@ -146,26 +153,42 @@ class StudyEngine:
         Raises:
             ValueError: an external id is not printable text of at most 128 characters.
         """
-        ids = normalise_external_ids(external_ids)
+        return self._resolve(token, normalise_external_ids(external_ids))[0]
+
+    def resume(self, token: str | None = None,
+               external_ids: Mapping[str, object] | None = None) -> tuple[str, Step]:
+        """:meth:`start_or_resume` and :meth:`current_step` in one: the token and what to show now, from a
+        single read of the participant (the page does this on every script run).
+
+        Raises:
+            ValueError: an external id is not printable text of at most 128 characters.
+        """
+        token, participant = self._resolve(token, normalise_external_ids(external_ids))
+        if participant is None:
+            return token, self._consent_step(0)
+        return token, self._step_for(participant, record_shown=True)
+
+    def _resolve(self, token: str | None, ids: dict[str, str]) -> tuple[str, ParticipantRecord | None]:
+        """The participant's token and, once they consented, their record."""
         if token and TOKEN_PATTERN.match(token):
             participant = self.repository.participant_by_token(token)
             if participant is not None and participant.study_id == self.record.id:
-                return token
+                return token, participant
             if participant is None:
                 if not ids:
-                    return token
+                    return token, None
                 # A Prolific id already enrolled wins over an unused browser token.
                 existing = self._by_prolific_pid(ids)
                 if existing is not None:
-                    return existing.token
+                    return existing.token, existing
                 self._remember_pending(token, ids)
-                return token
+                return token, None
         existing = self._by_prolific_pid(ids)
         if existing is not None:
-            return existing.token
+            return existing.token, existing
         token = secrets.token_urlsafe(24)
         self._remember_pending(token, ids)
-        return token
+        return token, None
 
     def current_step(self, token: str) -> Step:
         """What to show now. The first time a stage is served, its time is recorded for response timing.
@@ -208,13 +231,13 @@ class StudyEngine:
         completes = plan.kinds[stage + 1] == DONE
         if kind == INSTRUCTIONS:
             clean = answer_checks.validate_empty(answer)
-            self.repository.advance(participant.id, **common, answer_sha256=answer_checks.answer_sha256(clean),
+            stored = self.repository.advance(participant.id, **common, answer_sha256=answer_checks.answer_sha256(clean),
                                     answer_detail={"step": step_id}, complete=completes)
         elif kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
             questions = self.study.pre_questionnaire if kind == PRE_QUESTIONNAIRE else plan.post_questions
             clean = answer_checks.validate_questionnaire(questions, answer)
             name = "pre" if kind == PRE_QUESTIONNAIRE else "post"
-            self.repository.advance(participant.id, **common, questionnaire=(name, clean),
+            stored = self.repository.advance(participant.id, **common, questionnaire=(name, clean),
                                     answer_sha256=answer_checks.answer_sha256(clean),
                                     answer_detail={"step": step_id}, complete=completes)
         else:
@@ -227,9 +250,15 @@ class StudyEngine:
                 answer=clean, answer_sha256=digest, correct=correct, is_attention_check=spec["is_attention_check"],
                 attention_passed=passed,
             )
-            self.repository.advance(participant.id, **common, response=response, answer_sha256=digest,
-                                    answer_detail={"step": step_id}, complete=completes)
-        return self.current_step(token)
+            stored = self.repository.advance(participant.id, **common, response=response, answer_sha256=digest,
+                                             answer_detail={"step": step_id}, complete=completes)
+        if not stored:  # another tab or process moved the participant on: ask the database where they are
+            return self.current_step(token)
+        # The advance itself recorded the next stage as shown now (it is drawn in this same click).
+        moved = dataclasses.replace(participant, stage=stage + 1, stage_shown_at=now, last_seen_at=now,
+                                    status=COMPLETED if completes else participant.status,
+                                    completed_at=now if completes else participant.completed_at)
+        return self._step_for(moved, record_shown=True)
 
     def withdraw(self, token: str) -> Step:
         """Delete everything stored about this participant (the deletion itself is logged, without data).
@@ -359,7 +388,10 @@ class StudyEngine:
             return Step(kind=DONE, step_id=DONE, completion_code=self.study.completion_code,
                         redirect_url=self.study.redirect_url, progress=progress)
         if record_shown:
-            self.repository.mark_shown(participant.id, stage, self._now())
+            now = self._now()
+            seen = participant.last_seen_at
+            if participant.stage_shown_at is None or seen is None or now - seen >= LAST_SEEN_RESOLUTION:
+                self.repository.mark_shown(participant.id, stage, now)
         step_id = self._step_id(plan, stage)
         if kind == PRE_QUESTIONNAIRE:
             return Step(kind=kind, step_id=step_id, questions=self.study.pre_questionnaire, progress=progress)

@@ -76,6 +76,19 @@ def ask_questions(questions: Iterable, scope: str) -> dict:
     return {q.id: ask_question(q, scope) for q in questions}
 
 
+def submitted_answers(questions: Iterable, scope: str) -> dict:
+    """The answers as submitted, read from the widgets' session state (the same keys :func:`ask_question`
+    gives them), for a submit callback that runs before the page draws anything."""
+    state = st.session_state
+    answers = {}
+    for q in questions:
+        if q.kind == "rank":
+            answers[q.id] = [state.get(widget_key(scope, f"{q.id}#{i}")) for i in range(len(q.options))]
+        else:
+            answers[q.id] = state.get(widget_key(scope, q.id))
+    return answers
+
+
 def missing_answers(questions: Iterable, answers: dict) -> list[str]:
     """Texts of items whose answer is required but missing or (for rankings) incomplete."""
     problems = []

@@ -52,7 +52,9 @@ def stimulus_png(image_path: str, input_size: int) -> bytes:
 
 
 def show_picture(png: bytes, alt: str, caption: str | None = None, width: int | str = "stretch") -> None:
-    st.image(png, caption=caption, alt=alt, width=width)
+    """Serve the PNG as it is. Streamlit's default (``output_format="auto"``) decodes every picture without
+    transparency and re-encodes it as JPEG on every script run, the largest image cost of a click."""
+    st.image(png, caption=caption, alt=alt, width=width, output_format="PNG")
 
 
 def prediction_text(prediction, top: int = 3) -> str:

@@ -154,10 +154,10 @@ def test_an_unexpected_error_never_shows_a_traceback(setup_study, monkeypatch):
 
     setup_study("verification")
 
-    def explode(self, token):
+    def explode(self, *args, **kwargs):
         raise RuntimeError("internal detail: /secret/path line 42")
 
-    monkeypatch.setattr(StudyEngine, "current_step", explode)
+    monkeypatch.setattr(StudyEngine, "resume", explode)
     at = new_app().run()
     assert not at.exception
     shown = texts(at)

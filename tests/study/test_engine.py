@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
+from sqlalchemy import event
 
 from study.kit import FakeClock, answer_for, run_participant
 from study_app.study import AnswerError, UnknownParticipantError
@@ -346,3 +348,54 @@ def test_engine_and_store_never_import_streamlit():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _count_statements(engine) -> Counter:
+    """SELECT / write statements and transactions the repository's engine runs, by kind."""
+    counts: Counter = Counter()
+
+    def before(conn, cursor, statement, *args):
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        counts["select" if verb == "SELECT" else "write" if verb in ("INSERT", "UPDATE", "DELETE") else verb] += 1
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "begin", lambda conn: counts.update(["transactions"]))
+    return counts
+
+
+def test_a_click_reads_the_participant_once_per_request_and_writes_once(make_study, make_engine_for,
+                                                                         sqlite_repo, clock):
+    """One participant click is the submit (in the button's callback) and the page that follows
+    (``resume``). Together they read the participant twice and write in one transaction; before, the pair
+    ran six reads and two write transactions (a second for marking the next step as shown)."""
+    study = make_study("verification", trials=4, checks=0)
+    engine = make_engine_for(study, sqlite_repo)
+    token, step = engine.resume(None)
+    for _ in range(4):  # consent, questionnaire, instructions: onto the first trial
+        step = engine.submit(token, step.step_id, answer_for(step))
+        token, step = engine.resume(token)
+    assert step.kind == "trial"
+    clock.advance(seconds=3)
+    counts = _count_statements(sqlite_repo.engine)
+    following = engine.submit(token, step.step_id, answer_for(step))
+    _, shown = engine.resume(token)
+    assert shown == following and shown.kind == "trial" and shown.step_id != step.step_id
+    participant_reads = counts["select"] - 1  # the advance's own locked read of the stage
+    assert participant_reads == 2, counts
+    assert counts["transactions"] == 3, counts  # read, write (answer + next stage shown), read
+    # The next stage's clock started with the click: its answer gets a response time from it.
+    clock.advance(seconds=5)
+    engine.submit(token, shown.step_id, answer_for(shown))
+    latest = max(sqlite_repo.responses(engine.record.id), key=lambda r: r.trial_index)
+    assert latest.response_time_ms == 5000
+
+
+def test_resume_equals_start_or_resume_then_current_step(make_study, make_engine_for, sqlite_repo):
+    study = make_study("verification", trials=2, checks=0)
+    engine = make_engine_for(study, sqlite_repo)
+    token, step = engine.resume(None, external_ids={"PROLIFIC_PID": "abc"})
+    assert step.kind == "consent" and token == engine.start_or_resume(token)
+    step = engine.submit(token, step.step_id, {"agree": True})
+    # A Prolific id already enrolled wins over a fresh browser token, as with start_or_resume.
+    again, shown = engine.resume("x" * 24, external_ids={"PROLIFIC_PID": "abc"})
+    assert again == token and shown == engine.current_step(token) == step

@@ -5,14 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 
-def render(step, study) -> dict | None:
+def render(step, study, submission) -> None:
     st.title(study.title)
     st.markdown(step.text)
     with st.form("form:consent", border=False):
-        agree = st.form_submit_button("I agree — start the study", type="primary", key="consent_agree")
-        decline = st.form_submit_button("I do not agree", key="consent_decline")
-    if agree:
-        return {"agree": True}
-    if decline:
-        return {"agree": False}
-    return None
+        submission.button("I agree — start the study", lambda: ({"agree": True}, []), key="consent_agree")
+        submission.button("I do not agree", lambda: ({"agree": False}, []), key="consent_decline", primary=False)

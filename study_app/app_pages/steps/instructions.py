@@ -44,11 +44,9 @@ def _example(engine) -> None:
     )
 
 
-def render(step, engine) -> dict | None:
+def render(step, engine, submission) -> None:
     st.header("Instructions")
     st.markdown(step.text)
     _example(engine)
     with st.form(f"form:{step.step_id}", border=False):
-        if st.form_submit_button("I understand — begin", type="primary", key="instructions_begin"):
-            return {}
-    return None
+        submission.button("I understand — begin", lambda: ({}, []), key="instructions_begin")

@@ -64,21 +64,22 @@ def _pictures(trial) -> None:
         stimulus_view.map_legend()
 
 
-def _form(step_id: str, trial) -> dict | None:
+def _form(step_id: str, trial, submission) -> None:
     if trial.protocol == RATE and trial.phase == PHASE_TRUST:
-        return trial_forms.trust_form(step_id, trial)
-    if trial.protocol == RATE and trial.phase == PHASE_EXPLANATION:
-        return trial_forms.effect_form(step_id, trial)
-    if trial.protocol == VERIFICATION:
-        return trial_forms.verification_form(step_id, trial)
-    if trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_LEARN:
-        return trial_forms.continue_form(step_id, "Next")
-    if trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_PREDICT:
-        return trial_forms.choice_form(step_id, trial, "What will the model predict for this image?")
-    return trial_forms.choice_form(step_id, trial, "Which class did the model predict?")
+        trial_forms.trust_form(step_id, trial, submission)
+    elif trial.protocol == RATE and trial.phase == PHASE_EXPLANATION:
+        trial_forms.effect_form(step_id, trial, submission)
+    elif trial.protocol == VERIFICATION:
+        trial_forms.verification_form(step_id, trial, submission)
+    elif trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_LEARN:
+        trial_forms.continue_form(step_id, submission, "Next")
+    elif trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_PREDICT:
+        trial_forms.choice_form(step_id, trial, "What will the model predict for this image?", submission)
+    else:
+        trial_forms.choice_form(step_id, trial, "Which class did the model predict?", submission)
 
 
-def render(step) -> dict | None:
+def render(step, submission) -> None:
     trial = step.trial
     st.subheader(f"Image {trial.index + 1} of {trial.total}")
     stimulus_view.show_clinical_notice(trial)
@@ -89,4 +90,4 @@ def render(step) -> dict | None:
         st.markdown(f"The correct answer for this image is **{trial.true_label}**.")
     _prediction(trial)
     _pictures(trial)
-    return _form(step.step_id, trial)
+    _form(step.step_id, trial, submission)
