@@ -20,14 +20,15 @@ and the ratios demo / reference, with the goals (<= 1.25x CPU, <= 1.5x on both p
 participants one core carries at a 10 s think time and 70 % utilisation. The first page load of each
 server (imports, models, cache warm-up) is excluded: a warm-up participant opens each app first.
 
-``--profile FILE`` samples the demo server with py-spy during its measured walks and writes the collapsed
-stacks to FILE and the functions with the most inclusive samples to stdout.
+``--profile DIR`` samples both servers with py-spy during their measured walks, writes the collapsed stacks
+to ``DIR/demo.txt`` and ``DIR/reference.txt``, and prints for each the functions with the most inclusive
+share of the *active* samples (a thread waiting on a lock, a queue or a socket is not active).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import asyncio
 import shutil
 import statistics
 import subprocess
@@ -39,65 +40,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT), str(ROOT / "benchmarks")]
 
-from e2e.browser_steps import SETTLED_JS  # noqa: E402
 from e2e.streamlit_server import CHROMIUM, CHROMIUM_ARGS, MAIN_SCRIPT, StreamlitServer  # noqa: E402
+from participant_walk import TIMEOUT_MS, Click, walk  # noqa: E402
+from server_stats import cpu_seconds, percentile  # noqa: E402
 
 REFERENCE_SCRIPT = ROOT / "benchmarks" / "reference_app.py"
 DEMO_CACHE = ROOT / "demo" / "cache"
-TIMEOUT_MS = 120_000
 THINK_S, UTILISATION = 10.0, 0.70
 GOALS = {"cpu": 1.25, "settled_p95": 1.5, "images_p95": 1.5}
-
-PRIMARY = "[data-testid='stBaseButton-primaryFormSubmit'], [data-testid='stBaseButton-primary']"
-QUIET_MS = 1000  # a screen counts as settled once it stayed settled this long (a rerun can follow a run)
-# Resolves with the performance.now() at which the new screen settled (its text differs from ``before``,
-# no script run is going on, no stale element is left) and then stayed so for ``quiet`` ms.
-SETTLED_AT_JS = """([before, quiet]) => new Promise(resolve => {
-    let since = null;
-    const tick = () => {
-        const app = document.querySelector('[data-testid="stApp"]');
-        const main = document.querySelector('[data-testid="stMain"]');
-        const ok = app !== null && main !== null && main.innerText !== before
-            && app.dataset.testScriptState === 'notRunning'
-            && document.querySelectorAll('[data-stale="true"]').length === 0;
-        const now = performance.now();
-        if (!ok) since = null;
-        else if (since === null) since = now;
-        else if (now - since >= quiet) return resolve(since);
-        setTimeout(tick, 5);
-    };
-    tick();
-})"""
-# Resolves once every picture on the screen has decoded, with the latest load end of a picture requested
-# since ``t0`` (0 when all came from the browser's cache).
-IMAGES_AT_JS = """([t0]) => new Promise(resolve => {
-    const tick = () => {
-        const imgs = [...document.querySelectorAll("[data-testid='stMain'] img")];
-        if (imgs.every(i => i.complete && i.naturalWidth > 0)) {
-            const ends = performance.getEntriesByType('resource')
-                .filter(e => e.initiatorType === 'img' && e.startTime >= t0).map(e => e.responseEnd);
-            return resolve(Math.max(0, ...ends));
-        }
-        setTimeout(tick, 5);
-    };
-    tick();
-})"""
-IMAGES_JS = "() => [...document.querySelectorAll(\"[data-testid='stMain'] img\")].every(i => i.complete && i.naturalWidth > 0)"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (all its threads), from ``/proc/PID/stat``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 @dataclass
@@ -114,53 +66,10 @@ class AppResult:
         return self.cpu_s / max(1, self.clicks)
 
 
-def answer_screen(page, n: int) -> None:
-    """Answer whatever the screen asks: every radio group, text box and selectbox (different choices per
-    screen, as a person would)."""
-    groups = page.get_by_role("radiogroup")
-    for g in range(groups.count()):
-        labels = groups.nth(g).locator("label")
-        labels.nth((n + g) % labels.count()).click()
-    boxes = page.locator("[data-testid='stMain'] textarea")
-    for b in range(boxes.count()):
-        boxes.nth(b).fill(f"answer {n}")
-    selects = page.get_by_role("combobox")
-    for s in range(selects.count()):
-        selects.nth(s).click()
-        options = page.get_by_role("option")
-        options.nth(s % options.count()).click()
-
-
-def walk(page, url: str, result: AppResult | None) -> None:
-    """One participant from the first screen to the end; records each click into ``result``."""
-    page.goto(url)
-    page.locator(PRIMARY).first.wait_for(state="visible", timeout=TIMEOUT_MS)
-    page.wait_for_function(SETTLED_JS, timeout=TIMEOUT_MS)
-    page.wait_for_function(IMAGES_JS, timeout=TIMEOUT_MS)
-    for n in range(100):
-        button = page.locator(PRIMARY)
-        if button.count() == 0:
-            return
-        answer_screen(page, n)
-        before = page.inner_text("[data-testid='stMain']")
-        start = page.evaluate("performance.now()")
-        button.first.click()
-        settled = page.evaluate(SETTLED_AT_JS, [before, QUIET_MS])
-        loaded = max(settled, page.evaluate(IMAGES_AT_JS, [start]))
-        if page.get_by_text("Please answer").count():
-            page.screenshot(path=str(Path(tempfile.gettempdir()) / "click_cost_refused.png"), full_page=True)
-            raise RuntimeError(f"screen {n} refused the walker's answers (screenshot in {tempfile.gettempdir()})")
-        if result is not None:
-            result.clicks += 1
-            result.settled.append((settled - start) / 1000)
-            result.images.append((loaded - start) / 1000)
-    raise RuntimeError("no end after 100 screens")
-
-
-def measure(browser, server: StreamlitServer, name: str, walks: int, profile: Path | None) -> AppResult:
-    warm = browser.new_context(viewport={"width": 1280, "height": 1400})
-    walk(warm.new_page(), server.url, None)  # warm-up participant: imports, models, map cache
-    warm.close()
+async def measure(browser, server: StreamlitServer, name: str, walks: int, profile: Path | None) -> AppResult:
+    warm = await browser.new_context(viewport={"width": 1280, "height": 1400})
+    await walk(await warm.new_page(), server.url)  # warm-up participant: imports, models, map cache
+    await warm.close()
     result = AppResult(name)
     pid = server.process.pid
     result.rss_mib["before"] = server.rss_bytes() / 2**20
@@ -171,12 +80,18 @@ def measure(browser, server: StreamlitServer, name: str, walks: int, profile: Pa
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
     cpu0 = cpu_seconds(pid)
+
+    def record(click: Click) -> None:
+        result.clicks += 1
+        result.settled.append(click.settled_s)
+        result.images.append(click.images_s)
+
     for _ in range(walks):
-        context = browser.new_context(viewport={"width": 1280, "height": 1400})
-        page = context.new_page()
+        context = await browser.new_context(viewport={"width": 1280, "height": 1400})
+        page = await context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
-        walk(page, server.url, result)
-        context.close()
+        await walk(page, server.url, on_click=record)
+        await context.close()
     result.cpu_s = cpu_seconds(pid) - cpu0
     result.rss_mib["after"] = server.rss_bytes() / 2**20
     if spy is not None:
@@ -185,16 +100,24 @@ def measure(browser, server: StreamlitServer, name: str, walks: int, profile: Pa
     return result
 
 
-def top_frames(collapsed: Path, limit: int = 25) -> list[tuple[str, float]]:
-    """Functions by inclusive share of the samples in py-spy's collapsed-stack output."""
+# Leaf frames of a thread that waits rather than works (py-spy's --nonblocking mode cannot tell idle threads).
+WAITING = ("Condition.wait", "Queue.get", "select (selectors", "polling_path_watcher.py:90", "thread.py:81)")
+PLUMBING = ("threading.py", "runpy", "bootstrap.py", "click/core.py", "streamlit/web/cli.py", "asyncio/runners.py",
+            "base_events.py", "__main__.py")
+
+
+def top_frames(collapsed: Path, limit: int = 30) -> list[tuple[str, float]]:
+    """Functions by inclusive share of the active samples in py-spy's collapsed-stack output."""
     inclusive, total = Counter(), 0
     for line in collapsed.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
+        frames = stack.split(";")
+        if not count.isdigit() or any(w in frames[-1] for w in WAITING):
             continue
         total += int(count)
-        for frame in set(stack.split(";")):
-            inclusive[frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1]] += int(count)
+        for frame in {f for f in frames if not any(p in f for p in PLUMBING)}:
+            name, _, where = frame.partition(" (")
+            inclusive[f"{name} ({where.split(':')[0].rsplit('/', 1)[-1]}"] += int(count)
     return [(frame, n / max(1, total)) for frame, n in inclusive.most_common(limit)]
 
 
@@ -224,32 +147,44 @@ def report(demo: AppResult, ref: AppResult) -> bool:
     return all(r <= g for r, g in zip(ratios, GOALS.values(), strict=True))
 
 
+async def run_both(args, folder: Path, demo_env: dict) -> dict[str, AppResult]:
+    from playwright.async_api import async_playwright
+
+    results = {}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        for name, script, env in (("demo", MAIN_SCRIPT, demo_env), ("reference", REFERENCE_SCRIPT, {})):
+            profile = None if args.profile is None else args.profile / f"{name}.txt"
+            print(f"{name}: {args.walks} participant walk(s) ...", flush=True)
+            with StreamlitServer(env, folder / f"{name}.log", script=script) as server:
+                results[name] = await measure(browser, server, name, args.walks, profile)
+        await browser.close()
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--walks", type=int, default=2, help="measured participants per app (default 2)")
-    parser.add_argument("--profile", type=Path, default=None, help="py-spy collapsed stacks of the demo server")
+    parser.add_argument("--profile", type=Path, default=None, help="folder for py-spy profiles of both servers")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
 
     folder = Path(tempfile.mkdtemp(prefix="xai_click_cost_"))
     cache = folder / "cache"
     shutil.copytree(DEMO_CACHE, cache)  # the demo reads its committed cache; a copy keeps the repo untouched
     demo_env = {"XAI_STUDY_DB_URL": f"sqlite:///{folder / 'responses.sqlite'}", "XAI_STUDY_CACHE": str(cache),
                 "XAI_STUDY_FILE": "", "XAI_STUDY_RESEARCHER_PASSWORD": "click-cost-benchmark"}
-    results = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        for name, script, env, profile in (("demo", MAIN_SCRIPT, demo_env, args.profile),
-                                           ("reference", REFERENCE_SCRIPT, {}, None)):
-            print(f"{name}: {args.walks} participant walk(s) ...", flush=True)
-            with StreamlitServer(env, folder / f"{name}.log", script=script) as server:
-                results[name] = measure(browser, server, name, args.walks, profile)
-        browser.close()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run_both(args, folder, demo_env))
     ok = report(results["demo"], results["reference"])
-    if args.profile is not None and args.profile.exists():
-        print(f"\ndemo server, functions by inclusive share of samples ({args.profile}):")
-        for frame, share in top_frames(args.profile):
-            print(f"  {share:6.1%}  {frame}")
+    for name, result in results.items():
+        collapsed = None if args.profile is None else args.profile / f"{name}.txt"
+        if collapsed is not None and collapsed.exists():
+            active_ms = result.cpu_per_click * 1000
+            print(f"\n{name} server: functions by inclusive share of active samples, ms per click of its "
+                  f"{active_ms:.1f} ms CPU ({collapsed}):")
+            for frame, share in top_frames(collapsed):
+                print(f"  {share:6.1%} {share * active_ms:6.1f} ms  {frame}")
     print(f"\nserver logs: {folder}")
     return 0 if ok else 1
 
