@@ -14,149 +14,55 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import secrets
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from study_app.store.database import READ_ONLY_OPTION, make_engine
+from study_app.store.logs import LogWrites
 from study_app.store.migrate import ensure_schema
+from study_app.store.reads import StudyReads
+from study_app.store.records import (  # noqa: F401 - re-exported: the engine and tests import them from here
+    ACTIVE,
+    COMPLETED,
+    AuditEntry,
+    Enrolment,
+    NewResponse,
+    ParticipantRecord,
+    StoredEvent,
+    StoredQuestionnaireAnswer,
+    StoredResponse,
+    StudyRecord,
+    canonical_json,
+    participant_record,
+    study_record,
+    token_sha256,
+)
 from study_app.store.schema import (
     AssignmentRow,
-    Base,
     EventRow,
     ParticipantRow,
     QuestionnaireAnswerRow,
+    ResearcherLogRow,
     ResponseRow,
     StudyRow,
 )
-
-ACTIVE = "active"
-COMPLETED = "completed"
 
 
 class _StaleStage(Exception):
     """Raised inside a transaction to roll it back when another writer moved the participant on."""
 
 
-def _json(value) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-@dataclass(frozen=True)
-class StudyRecord:
-    id: int
-    slug: str
-    file_sha256: str
-    title: str
-    created_at: dt.datetime
-    id_key: str
-
-
-@dataclass(frozen=True)
-class ParticipantRecord:
-    id: int
-    study_id: int
-    token: str
-    public_id: str
-    condition: int
-    seed: int
-    status: str
-    stage: int
-    stage_shown_at: dt.datetime | None
-    created_at: dt.datetime
-    consented_at: dt.datetime
-    last_seen_at: dt.datetime
-    completed_at: dt.datetime | None
-    prolific_pid: str | None
-    prolific_study_id: str | None
-    prolific_session_id: str | None
-    external_ids_hashed: bool
-
-
-@dataclass(frozen=True)
-class Enrolment:
-    """What a newcomer is given; ``condition_label`` and ``plan`` come from the engine's callback."""
-
-    participant: ParticipantRecord
-    plan_json: str
-
-
-@dataclass(frozen=True)
-class NewResponse:
-    """A trial answer to store, already validated and scored by the engine."""
-
-    trial_index: int
-    phase: str
-    task: str
-    image_id: str
-    answer: dict
-    answer_sha256: str
-    correct: bool | None
-    is_attention_check: bool
-    attention_passed: bool | None
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    participant_id: int
-    trial_index: int
-    phase: str
-    task: str
-    image_id: str
-    shown_at: dt.datetime | None
-    answered_at: dt.datetime
-    response_time_ms: int | None
-    answer: dict
-    answer_sha256: str
-    correct: bool | None
-    is_attention_check: bool
-    attention_passed: bool | None
-
-
-@dataclass(frozen=True)
-class StoredQuestionnaireAnswer:
-    participant_id: int
-    questionnaire: str
-    question_id: str
-    answer: object
-    shown_at: dt.datetime | None
-    answered_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    id: int
-    participant_id: int | None
-    kind: str
-    at: dt.datetime
-    detail: dict
-    sha256: str | None
-
-
-def _participant(row: ParticipantRow) -> ParticipantRecord:
-    return ParticipantRecord(
-        id=row.id, study_id=row.study_id, token=row.token, public_id=row.public_id, condition=row.condition,
-        seed=row.seed, status=row.status, stage=row.stage, stage_shown_at=row.stage_shown_at,
-        created_at=row.created_at, consented_at=row.consented_at, last_seen_at=row.last_seen_at,
-        completed_at=row.completed_at, prolific_pid=row.prolific_pid, prolific_study_id=row.prolific_study_id,
-        prolific_session_id=row.prolific_session_id, external_ids_hashed=row.external_ids_hashed,
-    )
-
-
-def _study(row: StudyRow) -> StudyRecord:
-    return StudyRecord(id=row.id, slug=row.slug, file_sha256=row.file_sha256, title=row.title,
-                       created_at=row.created_at, id_key=row.id_key)
+_json = canonical_json
 
 
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)  # inactivity timeouts are minutes; finer adds writes
 
 
-class Repository:
+class Repository(StudyReads, LogWrites):
     """Study storage over any SQLAlchemy engine.
 
     Args:
@@ -186,28 +92,39 @@ class Repository:
 
     # ---- studies -------------------------------------------------------------------------------------
 
-    def ensure_study(self, slug: str, file_sha256: str, title: str, now: dt.datetime) -> StudyRecord:
-        """The row for this exact study version, created on first use (safe if two servers race)."""
+    def ensure_study(self, slug: str, file_sha256: str, title: str, now: dt.datetime, *,
+                     key_in_database: bool = False) -> StudyRecord:
+        """The row for this exact study version, created on first use (safe if two servers race).
+
+        Args:
+            key_in_database: Keep an external-id HMAC key in the row (the pre-0002 behaviour, now only on
+                request, see :mod:`study_app.study.id_key`): an earlier version's key is inherited so a
+                Prolific id hashes the same across edits; a row without one gets one.
+        """
         query = select(StudyRow).where(StudyRow.slug == slug, StudyRow.file_sha256 == file_sha256)
         with self._sessions.begin() as session:
             row = session.scalars(query).first()
-            if row is not None:
-                return _study(row)
+            if row is not None and (row.id_key is not None or not key_in_database):
+                return study_record(row)
         try:
             with self._sessions.begin() as session:
-                # Later versions of a study inherit the first version's key, so a Prolific id hashes the
-                # same across edits and participants can be matched between versions.
                 earlier = session.scalars(
-                    select(StudyRow.id_key).where(StudyRow.slug == slug).order_by(StudyRow.id)
+                    select(StudyRow.id_key).where(StudyRow.slug == slug, StudyRow.id_key.is_not(None))
+                    .order_by(StudyRow.id)
                 ).first()
-                row = StudyRow(slug=slug, file_sha256=file_sha256, title=title, created_at=now,
-                               id_key=earlier or secrets.token_hex(32))
+                key = (earlier or secrets.token_hex(32)) if key_in_database else None
+                row = session.scalars(query.with_for_update()).first()
+                if row is not None:  # an existing row asked to hold a key from now on
+                    if row.id_key is None:
+                        row.id_key = key
+                    return study_record(row)
+                row = StudyRow(slug=slug, file_sha256=file_sha256, title=title, created_at=now, id_key=key)
                 session.add(row)
                 session.flush()
-                return _study(row)
+                return study_record(row)
         except IntegrityError:
             with self._sessions.begin() as session:
-                return _study(session.scalars(query).one())
+                return study_record(session.scalars(query).one())
 
     def studies(self, slug: str | None = None) -> list[StudyRecord]:
         """Every stored study version (optionally of one slug), oldest first."""
@@ -215,14 +132,31 @@ class Repository:
         if slug is not None:
             query = query.where(StudyRow.slug == slug)
         with self._reads.begin() as session:
-            return [_study(r) for r in session.scalars(query)]
+            return [study_record(r) for r in session.scalars(query)]
 
     # ---- participants --------------------------------------------------------------------------------
 
     def participant_by_token(self, token: str) -> ParticipantRecord | None:
+        """Looked up by the token's hash (computed here, no extra read): the token itself is never stored."""
+        digest = token_sha256(token)
         with self._reads.begin() as session:
-            row = session.scalars(select(ParticipantRow).where(ParticipantRow.token == token)).first()
-            return _participant(row) if row else None
+            row = session.scalars(select(ParticipantRow).where(ParticipantRow.token_sha256 == digest)).first()
+            return participant_record(row) if row else None
+
+    def adopt_token(self, participant_id: int, token: str) -> bool:
+        """Make ``token`` the participant's resume token (the old one stops working).
+
+        Only the hash is stored, so a participant who comes back through their Prolific link in a new
+        browser cannot be handed their old token: the new browser's token is adopted instead. Returns
+        ``False`` when the token already belongs to someone else (nothing changed).
+        """
+        try:
+            with self._sessions.begin() as session:
+                result = session.execute(update(ParticipantRow).where(ParticipantRow.id == participant_id)
+                                         .values(token_sha256=token_sha256(token)))
+                return bool(result.rowcount)
+        except IntegrityError:
+            return False
 
     def participant_by_prolific_pid(self, study_id: int, stored_pid: str) -> ParticipantRecord | None:
         with self._reads.begin() as session:
@@ -231,7 +165,7 @@ class Repository:
                 .where(ParticipantRow.study_id == study_id, ParticipantRow.prolific_pid == stored_pid)
                 .order_by(ParticipantRow.id)
             ).first()
-            return _participant(row) if row else None
+            return participant_record(row) if row else None
 
     def condition_counts(self, study_id: int, active_since: dt.datetime) -> dict[int, int]:
         """Participants per condition who completed or were seen since ``active_since``."""
@@ -308,13 +242,13 @@ class Repository:
                 ).first()
                 if existing is not None:
                     plan = session.get(AssignmentRow, existing.id)
-                    return Enrolment(_participant(existing), plan.plan_json if plan else "{}")
+                    return Enrolment(participant_record(existing), plan.plan_json if plan else "{}")
             condition = choose_condition(self._counts(session, study_id, active_since))
             seed = secrets.randbits(62)
             label, plan = make_plan(condition, seed)
             plan_json = _json(plan)
             row = ParticipantRow(
-                study_id=study_id, token=token, public_id=secrets.token_hex(8), condition=condition, seed=seed,
+                study_id=study_id, token_sha256=token_sha256(token), public_id=secrets.token_hex(8), condition=condition, seed=seed,
                 status=ACTIVE, stage=first_stage, stage_shown_at=None, created_at=now, consented_at=now,
                 last_seen_at=now, completed_at=None, prolific_pid=pid,
                 prolific_study_id=external_ids.get("prolific_study_id"),
@@ -329,7 +263,7 @@ class Repository:
                                       plan_json=plan_json,
                                       plan_sha256=hashlib.sha256(plan_json.encode()).hexdigest()))
             session.flush()
-            return Enrolment(_participant(row), plan_json)
+            return Enrolment(participant_record(row), plan_json)
 
     def plan_json(self, participant_id: int) -> str:
         with self._reads.begin() as session:
@@ -435,12 +369,18 @@ class Repository:
             return False
 
     def withdraw(self, participant_id: int, now: dt.datetime) -> dict[str, int]:
-        """Delete everything stored about a participant and log, without their data, that this happened."""
+        """Delete everything stored about a participant and log, without their data, that this happened.
+
+        Deletes by this participant's id only, which is safe because ids are never reused. The withdrawal
+        event carries no participant id (NULL), so no later withdrawal can delete it; it names the exported
+        pseudonym so the researcher can remove the participant from files exported earlier. The same
+        transaction writes the researcher audit log entry.
+        """
         with self._sessions.begin() as session:
             row = session.get(ParticipantRow, participant_id, with_for_update=True)
             if row is None:
                 return {}
-            study_id = row.study_id
+            study_id, public_id = row.study_id, row.public_id
             counts = {}
             for name, model in (("responses", ResponseRow), ("questionnaire_answers", QuestionnaireAnswerRow),
                                 ("assignments", AssignmentRow)):
@@ -450,77 +390,10 @@ class Repository:
             counts["events"] = int(result.rowcount or 0)
             session.execute(delete(ParticipantRow).where(ParticipantRow.id == participant_id))
             counts["participants"] = 1
-            session.add(EventRow(study_id=study_id, participant_id=participant_id, kind="withdrawal", at=now,
-                                 detail_json=_json({"deleted": counts}), sha256=None))
+            detail = {"participant": public_id, "deleted": counts}
+            session.add(EventRow(study_id=study_id, participant_id=None, kind="withdrawal", at=now,
+                                 detail_json=_json(detail), sha256=None))
+            slug = session.scalar(select(StudyRow.slug).where(StudyRow.id == study_id))
+            session.add(ResearcherLogRow(at=now, action="withdrawal", outcome="ok", actor="participant",
+                                         study_slug=slug, detail_json=_json(detail)))
             return counts
-
-    # ---- events and export ---------------------------------------------------------------------------
-
-    def log_event(self, study_id: int, kind: str, detail: dict, now: dt.datetime,
-                  participant_id: int | None = None, sha256: str | None = None) -> None:
-        with self._sessions.begin() as session:
-            session.add(EventRow(study_id=study_id, participant_id=participant_id, kind=kind, at=now,
-                                 detail_json=_json(detail), sha256=sha256))
-
-    def events(self, study_id: int) -> list[StoredEvent]:
-        with self._reads.begin() as session:
-            rows = session.scalars(select(EventRow).where(EventRow.study_id == study_id).order_by(EventRow.id))
-            return [StoredEvent(id=r.id, participant_id=r.participant_id, kind=r.kind, at=r.at,
-                                detail=json.loads(r.detail_json), sha256=r.sha256) for r in rows]
-
-    def participants(self, study_id: int) -> list[ParticipantRecord]:
-        with self._reads.begin() as session:
-            rows = session.scalars(
-                select(ParticipantRow).where(ParticipantRow.study_id == study_id).order_by(ParticipantRow.id)
-            )
-            return [_participant(r) for r in rows]
-
-    def plans(self, study_id: int) -> dict[int, str]:
-        """Plan JSON per participant id."""
-        with self._reads.begin() as session:
-            rows = session.execute(
-                select(AssignmentRow.participant_id, AssignmentRow.plan_json)
-                .join(ParticipantRow, ParticipantRow.id == AssignmentRow.participant_id)
-                .where(ParticipantRow.study_id == study_id)
-            )
-            return {int(pid): plan for pid, plan in rows}
-
-    def responses(self, study_id: int) -> Iterator[StoredResponse]:
-        """Every stored trial answer of the study, by participant, trial and answer order."""
-        with self._reads.begin() as session:
-            rows = session.scalars(
-                select(ResponseRow)
-                .join(ParticipantRow, ParticipantRow.id == ResponseRow.participant_id)
-                .where(ParticipantRow.study_id == study_id)
-                .order_by(ResponseRow.participant_id, ResponseRow.trial_index, ResponseRow.id)
-            ).all()
-            return iter([
-                StoredResponse(
-                    participant_id=r.participant_id, trial_index=r.trial_index, phase=r.phase, task=r.task,
-                    image_id=r.image_id, shown_at=r.shown_at, answered_at=r.answered_at,
-                    response_time_ms=r.response_time_ms, answer=json.loads(r.answer_json),
-                    answer_sha256=r.answer_sha256, correct=r.correct, is_attention_check=r.is_attention_check,
-                    attention_passed=r.attention_passed,
-                )
-                for r in rows
-            ])
-
-    def questionnaire_answers(self, study_id: int) -> list[StoredQuestionnaireAnswer]:
-        with self._reads.begin() as session:
-            rows = session.scalars(
-                select(QuestionnaireAnswerRow)
-                .join(ParticipantRow, ParticipantRow.id == QuestionnaireAnswerRow.participant_id)
-                .where(ParticipantRow.study_id == study_id)
-                .order_by(QuestionnaireAnswerRow.id)
-            ).all()
-            return [StoredQuestionnaireAnswer(participant_id=r.participant_id, questionnaire=r.questionnaire,
-                                              question_id=r.question_id, answer=json.loads(r.answer_json),
-                                              shown_at=r.shown_at, answered_at=r.answered_at) for r in rows]
-
-    def count_rows(self) -> dict[str, int]:
-        """Rows per table, for tests and the researcher dashboard."""
-        with self._reads.begin() as session:
-            return {
-                table.name: int(session.execute(select(func.count()).select_from(table)).scalar_one())
-                for table in Base.metadata.sorted_tables
-            }

@@ -3,6 +3,11 @@
 Answers are stored as canonical JSON in ``Text`` columns rather than a JSON type: PostgreSQL's ``jsonb``
 rejects ``\\u0000`` while participants can type anything, and the hash in the event log is computed over
 exactly this text. No IP address or user agent is ever stored.
+
+Ids are never reused, on any backend: every table whose rows a withdrawal deletes is ``AUTOINCREMENT`` on
+SQLite (PostgreSQL sequences never go back anyway). Without it SQLite hands the largest deleted rowid to the
+next insert, and anything still keyed by the old id (a cached plan in another server process, an event)
+would silently attach to a newcomer.
 """
 
 from __future__ import annotations
@@ -61,8 +66,9 @@ class StudyRow(Base):
     file_sha256: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    # Key for HMAC of external ids when none is configured; never exported.
-    id_key: Mapped[str] = mapped_column(String(64))
+    # HMAC key for external ids kept *in the database*: only for studies begun before revision 0002 or run
+    # with ``id_key = "database"`` (see study_app.study.id_key); never exported. NULL otherwise.
+    id_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ParticipantRow(Base):
@@ -70,11 +76,15 @@ class ParticipantRow(Base):
     __table_args__ = (
         Index("ix_participants_study_status", "study_id", "status"),
         Index("ix_participants_study_pid", "study_id", "prolific_pid"),
+        UniqueConstraint("token_sha256", name="uq_participants_token_sha256"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
-    token: Mapped[str] = mapped_column(String(64), unique=True)  # secret: resumes the session
+    # SHA-256 (hex) of the resume token, never the token: it is a bearer credential, and whoever reads the
+    # database must not be able to take over a session. A token is 144 random bits, so no salt is needed.
+    token_sha256: Mapped[str] = mapped_column(String(64))
     public_id: Mapped[str] = mapped_column(String(32), unique=True)  # pseudonym for exports
     condition: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(BigInteger)
@@ -107,7 +117,10 @@ class ResponseRow(Base):
     """One answered trial phase. The unique constraint is what makes submits idempotent under races."""
 
     __tablename__ = "responses"
-    __table_args__ = (UniqueConstraint("participant_id", "trial_index", "phase", name="uq_response_trial_phase"),)
+    __table_args__ = (
+        UniqueConstraint("participant_id", "trial_index", "phase", name="uq_response_trial_phase"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
@@ -129,6 +142,7 @@ class QuestionnaireAnswerRow(Base):
     __tablename__ = "questionnaire_answers"
     __table_args__ = (
         UniqueConstraint("participant_id", "questionnaire", "question_id", name="uq_questionnaire_answer"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -144,10 +158,12 @@ class EventRow(Base):
     """Append-only log. The application only ever inserts here; the one deletion is a withdrawal erasing
     the withdrawing participant's own events, which is itself logged.
 
-    ``participant_id`` is deliberately not a foreign key, so the withdrawal event can outlive the row.
+    ``participant_id`` is deliberately not a foreign key. The withdrawal event itself carries no participant
+    id (NULL; the pseudonym is in its detail), so no later deletion keyed by a participant id can touch it.
     """
 
     __tablename__ = "events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
@@ -156,3 +172,32 @@ class EventRow(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     detail_json: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ResearcherLogRow(Base):
+    """The researcher audit log (as REDCap's): every login, failed or refused login, export, backup and
+    participant withdrawal, with time and outcome. Append-only and never touched by a withdrawal; holds no
+    participant data (a withdrawal names only the exported pseudonym, so earlier exports can be cleaned)."""
+
+    __tablename__ = "researcher_log"
+    __table_args__ = (Index("ix_researcher_log_at", "at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(32))  # login | export | withdrawal | backup | restore
+    outcome: Mapped[str] = mapped_column(String(32))  # ok | wrong_password | locked | failed
+    actor: Mapped[str] = mapped_column(String(64))  # "web" or "cli (<os user>)": one shared password, no users
+    study_slug: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail_json: Mapped[str] = mapped_column(Text)
+
+
+class LoginThrottleRow(Base):
+    """Failed researcher logins, counted for the whole deployment (every process reads this one row), so
+    neither a reload, a second browser, another server process nor a restart resets the count."""
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

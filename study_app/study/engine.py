@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 import hmac
 import json
-import os
 import re
 import secrets
 import threading
@@ -27,10 +26,12 @@ from study_app.store.repository import (
     NewResponse,
     ParticipantRecord,
     Repository,
+    token_sha256,
 )
 from study_app.study import answers as answer_checks
 from study_app.study.design import PROMPTS, assign_condition, build_plan, condition_labels, select_items
 from study_app.study.errors import UnknownParticipantError
+from study_app.study.id_key import IdKey, IdKeyError, database_key_message, resolve_id_key
 from study_app.study.predictions import TaskPredictions, predict_study
 from study_app.study.schema import Study
 from study_app.study.steps import (
@@ -53,7 +54,6 @@ TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # URL parameter -> participants column. Prolific appends these to the study URL.
 EXTERNAL_ID_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id"}
 MAX_EXTERNAL_ID = 128
-ID_KEY_ENV = "XAI_STUDY_ID_KEY"
 MAX_PENDING = 100_000
 MAX_CACHED_PLANS = 2_000  # parsed plans kept in memory (immutable; re-read from the database on a miss)
 
@@ -109,10 +109,15 @@ class StudyEngine:
         predictions: Model outputs per task (:func:`study_app.study.predictions.predict_study`);
             computed here when omitted, which loads every task's checkpoint once.
         clock: Returns the current time (timezone-aware); tests inject a fake one to move time.
-        id_key: Secret for the HMAC of external ids. Defaults to env ``XAI_STUDY_ID_KEY``, else a random
-            key stored with the study in the database (shared by all versions of the study id, never
-            exported). A key kept outside the database is stronger: whoever holds only the database then
-            cannot test guessed Prolific ids against the hashes.
+        id_key: Secret for the HMAC of external ids (bytes, text, or a resolved
+            :class:`~study_app.study.id_key.IdKey`). Defaults to :func:`~study_app.study.id_key.resolve_id_key`:
+            env ``XAI_STUDY_ID_KEY``, ``id_key`` in ``.streamlit/secrets.toml``, else one created there. Never
+            in the database unless configured as ``database`` (studies begun before schema revision 0002).
+        secrets: The app's already-read secrets (``st.secrets``) for that resolution.
+
+    Raises:
+        IdKeyError: the study hashes external ids and no key can be had, or its earlier participants were
+            hashed with a database key that this configuration would not use.
     """
 
     def __init__(
@@ -122,7 +127,8 @@ class StudyEngine:
         *,
         predictions: Mapping[str, TaskPredictions] | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
-        id_key: bytes | str | None = None,
+        id_key: bytes | str | IdKey | None = None,
+        secrets: Mapping | None = None,
     ):
         self.study = study
         self.repository = repository
@@ -133,12 +139,24 @@ class StudyEngine:
             raise ValueError(f"predictions missing for task(s) {', '.join(missing)}")
         self.items = select_items(study, self.predictions)
         self.conditions = condition_labels(study)
-        self.record = repository.ensure_study(study.id, study.sha256, study.title, self._now())
-        key = id_key if id_key is not None else (os.environ.get(ID_KEY_ENV) or self.record.id_key)
-        self._id_key = key.encode() if isinstance(key, str) else bytes(key)
+        needed = not study.keep_external_ids
+        if id_key is None:
+            key = resolve_id_key(needed=needed, secrets=secrets)
+        elif isinstance(id_key, IdKey):
+            key = id_key
+        else:
+            key = IdKey(id_key.encode("utf-8") if isinstance(id_key, str) else bytes(id_key), "argument")
+        if needed and not key.in_database and any(r.id_key for r in repository.studies(study.id)):
+            raise IdKeyError(database_key_message(study.id))
+        self.record = repository.ensure_study(study.id, study.sha256, study.title, self._now(),
+                                              key_in_database=key.in_database)
+        self.id_key_source = key.source
+        self._id_key = self.record.id_key.encode("utf-8") if key.in_database else key.value
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._plans: OrderedDict[int, _Plan] = OrderedDict()
+        # Keyed by id *and* the enrolment's pseudonym (unique, random, never reused): even if an id came
+        # back, a plan cached for someone who withdrew could never be served to a newcomer.
+        self._plans: OrderedDict[tuple[int, str], _Plan] = OrderedDict()
 
     # ---- public API ----------------------------------------------------------------------------------
 
@@ -177,18 +195,26 @@ class StudyEngine:
             if participant is None:
                 if not ids:
                     return token, None
-                # A Prolific id already enrolled wins over an unused browser token.
+                # A Prolific id already enrolled wins over an unused browser token: that token becomes
+                # theirs (only token hashes are stored, so the old token cannot be handed back).
                 existing = self._by_prolific_pid(ids)
                 if existing is not None:
-                    return existing.token, existing
+                    return self._adopt(existing, token)
                 self._remember_pending(token, ids)
                 return token, None
         existing = self._by_prolific_pid(ids)
         if existing is not None:
-            return existing.token, existing
+            return self._adopt(existing, secrets.token_urlsafe(24))
         token = secrets.token_urlsafe(24)
         self._remember_pending(token, ids)
         return token, None
+
+    def _adopt(self, participant: ParticipantRecord, token: str) -> tuple[str, ParticipantRecord]:
+        """Give a participant recognised by their Prolific id a new resume token (a write, only then)."""
+        if not self.repository.adopt_token(participant.id, token):
+            token = secrets.token_urlsafe(24)  # the browser's token was taken: practically never
+            self.repository.adopt_token(participant.id, token)
+        return token, dataclasses.replace(participant, token_sha256=token_sha256(token))
 
     def current_step(self, token: str) -> Step:
         """What to show now. The first time a stage is served, its time is recorded for response timing.
@@ -272,7 +298,7 @@ class StudyEngine:
         if participant is not None:
             self.repository.withdraw(participant.id, self._now())
             with self._lock:
-                self._plans.pop(participant.id, None)
+                self._plans.pop((participant.id, participant.public_id), None)
         return Step(kind=WITHDRAWN, step_id=WITHDRAWN)
 
     def condition_counts(self) -> dict[str, int]:
@@ -344,10 +370,11 @@ class StudyEngine:
         return enrolment.participant
 
     def _plan(self, participant: ParticipantRecord) -> _Plan:
+        cache_key = (participant.id, participant.public_id)
         with self._lock:
-            cached = self._plans.get(participant.id)
+            cached = self._plans.get(cache_key)
             if cached is not None:
-                self._plans.move_to_end(participant.id)
+                self._plans.move_to_end(cache_key)
                 return cached
         raw = json.loads(self.repository.plan_json(participant.id))
         kinds = [CONSENT]
@@ -364,7 +391,7 @@ class StudyEngine:
                      trial_steps=tuple(raw["trial_steps"]), first_trial_stage=first_trial,
                      n_trials=raw["n_trials"], post_questions=post)
         with self._lock:
-            self._plans[participant.id] = plan
+            self._plans[cache_key] = plan
             while len(self._plans) > MAX_CACHED_PLANS:
                 self._plans.popitem(last=False)
         return plan

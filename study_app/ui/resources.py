@@ -47,7 +47,8 @@ def _open_engine(study_file: str, db_url: str):
     if study.cache_dir and not os.environ.get(CACHE_ENV):
         # One study per server process: its own cache folder (the bundled demo ships one) becomes the default.
         os.environ[CACHE_ENV] = study.cache_dir
-    engine = StudyEngine(study, Repository(make_engine(db_url)))
+    # The Prolific-id key: env, secrets.toml (as Streamlit read it), else created there (study_app.study.id_key).
+    engine = StudyEngine(study, Repository(make_engine(db_url)), secrets=secrets_dict())
     log.info("study %r (%s) opened; %d task(s); database %s", study.id, study.sha256[:12], len(study.tasks),
              engine.repository.dialect)
     # In the opening run itself (once per process, behind the spinner), not in a background thread: a

@@ -189,10 +189,12 @@ def test_withdrawal_deletes_data_and_logs_it(make_study, make_engine_for, repo):
     assert after["assignments"] == before["assignments"] - 1
     assert after["responses"] == 3 + 1  # the other participant's trials (3 + attention check) remain
     events = repo.events(engine.record.id)
-    mine = [e for e in events if e.participant_id == participant.id]
-    assert [e.kind for e in mine] == ["withdrawal"]
-    assert mine[0].detail["deleted"]["responses"] == 3
-    assert "leaver" not in str(mine[0].detail)
+    assert [e for e in events if e.participant_id == participant.id] == []  # consent, answers: all gone
+    (withdrawal,) = [e for e in events if e.kind == "withdrawal"]
+    assert withdrawal.participant_id is None  # no later deletion by participant id can reach it
+    assert withdrawal.detail["participant"] == participant.public_id  # to clean files exported before
+    assert withdrawal.detail["deleted"]["responses"] == 3
+    assert "leaver" not in str(withdrawal.detail)
     # the token now starts afresh; the other participant is untouched
     assert engine.current_step(token).kind == "consent"
     assert engine.current_step(keep_token).kind == "done"
@@ -222,9 +224,14 @@ def test_prolific_ids_hmac_by_default_and_resume_by_pid(make_study, make_engine_
     assert p.external_ids_hashed
     assert p.prolific_pid == engine.hash_external_id(ids["PROLIFIC_PID"]) != ids["PROLIFIC_PID"]
     assert p.prolific_session_id == engine.hash_external_id("x9")
-    # a new browser (no token) with the same PROLIFIC_PID resumes the same participant
-    assert engine.start_or_resume(None, external_ids=ids) == token
-    assert engine.start_or_resume("A" * 32, external_ids=ids) == token
+    # a new browser (no token) with the same PROLIFIC_PID resumes the same participant, under a new token:
+    # only token hashes are stored, so the old token cannot be handed back
+    again = engine.start_or_resume(None, external_ids=ids)
+    assert again != token and sqlite_repo.participant_by_token(again).id == p.id
+    assert sqlite_repo.participant_by_token(token) is None  # one browser holds the session at a time
+    assert engine.start_or_resume("A" * 32, external_ids=ids) == "A" * 32  # a browser's own token is adopted
+    assert sqlite_repo.participant_by_token("A" * 32).id == p.id
+    assert engine.start_or_resume("A" * 32, external_ids=ids) == "A" * 32  # and then simply resumes
 
 
 def test_prolific_ids_kept_verbatim_when_the_study_says_so(make_study, make_engine_for, repo):
@@ -234,7 +241,8 @@ def test_prolific_ids_kept_verbatim_when_the_study_says_so(make_study, make_engi
     p = repo.participant_by_token(token)
     assert p.prolific_pid == p.prolific_study_id == evil and not p.external_ids_hashed
     assert repo.count_rows()["responses"] == 3  # the table is still there, with this participant's rows
-    assert engine.start_or_resume(None, external_ids={"PROLIFIC_PID": evil}) == token
+    again = engine.start_or_resume(None, external_ids={"PROLIFIC_PID": evil})
+    assert repo.participant_by_token(again).id == p.id
 
 
 @pytest.mark.parametrize("bad", ["", "x" * 200, "a\x00b", "tab\tinside", 12])
@@ -317,21 +325,26 @@ def test_fake_clock_is_independent_per_engine(make_study, make_engine_for, sqlit
     assert p.completed_at > p.consented_at
 
 
-def test_hmac_key_is_shared_across_versions_and_overridable(make_study, make_engine_for, sqlite_repo, monkeypatch):
-    monkeypatch.delenv("XAI_STUDY_ID_KEY", raising=False)
-    v1 = make_engine_for(make_study("verification", trials=2, sid="keyed"), sqlite_repo)
-    v2 = make_engine_for(make_study("verification", trials=3, sid="keyed"), sqlite_repo)
-    other = make_engine_for(make_study("verification", trials=2, sid="other"), sqlite_repo)
-    assert v1.record.id != v2.record.id
-    assert v1.hash_external_id("P1") == v2.hash_external_id("P1") != other.hash_external_id("P1")
-    monkeypatch.setenv("XAI_STUDY_ID_KEY", "from-the-environment")
-    env_keyed = make_engine_for(v1.study, sqlite_repo)
+def test_hmac_key_comes_from_outside_the_database(make_study, make_engine_for, sqlite_repo, monkeypatch):
     import hashlib
     import hmac
 
+    from study_app.study.id_key import IdKey
+
+    monkeypatch.setenv("XAI_STUDY_ID_KEY", "from-the-environment")
+    v1 = make_engine_for(make_study("verification", trials=2, sid="keyed"), sqlite_repo)
+    v2 = make_engine_for(make_study("verification", trials=3, sid="keyed"), sqlite_repo)
+    assert v1.record.id != v2.record.id
     expected = hmac.new(b"from-the-environment", b"P1", hashlib.sha256).hexdigest()
-    assert env_keyed.hash_external_id("P1") == expected
+    assert v1.hash_external_id("P1") == v2.hash_external_id("P1") == expected
+    assert v1.id_key_source == "environment"
+    assert all(s.id_key is None for s in sqlite_repo.studies())  # nothing secret in the database
     assert make_engine_for(v1.study, sqlite_repo, id_key=b"explicit").hash_external_id("P1") != expected
+    # The documented option for older databases: the key kept with the study, shared by its versions.
+    db1 = make_engine_for(make_study("verification", trials=2, sid="old"), sqlite_repo, id_key=IdKey(None, "database"))
+    db2 = make_engine_for(make_study("verification", trials=3, sid="old"), sqlite_repo, id_key=IdKey(None, "database"))
+    assert db1.hash_external_id("P1") == db2.hash_external_id("P1") != expected
+    assert db1.record.id_key is not None and db1.id_key_source == "database"
 
 
 def test_engine_and_store_never_import_streamlit():
@@ -396,6 +409,7 @@ def test_resume_equals_start_or_resume_then_current_step(make_study, make_engine
     token, step = engine.resume(None, external_ids={"PROLIFIC_PID": "abc"})
     assert step.kind == "consent" and token == engine.start_or_resume(token)
     step = engine.submit(token, step.step_id, {"agree": True})
-    # A Prolific id already enrolled wins over a fresh browser token, as with start_or_resume.
+    # A Prolific id already enrolled wins over a fresh browser token, as with start_or_resume: the
+    # browser's token becomes the participant's.
     again, shown = engine.resume("x" * 24, external_ids={"PROLIFIC_PID": "abc"})
-    assert again == token and shown == engine.current_step(token) == step
+    assert again == "x" * 24 and shown == engine.current_step(again) == step

@@ -1,0 +1,143 @@
+"""The plain values the repository hands out (never ORM objects), and the helpers that make them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+from study_app.store.schema import ParticipantRow, StudyRow
+
+ACTIVE = "active"
+COMPLETED = "completed"
+
+
+def canonical_json(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def token_sha256(token: str) -> str:
+    """What the database stores for a resume token: its SHA-256. Tokens are 144 random bits (or at least
+    16 URL-safe characters a browser made), so a plain hash cannot be reversed by guessing."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    id: int
+    slug: str
+    file_sha256: str
+    title: str
+    created_at: dt.datetime
+    id_key: str | None  # only for studies that keep their key in the database (see study_app.study.id_key)
+
+
+@dataclass(frozen=True)
+class ParticipantRecord:
+    id: int
+    study_id: int
+    token_sha256: str
+    public_id: str  # pseudonym, unique per enrolment and never reused
+    condition: int
+    seed: int
+    status: str
+    stage: int
+    stage_shown_at: dt.datetime | None
+    created_at: dt.datetime
+    consented_at: dt.datetime
+    last_seen_at: dt.datetime
+    completed_at: dt.datetime | None
+    prolific_pid: str | None
+    prolific_study_id: str | None
+    prolific_session_id: str | None
+    external_ids_hashed: bool
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What a newcomer is given; ``condition_label`` and ``plan`` come from the engine's callback."""
+
+    participant: ParticipantRecord
+    plan_json: str
+
+
+@dataclass(frozen=True)
+class NewResponse:
+    """A trial answer to store, already validated and scored by the engine."""
+
+    trial_index: int
+    phase: str
+    task: str
+    image_id: str
+    answer: dict
+    answer_sha256: str
+    correct: bool | None
+    is_attention_check: bool
+    attention_passed: bool | None
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    participant_id: int
+    trial_index: int
+    phase: str
+    task: str
+    image_id: str
+    shown_at: dt.datetime | None
+    answered_at: dt.datetime
+    response_time_ms: int | None
+    answer: dict
+    answer_sha256: str
+    correct: bool | None
+    is_attention_check: bool
+    attention_passed: bool | None
+
+
+@dataclass(frozen=True)
+class StoredQuestionnaireAnswer:
+    participant_id: int
+    questionnaire: str
+    question_id: str
+    answer: object
+    shown_at: dt.datetime | None
+    answered_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    participant_id: int | None
+    kind: str
+    at: dt.datetime
+    detail: dict
+    sha256: str | None
+
+
+def participant_record(row: ParticipantRow) -> ParticipantRecord:
+    return ParticipantRecord(
+        id=row.id, study_id=row.study_id, token_sha256=row.token_sha256, public_id=row.public_id, condition=row.condition,
+        seed=row.seed, status=row.status, stage=row.stage, stage_shown_at=row.stage_shown_at,
+        created_at=row.created_at, consented_at=row.consented_at, last_seen_at=row.last_seen_at,
+        completed_at=row.completed_at, prolific_pid=row.prolific_pid, prolific_study_id=row.prolific_study_id,
+        prolific_session_id=row.prolific_session_id, external_ids_hashed=row.external_ids_hashed,
+    )
+
+
+def study_record(row: StudyRow) -> StudyRecord:
+    return StudyRecord(id=row.id, slug=row.slug, file_sha256=row.file_sha256, title=row.title,
+                       created_at=row.created_at, id_key=row.id_key)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the researcher audit log."""
+
+    id: int
+    at: dt.datetime
+    action: str
+    outcome: str
+    actor: str
+    study_slug: str | None
+    detail: dict
+
