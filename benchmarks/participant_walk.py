@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 TIMEOUT_MS = 180_000
@@ -24,13 +26,23 @@ MAX_SCREENS = 100
 PRIMARY = "[data-testid='stBaseButton-primaryFormSubmit'], [data-testid='stBaseButton-primary']"
 MAIN = "[data-testid='stMain']"
 
+# Before a click: count every change of Streamlit's script-run state from now on (a screen that answers the
+# click with the same text, e.g. a refusal shown twice, still ran the script).
+WATCH_RUNS_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    window.__xaiRuns = 0;
+    if (window.__xaiObserver) window.__xaiObserver.disconnect();
+    window.__xaiObserver = new MutationObserver(records => { window.__xaiRuns += records.length; });
+    window.__xaiObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    return performance.now();
+}"""
 # Resolves with the performance.now() at which the new screen settled and then stayed so for ``quiet`` ms.
 SETTLED_AT_JS = """([before, quiet]) => new Promise(resolve => {
     let since = null;
     const tick = () => {
         const app = document.querySelector('[data-testid="stApp"]');
         const main = document.querySelector('[data-testid="stMain"]');
-        const ok = app !== null && main !== null && main.innerText !== before
+        const ok = app !== null && main !== null && (main.innerText !== before || window.__xaiRuns > 0)
             && app.dataset.testScriptState === 'notRunning'
             && document.querySelectorAll('[data-stale="true"]').length === 0;
         const now = performance.now();
@@ -66,6 +78,7 @@ class Click:
     screen: int
     settled_s: float  # click -> next screen settled
     images_s: float  # click -> every picture on it loaded
+    refused: bool = False  # the app asked for the answers again (the walker then answers once more)
 
 
 class Refused(RuntimeError):
@@ -77,7 +90,13 @@ async def answer_screen(page, n: int) -> None:
     groups = page.get_by_role("radiogroup")
     for g in range(await groups.count()):
         labels = groups.nth(g).locator("label")
-        await labels.nth((n + g) % await labels.count()).click()
+        choice = (n + g) % await labels.count()
+        await labels.nth(choice).click()
+        # As a person would, see the choice taken before moving on (a starved browser can lag behind).
+        await groups.nth(g).get_by_role("radio").nth(choice).wait_for(state="attached")
+        await page.wait_for_function(
+            "([g, k]) => document.querySelectorAll('[role=radiogroup]')[g]"
+            ".querySelectorAll('input[type=radio]')[k].checked", arg=[g, choice], timeout=TIMEOUT_MS)
     boxes = page.locator(f"{MAIN} textarea")
     for b in range(await boxes.count()):
         await boxes.nth(b).fill(f"answer {n}")
@@ -94,9 +113,12 @@ def token_of(url: str) -> str | None:
 
 
 async def walk(page, url: str, *, think: Callable[[], float] | None = None,
-               on_click: Callable[[Click], None] | None = None) -> str | None:
+               on_click: Callable[[Click], None] | None = None, retries: int = 0) -> str | None:
     """One participant from the first screen to the end; returns their token. ``think()`` gives the seconds
-    to pause on each screen before answering (a person reading); ``on_click`` receives every click."""
+    to pause on each screen before answering (a person reading); ``on_click`` receives every click. A screen
+    that refuses the answers is answered again up to ``retries`` times in all (as a person would), each
+    refusal reported as a refused click; beyond that the walk fails with :class:`Refused`."""
+    refusals = 0
     await page.goto(url)
     await page.locator(PRIMARY).first.wait_for(state="visible", timeout=TIMEOUT_MS)
     await page.wait_for_function(FIRST_SCREEN_JS, timeout=TIMEOUT_MS)
@@ -108,14 +130,19 @@ async def walk(page, url: str, *, think: Callable[[], float] | None = None,
             await asyncio.sleep(think())
         await answer_screen(page, n)
         before = await page.inner_text(MAIN)
-        start = await page.evaluate("performance.now()")
+        start = await page.evaluate(WATCH_RUNS_JS)
         await button.first.click()
-        settled = await page.evaluate(SETTLED_AT_JS, [before, QUIET_MS])
-        loaded = max(settled, await page.evaluate(IMAGES_AT_JS, [start]))
-        if await page.get_by_text("Please answer").count():
-            raise Refused(f"screen {n} refused the walker's answers")
+        settled = await asyncio.wait_for(page.evaluate(SETTLED_AT_JS, [before, QUIET_MS]), TIMEOUT_MS / 1000)
+        loaded = max(settled, await asyncio.wait_for(page.evaluate(IMAGES_AT_JS, [start]), TIMEOUT_MS / 1000))
+        refused = await page.get_by_text("Please answer").count() > 0
         if on_click is not None:
-            on_click(Click(n, (settled - start) / 1000, (loaded - start) / 1000))
+            on_click(Click(n, (settled - start) / 1000, (loaded - start) / 1000, refused))
+        if refused:
+            refusals += 1
+            if refusals > retries:
+                shot = Path(tempfile.gettempdir()) / f"walk_refused_{id(page)}.png"
+                await page.screenshot(path=str(shot), full_page=True)
+                raise Refused(f"screen {n} refused the walker's answers (screenshot {shot})")
     raise RuntimeError(f"no end after {MAX_SCREENS} screens")
 
 
