@@ -1,14 +1,15 @@
-"""Data: the CSV export (the same files as ``xai-study export``) as downloads."""
+"""Data: the CSV export (the same files as ``xai-study export``) as downloads, and the researcher audit log."""
 
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
-from study_app.store.export import export_study
+from study_app.store.export import AUDIT_COLUMNS, export_study, write_audit_csv
 from study_app.ui.researcher_frame import researcher_page
 
 EXPORT_KEY = "researcher_export"
+AUDIT_SHOWN = 200
 
 
 def provenance_lookup(study_path):
@@ -29,10 +30,12 @@ if engine is not None:
         with tempfile.TemporaryDirectory() as tmp:
             result = export_study(engine.repository, [engine.record], Path(tmp) / "responses.csv",
                                   Path(tmp) / "participants.csv",
-                                  provenance_lookup=provenance_lookup(engine.study.source))
+                                  provenance_lookup=provenance_lookup(engine.study.source),
+                                  audit_path=Path(tmp) / "audit_log.csv", actor="web")
             st.session_state[EXPORT_KEY] = {
                 "responses": result.responses_path.read_bytes(),
                 "participants": result.participants_path.read_bytes(),
+                "audit": result.audit_path.read_bytes(),
                 "summary": f"{result.responses} responses, {result.participants} participants, "
                            f"responses.csv SHA-256 {result.responses_sha256[:16]}…",
             }
@@ -45,3 +48,23 @@ if engine is not None:
         st.download_button("Download participants.csv", export["participants"],
                            file_name=f"{slug}_participants.csv", mime="text/csv", key="download_participants",
                            icon=":material/download:")
+        st.download_button("Download audit_log.csv", export["audit"], file_name=f"{slug}_audit_log.csv",
+                           mime="text/csv", key="download_audit", icon=":material/download:")
+
+    st.subheader("Audit log")
+    st.caption("Every researcher login (and refused login), export, backup and participant withdrawal, newest "
+               "first, for this whole database. Nothing deletes from it; it holds no participant data.")
+    entries = engine.repository.audit_log(limit=AUDIT_SHOWN)
+    if entries:
+        st.dataframe(
+            [{"at": e.at.strftime("%Y-%m-%d %H:%M:%S UTC"), "action": e.action, "outcome": e.outcome,
+              "actor": e.actor, "study_id": e.study_slug or "", "detail": str(e.detail)} for e in entries],
+            hide_index=True, use_container_width=True, column_order=[c for c in AUDIT_COLUMNS if c != "id"],
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            write_audit_csv(engine.repository, Path(tmp) / "audit.csv")
+            full = (Path(tmp) / "audit.csv").read_bytes()
+        st.download_button("Download the whole audit log", full, file_name=f"{engine.study.id}_audit_log.csv",
+                           mime="text/csv", key="download_audit_full", icon=":material/download:")
+    else:
+        st.info("Nothing logged yet.")

@@ -42,6 +42,7 @@ RESPONSE_COLUMNS = [
     "checkpoint", "checkpoint_sha256", "map_sha256", "is_attention_check", "attention_expected",
     "attention_passed", "correct", "shown_at", "answered_at", "response_time_ms", "answer_sha256",
 ]
+AUDIT_COLUMNS = ["id", "at", "action", "outcome", "actor", "study_id", "detail"]
 PARTICIPANT_COLUMNS = [
     "study_id", "study_sha256", "participant", "condition", "condition_label", "seed", "status", "created_at",
     "consented_at", "last_seen_at", "completed_at", "prolific_pid", "prolific_study_id", "prolific_session_id",
@@ -216,6 +217,13 @@ def _columns(fixed: list[str], rows: list[dict]) -> list[str]:
     return fixed + extra
 
 
+def write_audit_csv(repository: Repository, path: str | Path) -> int:
+    """The researcher audit log (every login, failed login, export, backup and withdrawal), oldest first."""
+    rows = [{"id": e.id, "at": e.at, "action": e.action, "outcome": e.outcome, "actor": e.actor,
+             "study_id": e.study_slug, "detail": e.detail} for e in reversed(repository.audit_log())]
+    return write_csv(path, rows, AUDIT_COLUMNS)
+
+
 @dataclass(frozen=True)
 class ExportResult:
     responses: int
@@ -223,12 +231,16 @@ class ExportResult:
     responses_path: Path
     participants_path: Path
     responses_sha256: str
+    audit_entries: int = 0
+    audit_path: Path | None = None
 
 
 def export_study(repository: Repository, records: list[StudyRecord], responses_path: str | Path,
                  participants_path: str | Path, *, now: dt.datetime | None = None,
-                 provenance_lookup: ProvenanceLookup | None = None) -> ExportResult:
-    """Write both CSVs for the given study versions and log an ``export`` event for each version."""
+                 provenance_lookup: ProvenanceLookup | None = None, audit_path: str | Path | None = None,
+                 actor: str = "cli") -> ExportResult:
+    """Write both CSVs for the given study versions, log an ``export`` event for each version and an entry
+    in the researcher audit log, then (with ``audit_path``) the audit log itself, this export included."""
     now = now or dt.datetime.now(dt.UTC)
     responses, participants = [], []
     for record in records:
@@ -242,4 +254,8 @@ def export_study(repository: Repository, records: list[StudyRecord], responses_p
             "responses_csv": str(responses_path), "participants_csv": str(participants_path),
             "responses": n_r, "participants": n_p,
         }, now, sha256=digest)
-    return ExportResult(n_r, n_p, Path(responses_path), Path(participants_path), digest)
+        repository.log_researcher_action("export", "ok", now, actor=actor, study_slug=record.slug, detail={
+            "study_sha256": record.file_sha256, "responses": n_r, "participants": n_p, "responses_sha256": digest})
+    n_a = write_audit_csv(repository, audit_path) if audit_path is not None else 0
+    return ExportResult(n_r, n_p, Path(responses_path), Path(participants_path), digest, n_a,
+                        Path(audit_path) if audit_path is not None else None)

@@ -24,6 +24,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from study_app.store.database import DatabaseConfigError, make_engine, resolve_db_url
 from study_app.store.export import ProvenanceLookup, export_study
+from study_app.store.logs import cli_actor
 from study_app.store.repository import Repository
 
 
@@ -36,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("responses.csv"), help="responses CSV (default: %(default)s)")
     parser.add_argument("--participants", type=Path, default=None,
                         help="participants CSV (default: participants.csv beside --out)")
+    parser.add_argument("--audit", type=Path, default=None,
+                        help="researcher audit log CSV (default: audit_log.csv beside --out)")
     parser.add_argument("--db", default=None, help="SQLAlchemy database URL (overrides env and secrets)")
     parser.add_argument("--all-versions", action="store_true",
                         help="export every stored version of this study id, not only this file's hash")
@@ -65,7 +68,8 @@ def _optional_provenance(study_path: Path) -> ProvenanceLookup | None:
 
 
 def export_from_file(study_path: Path, out: Path, participants_out: Path | None = None, *, db_url: str | None = None,
-                     all_versions: bool = False, provenance_lookup: ProvenanceLookup | None = None):
+                     all_versions: bool = False, provenance_lookup: ProvenanceLookup | None = None,
+                     audit_out: Path | None = None):
     """Export the study at ``study_path`` from its database; returns :class:`ExportResult`."""
     slug, sha = _study_identity(study_path)
     url = resolve_db_url(db_url, study_path=study_path)
@@ -80,7 +84,8 @@ def export_from_file(study_path: Path, out: Path, participants_out: Path | None 
             raise ExportError(f"study {slug!r} version {sha[:12]} has no data in this database "
                               f"(stored versions: {stored}); use --all-versions to export them")
         participants_out = participants_out or out.with_name("participants.csv")
-        return export_study(repo, records, out, participants_out, provenance_lookup=provenance_lookup)
+        return export_study(repo, records, out, participants_out, provenance_lookup=provenance_lookup,
+                            audit_path=audit_out or out.with_name("audit_log.csv"), actor=cli_actor())
     finally:
         repo.dispose()
 
@@ -89,10 +94,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = export_from_file(args.study, args.out, args.participants, db_url=args.db,
                                   all_versions=args.all_versions,
-                                  provenance_lookup=_optional_provenance(args.study))
+                                  provenance_lookup=_optional_provenance(args.study), audit_out=args.audit)
     except (ExportError, DatabaseConfigError) as exc:
         print(f"export: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {result.responses} trial rows to {result.responses_path} and "
-          f"{result.participants} participants to {result.participants_path}")
+          f"{result.participants} participants to {result.participants_path}; "
+          f"researcher audit log ({result.audit_entries} entries) to {result.audit_path}")
     return 0

@@ -15,12 +15,21 @@ Answer shapes, per step:
 * forward-simulation ``predict`` and distinction: ``{"choice": option, "confidence": int (optional)}``
 
 Every trial answer may also carry ``"comment": str`` (free text, up to 10 000 characters).
+
+What is stored is exactly what was sent, after this normalisation and nothing else: a rank (list or tuple)
+becomes a list, an effect mapping a plain dict, an optional questionnaire answer that is ``None`` or ``""``
+and a ``None`` confidence on a choice trial count as not given (left out). Text is never trimmed or
+rewritten: NUL, right-to-left marks and emoji are kept. Text that is not valid Unicode (a lone surrogate such
+as U+D800, which a browser can send but UTF-8 cannot encode) is refused with :class:`AnswerError` naming the
+field, as are numbers that JSON cannot hold (NaN, infinity). Error messages never echo more than a short,
+escaped excerpt of what was sent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 
 from study_app.study.errors import AnswerError
@@ -46,8 +55,42 @@ def canonical_json(value) -> str:
 
 
 def answer_sha256(value) -> str:
-    """SHA-256 of the canonical JSON: the event log carries it so stored answers can be shown untouched."""
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    """SHA-256 of the canonical JSON: the event log carries it so stored answers can be shown untouched.
+
+    The validators refuse what cannot be encoded before this runs; the guard here keeps that promise for
+    any other caller: an :class:`AnswerError`, never a ``UnicodeEncodeError`` from deep inside.
+    """
+    try:
+        return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    except UnicodeEncodeError as exc:
+        raise AnswerError("", f"contains text that is not valid Unicode ({_UNICODE_HINT}, at {exc.start})") from exc
+    except ValueError as exc:
+        raise AnswerError("", f"cannot be stored as JSON ({exc})") from exc
+
+
+_UNICODE_HINT = "a lone surrogate character"
+
+
+def _show(value, limit: int = 40) -> str:
+    """A short, printable, UTF-8-safe excerpt of what was sent, for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _field_name(key) -> str:
+    """A field name taken from the sent keys, made safe to show (escaped, short)."""
+    name = key if isinstance(key, str) else str(key)
+    name = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return name if len(name) <= 64 else name[:64] + "…"
+
+
+def _valid_unicode(field: str, value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AnswerError(field, f"contains a character that is not valid Unicode text ({_UNICODE_HINT}, "
+                                 f"at position {exc.start})") from None
+    return value
 
 
 def _require_mapping(answer) -> Mapping:
@@ -55,13 +98,14 @@ def _require_mapping(answer) -> Mapping:
         raise AnswerError("", f"expected a dict of answers, got {type(answer).__name__}")
     for key in answer:
         if not isinstance(key, str):
-            raise AnswerError(str(key), "answer keys must be strings")
+            raise AnswerError(_field_name(key), "answer keys must be strings")
+        _valid_unicode(_field_name(key), key)
     return answer
 
 
 def _int_in(field: str, value, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise AnswerError(field, f"must be an integer from {low} to {high}, got {value!r}")
+        raise AnswerError(field, f"must be an integer from {low} to {high}, got {_show(value)}")
     if not low <= value <= high:
         raise AnswerError(field, f"must be from {low} to {high}, got {value}")
     return value
@@ -72,13 +116,13 @@ def _text(field: str, value, max_length: int = MAX_TEXT) -> str:
         raise AnswerError(field, f"must be text, got {type(value).__name__}")
     if len(value) > max_length:
         raise AnswerError(field, f"is {len(value)} characters; at most {max_length} are kept")
-    return value
+    return _valid_unicode(field, value)
 
 
 def _no_extra(answer: Mapping, allowed: set[str]) -> None:
     extra = sorted(set(answer) - allowed)
     if extra:
-        raise AnswerError(extra[0], f"not expected here (expected: {', '.join(sorted(allowed)) or 'nothing'})")
+        raise AnswerError(_field_name(extra[0]), f"not expected here (expected: {', '.join(sorted(allowed)) or 'nothing'})")
 
 
 def validate_consent(answer) -> bool:
@@ -110,19 +154,20 @@ def validate_questionnaire(questions: tuple[Question, ...], answer) -> dict:
                 raise AnswerError(q.id, "is required")
             continue
         if q.kind == "choice":
-            if value not in q.options:
-                raise AnswerError(q.id, f"{value!r} is not one of the options")
+            if not isinstance(value, str) or value not in q.options:
+                raise AnswerError(q.id, f"{_show(value)} is not one of the options")
         elif q.kind == "likert":
             value = _int_in(q.id, value, q.low, q.high)
         elif q.kind == "number":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                raise AnswerError(q.id, f"must be a number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise AnswerError(q.id, f"must be a finite number, got {_show(value)}")
             if (q.low is not None and value < q.low) or (q.high is not None and value > q.high):
                 raise AnswerError(q.id, f"must be from {q.low} to {q.high}, got {value}")
         elif q.kind == "text":
             value = _text(q.id, value, q.max_length)
         elif q.kind == "rank":
-            if not isinstance(value, (list, tuple)) or sorted(value) != sorted(q.options):
+            if (not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)
+                    or sorted(value) != sorted(q.options)):
                 raise AnswerError(q.id, "must list every option exactly once, best first")
             value = list(value)
         clean[q.id] = value
@@ -147,22 +192,23 @@ def validate_trial(step: Mapping, answer) -> dict:
         _no_extra(answer, {"effect", "comment"})
         effect = answer.get("effect")
         keys = [m["key"] for m in step["methods"]]
-        if not isinstance(effect, Mapping) or sorted(effect) != sorted(keys):
+        if (not isinstance(effect, Mapping) or not all(isinstance(k, str) for k in effect)
+                or sorted(effect) != sorted(keys)):
             raise AnswerError("effect", f"must give one of {', '.join(EFFECT_OPTIONS)} for each of {', '.join(keys)}")
         for key, value in effect.items():
-            if value not in EFFECT_OPTIONS:
-                raise AnswerError(f"effect.{key}", f"{value!r} is not one of {', '.join(EFFECT_OPTIONS)}")
+            if not isinstance(value, str) or value not in EFFECT_OPTIONS:
+                raise AnswerError(f"effect.{key}", f"{_show(value)} is not one of {', '.join(EFFECT_OPTIONS)}")
         clean["effect"] = dict(effect)
     elif protocol == VERIFICATION:
         _no_extra(answer, {"decision", "confidence", "comment"})
-        if answer.get("decision") not in VERIFICATION_DECISIONS:
+        if not isinstance(answer.get("decision"), str) or answer["decision"] not in VERIFICATION_DECISIONS:
             raise AnswerError("decision", f"must be one of {', '.join(VERIFICATION_DECISIONS)}")
         clean["decision"] = answer["decision"]
         clean["confidence"] = _int_in("confidence", answer.get("confidence"), low, high)
     else:  # forward-simulation predict, distinction
         _no_extra(answer, {"choice", "confidence", "comment"})
-        if answer.get("choice") not in step["options"]:
-            raise AnswerError("choice", f"{answer.get('choice')!r} is not one of {', '.join(step['options'])}")
+        if not isinstance(answer.get("choice"), str) or answer["choice"] not in step["options"]:
+            raise AnswerError("choice", f"{_show(answer.get('choice'))} is not one of {', '.join(step['options'])}")
         clean["choice"] = answer["choice"]
         if answer.get("confidence") is not None:
             clean["confidence"] = _int_in("confidence", answer["confidence"], low, high)

@@ -1,5 +1,9 @@
 """The researcher area's lock: a password compared in constant time, locked when none is configured.
 
+Failed attempts are throttled for the whole deployment by :mod:`study_app.store.login_throttle` (in the
+database, so reloads, other browsers, other server processes and restarts all see the same count); this
+module only draws the form and the waiting time. Every attempt lands in the researcher audit log.
+
 The one exception is the bundled demo: with no password configured it makes a random one-time password
 when the server handles its first page, and writes it to the server log only (never to a page), so that
 whoever started the server can look around and nobody who merely has the URL can.
@@ -7,18 +11,43 @@ whoever started the server can look around and nobody who merely has the URL can
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 import secrets
 
 import streamlit as st
 
+from study_app.store.login_throttle import LoginThrottle, MemoryLoginThrottle, format_wait
 from study_app.ui import state_keys
 from study_app.ui.settings import ENV_PASSWORD, SECRET_PASSWORD, AppSettings
 
 log = logging.getLogger("study_app.researcher")
 
-MAX_FAILED_ATTEMPTS = 5
+
+def login_clock() -> dt.datetime:
+    """The throttle's clock, looked up on every call so tests can move time instead of sleeping."""
+    return dt.datetime.now(dt.UTC)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _login_throttle(db_url: str):
+    """One per process and database. Falls back to a per-process count when the database cannot be used
+    (down, or at another schema revision), so the researcher can still reach the readiness page."""
+    from study_app.store import Repository, make_engine  # noqa: PLC0415 - only when the gate is drawn
+
+    try:
+        return LoginThrottle(Repository(make_engine(db_url)), clock=lambda: login_clock())
+    except Exception as exc:  # noqa: BLE001 - any database failure: throttle in memory, say so in the log
+        log.warning("researcher login throttle: database unusable (%s); failed logins are counted in this "
+                    "process only and not audited", exc)
+        return MemoryLoginThrottle(clock=lambda: login_clock())
+
+
+def login_throttle(settings: AppSettings):
+    from study_app.ui.resources import db_url  # noqa: PLC0415 - avoid an import cycle
+
+    return _login_throttle(db_url(settings))
 
 
 def passwords_match(given: str, expected: str) -> bool:
@@ -66,25 +95,28 @@ def researcher_unlocked(settings: AppSettings) -> bool:
         return False
     if st.session_state.get(state_keys.RESEARCHER_OK):
         return True
-    failures = int(st.session_state.get(state_keys.RESEARCHER_FAILURES, 0))
-    if failures >= MAX_FAILED_ATTEMPTS:
-        st.error("Too many wrong passwords in this session. Reload the page to try again.")
-        return False
+    throttle = login_throttle(settings)
+    notice = st.empty()  # one message above the form: the attempt's outcome, else the current wait
+    if not throttle.persistent:
+        st.caption("The database cannot be used, so failed logins are counted by this server process only.")
     if settings.researcher_password is None:
         st.info("Demo study: the one-time researcher password is printed in the server log.")
     with st.form("researcher_login", enter_to_submit=True):
         given = st.text_input("Researcher password", type="password", key="researcher_password_input")
         submitted = st.form_submit_button("Unlock")
     if not submitted:
+        wait = throttle.wait()
+        if wait > dt.timedelta(0):
+            notice.error("Too many wrong passwords: the researcher area is locked for everyone. "
+                         f"Try again in {format_wait(wait)}.")
         return False
-    if passwords_match(given or "", expected):
+    result = throttle.attempt(passwords_match(given or "", expected), actor="web")
+    if result.ok:
         st.session_state[state_keys.RESEARCHER_OK] = True
-        st.session_state[state_keys.RESEARCHER_FAILURES] = 0
         log.info("researcher area unlocked")
         st.rerun()
-    st.session_state[state_keys.RESEARCHER_FAILURES] = failures + 1
-    log.warning("researcher area: wrong password (%d in this session)", failures + 1)
-    st.error("Wrong password.")
+    log.warning("researcher area: login refused (%s, %d consecutive failures)", result.outcome, result.failures)
+    notice.error(result.message())
     return False
 
 

@@ -126,5 +126,48 @@ def test_data_page_exports_the_rows(setup_study):
     at.button(key="prepare_export").click().run()
     assert not at.exception
     downloads = at.get("download_button")
-    assert len(downloads) == 2
+    assert [d.proto.label for d in downloads] == ["Download responses.csv", "Download participants.csv",
+                                                  "Download audit_log.csv", "Download the whole audit log"]
     assert "2 responses, 1 participants" in texts(at)
+    (table,) = at.dataframe  # the export itself is in the audit log
+    assert list(table.value["action"]) == ["export"] and list(table.value["actor"]) == ["web"]
+
+
+def test_twenty_wrong_passwords_across_fresh_sessions_are_throttled_then_the_window_ends(setup_study,
+                                                                                        monkeypatch):
+    """Each attempt from a new session (a reload, another browser): the count is in the database, not the
+    session. The right password during the wait is refused until the wait is over. Time is a fake clock."""
+    from study.kit import FakeClock
+
+    import study_app.ui.password_gate as gate
+
+    setup_study("verification")
+    password = "correct horse battery staple"
+    monkeypatch.setenv(PASSWORD_ENV, password)
+    clock = FakeClock()
+    monkeypatch.setattr(gate, "login_clock", clock)
+
+    def attempt(given):
+        at = open_login(new_app())
+        at.text_input(key="researcher_password_input").input(given)
+        at.button[0].click().run()
+        return at
+
+    outcomes = []
+    for i in range(20):
+        shown = texts(attempt(f"guess {i}"))
+        outcomes.append("locked" if "locked for everyone" in shown else "wrong" if "Wrong password" in shown else shown)
+    assert outcomes == ["wrong"] * 4 + ["locked"] * 16
+    at = attempt(password)
+    assert "Try again in 2 s" in texts(at) and state_keys.RESEARCHER_OK not in at.session_state
+    assert "Try again in 2 s" in texts(open_login(new_app()))  # the wait is shown before any attempt too
+    clock.advance(seconds=2)
+    at = attempt(password)
+    assert at.session_state[state_keys.RESEARCHER_OK] is True
+
+    at.switch_page(PAGES["data"][0]).run()  # the audit log on the Data page lists every attempt
+    assert not at.exception
+    (table,) = at.dataframe
+    log = table.value
+    assert len(log) == 22 and list(log["outcome"][:2]) == ["ok", "locked"]
+    assert (log["action"] == "login").all()

@@ -192,6 +192,9 @@ def test_export_cli(make_study, make_engine_for, tmp_path, monkeypatch, capsys):
     assert len(rows) == 2 * 6
     assert {r["phases"] for r in rows} == {"learn", "predict"}
     assert len(_read(out.with_name("participants.csv"))) == 2
+    (audit,) = _read(out.with_name("audit_log.csv"))  # the researcher audit log, this export included
+    assert (audit["action"], audit["outcome"], audit["study_id"]) == ("export", "ok", study.id)
+    assert audit["actor"].startswith("cli") and '"responses": 12' in audit["detail"]
     # a --db without the file, or without this study, is a clear error, not an empty CSV
     other = f"sqlite:///{tmp_path / 'x.db'}"
     assert main(["export", "--study", study.source, "--out", str(out), "--db", other]) == 1
