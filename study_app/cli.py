@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "precompute": ("study_app.explain.precompute_cli", "fill the attribution cache for a study or image folder"),
     "export": ("study_app.store.export_cli", "write responses.csv and participants.csv with provenance"),
     "db": ("study_app.store.db_cli", "database schema: status, upgrade after a release adds columns"),
+    "backup": ("study_app.store.backup_cli", "consistent copy of the study database while it runs (+ manifest)"),
+    "restore": ("study_app.store.restore_cli", "restore a backup and verify every table against its manifest"),
     "check": ("study_app.readiness", "is the study ready to launch? exits non-zero if not"),
     "serve": ("study_app.serve.serve_cli", "one study on N processes behind HAProxy (needs PostgreSQL for N > 1)"),
 }

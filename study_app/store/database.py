@@ -6,6 +6,13 @@ timeout (a writer waits for the lock instead of failing), and ``BEGIN IMMEDIATE`
 write lock when it starts, so two transactions cannot both read then both try to upgrade, the classic
 SQLite deadlock that a busy timeout cannot resolve). Any other SQLAlchemy URL works, e.g.
 ``postgresql+psycopg://user:pass@host/db``.
+
+Durability: WAL with ``synchronous=NORMAL`` keeps every committed transaction when a *process* dies (a
+SIGKILL, an out-of-memory kill: the WAL is already in the operating system's page cache;
+tests/store/test_crash_safety.py kills a server mid-burst). Only an operating-system crash or power loss can
+lose the last transactions before the next checkpoint, never corrupt the file; ``FULL`` would close that
+window at the price of an fsync per commit. A study on a machine without a UPS that cannot afford to lose
+its last seconds should use PostgreSQL, and backups (``xai-study backup``) either way.
 """
 
 from __future__ import annotations

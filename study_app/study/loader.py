@@ -21,6 +21,17 @@ from study_app.study.schema import Stimulus, Study, TaskConfig, parse_study
 from study_app.study.steps import DISTINCTION, FORWARD_SIMULATION
 
 
+class UnreadableStimuli(StudyFileError):
+    """Stimulus files that cannot be read or decoded: all of them, each with its reason (``problems``)."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str, str]]):
+        self.problems = problems  # (task field, file, reason)
+        lines = "".join(f"\n  {where}: {file}: {reason}" for where, file, reason in problems)
+        fields = {where for where, _, _ in problems}
+        field = fields.pop() if len(fields) == 1 else "stimuli"
+        super().__init__(source, field, f"{len(problems)} unreadable stimulus file(s):{lines}")
+
+
 def load_study(path: str | Path, *, check_images: bool = True) -> Study:
     """Read, validate and resolve a study file.
 
@@ -53,9 +64,15 @@ def load_study(path: str | Path, *, check_images: bool = True) -> Study:
     consent = _read_text_file(source, base, study_table, "consent_file")
     instructions = _read_text_file(source, base, study_table, "instructions_file")
     study = parse_study(data, source, consent=consent, instructions=instructions)
-    tasks = tuple(
-        _resolve_task(source, f"tasks[{i}]", base, task, check_images) for i, task in enumerate(study.tasks)
-    )
+    tasks, unreadable = [], []
+    for i, task in enumerate(study.tasks):
+        try:
+            tasks.append(_resolve_task(source, f"tasks[{i}]", base, task, check_images))
+        except UnreadableStimuli as exc:  # keep going: the researcher fixes every file in one pass
+            unreadable += exc.problems
+    if unreadable:
+        raise UnreadableStimuli(source, unreadable)
+    tasks = tuple(tasks)
     cache_dir = str((base / study.cache_dir).resolve()) if study.cache_dir else None
     return dataclasses.replace(study, tasks=tasks, sha256=hashlib.sha256(raw).hexdigest(), cache_dir=cache_dir)
 
@@ -102,6 +119,7 @@ def _list_stimuli(source: str, where: str, base: Path, task: TaskConfig, check_i
     from trainers.images import is_image_name  # noqa: PLC0415
 
     entries: list[tuple[str, Path, str]] = []  # (image_id, path, label)
+    missing: list[tuple[str, str, str]] = []  # (field, file, reason), reported with the undecodable ones
     if task.stimuli_dir is not None:
         root = (base / task.stimuli_dir).resolve()
         if not root.is_dir():
@@ -116,28 +134,35 @@ def _list_stimuli(source: str, where: str, base: Path, task: TaskConfig, check_i
         for i, spec in enumerate(task.stimuli_list):
             file = (base / spec.path).resolve()
             if not file.is_file():
-                raise StudyFileError(source, f"{where}.stimuli[{i}].path", f"{file}: file not found")
+                missing.append((f"{where}.stimuli[{i}].path", str(file), "file not found"))
+                continue
             entries.append((spec.path, file, spec.label or ""))
         ids = [e[0] for e in entries]
         for i, image_id in enumerate(ids):
             if image_id in ids[:i]:
                 raise StudyFileError(source, f"{where}.stimuli[{i}].path", f"{image_id} is listed twice")
-    return tuple(
-        Stimulus(image_id=image_id, path=str(file), label=label,
-                 sha256=_check_image(source, where, file, check_images))
-        for image_id, file, label in entries
-    )
+    stimuli, problems = [], missing
+    for image_id, file, label in entries:
+        digest, reason = _check_image(file, check_images)
+        if reason is not None:
+            problems.append((f"{where}.stimuli", str(file), reason))
+        else:
+            stimuli.append(Stimulus(image_id=image_id, path=str(file), label=label, sha256=digest))
+    if problems:
+        raise UnreadableStimuli(source, problems)
+    return tuple(stimuli)
 
 
-def _check_image(source: str, where: str, file: Path, decode: bool) -> str:
+def _check_image(file: Path, decode: bool) -> tuple[str | None, str | None]:
+    """``(sha256, None)``, or ``(None, why it cannot be used)``."""
     from trainers.images import ImageLoadError, open_rgb  # noqa: PLC0415
 
     if decode:
         try:
             open_rgb(file)
         except ImageLoadError as exc:
-            raise StudyFileError(source, f"{where}.stimuli", str(exc)) from exc
+            return None, str(exc).removeprefix(f"{file}: ")
     try:
-        return hashlib.sha256(file.read_bytes()).hexdigest()
+        return hashlib.sha256(file.read_bytes()).hexdigest(), None
     except OSError as exc:
-        raise StudyFileError(source, f"{where}.stimuli", f"{file}: cannot read ({exc})") from exc
+        return None, f"cannot read ({exc.strerror or exc})"

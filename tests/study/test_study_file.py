@@ -282,3 +282,28 @@ def test_method_params_are_checked_by_the_registry(good):
     err = _error(good)
     assert err.field == "methods[1].params"
     assert "n_stepz" in str(err)
+
+
+def test_every_unreadable_stimulus_is_listed_with_its_reason(tmp_path, checkpoint_dir, stimuli_dir, capsys,
+                                                             monkeypatch):
+    """Not only the first: a researcher fixing a folder of images wants the whole list in one go."""
+    stim = tmp_path / "stim"
+    shutil.copytree(stimuli_dir, stim)
+    (stim / "cat" / "empty.png").write_bytes(b"")
+    (stim / "dog" / "text.jpg").write_text("not an image")
+    (stim / "dog" / "cut.png").write_bytes(_png_bytes()[:60])
+    path = write_study(tmp_path, "verification", checkpoint=checkpoint_dir, stimuli=stim)
+    with pytest.raises(StudyFileError) as err:
+        load_study(path)
+    message = str(err.value)
+    assert "3 unreadable stimulus file(s)" in message
+    for name, reason in [("empty.png", "empty file"), ("text.jpg", "not an image"), ("cut.png", "corrupt")]:
+        (line,) = [x for x in message.splitlines() if name in x]
+        assert reason in line, line
+
+    from study_app.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--study", str(path)]) != 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("empty.png", "text.jpg", "cut.png")), out
