@@ -12,7 +12,6 @@ PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
 
 # session_state keys
 RESEARCHER_OK = "researcher_authenticated"
-RESEARCHER_FAILURES = "researcher_failed_attempts"
 PARTICIPANT_TOKEN = "participant_token"  # noqa: S105 - a key name
 FLASH = "flash_message"  # one-shot notice shown on the next run (e.g. "answer saved")
 
