@@ -29,7 +29,7 @@ from study_app.store.repository import (
     token_sha256,
 )
 from study_app.study import answers as answer_checks
-from study_app.study.design import PROMPTS, assign_condition, build_plan, condition_labels, select_items
+from study_app.study.design import assign_condition, build_plan, condition_labels, select_items
 from study_app.study.errors import UnknownParticipantError
 from study_app.study.id_key import IdKey, IdKeyError, database_key_message, resolve_id_key
 from study_app.study.predictions import TaskPredictions, predict_study
@@ -43,17 +43,12 @@ from study_app.study.steps import (
     PRE_QUESTIONNAIRE,
     TRIAL,
     WITHDRAWN,
-    PredictionView,
     Question,
-    ShownMethod,
     Step,
-    TrialSpec,
 )
+from study_app.study.views import normalise_external_ids, trial_spec
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-# URL parameter -> participants column. Prolific appends these to the study URL.
-EXTERNAL_ID_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id"}
-MAX_EXTERNAL_ID = 128
 MAX_PENDING = 100_000
 MAX_CACHED_PLANS = 2_000  # parsed plans kept in memory (immutable; re-read from the database on a miss)
 
@@ -73,31 +68,6 @@ class _Plan:
     first_trial_stage: int
     n_trials: int
     post_questions: tuple[Question, ...]
-
-
-def normalise_external_ids(external_ids: Mapping[str, object] | None) -> dict[str, str]:
-    """Keep the Prolific parameters, checked: printable text of at most 128 characters.
-
-    Streamlit hands query parameters as strings (or lists for repeats; the last one wins). Anything else
-    in the mapping (other URL parameters) is ignored, so arbitrary URLs cannot write to the database.
-
-    Raises:
-        ValueError: naming the parameter whose value is unusable.
-    """
-    clean: dict[str, str] = {}
-    for param, column in EXTERNAL_ID_PARAMS.items():
-        value = (external_ids or {}).get(param)
-        if isinstance(value, (list, tuple)):
-            value = value[-1] if value else None
-        if value is None or value == "":
-            continue
-        if not isinstance(value, str):
-            raise ValueError(f"URL parameter {param}: expected text, got {type(value).__name__}")
-        value = value.strip()
-        if not value or len(value) > MAX_EXTERNAL_ID or not value.isprintable():
-            raise ValueError(f"URL parameter {param}: must be 1-{MAX_EXTERNAL_ID} printable characters")
-        clean[column] = value
-    return clean
 
 
 class StudyEngine:
@@ -140,12 +110,9 @@ class StudyEngine:
         self.items = select_items(study, self.predictions)
         self.conditions = condition_labels(study)
         needed = not study.keep_external_ids
-        if id_key is None:
-            key = resolve_id_key(needed=needed, secrets=secrets)
-        elif isinstance(id_key, IdKey):
-            key = id_key
-        else:
-            key = IdKey(id_key.encode("utf-8") if isinstance(id_key, str) else bytes(id_key), "argument")
+        key = id_key if isinstance(id_key, IdKey) else (
+            resolve_id_key(needed=needed, secrets=secrets) if id_key is None
+            else IdKey(id_key.encode() if isinstance(id_key, str) else bytes(id_key), "argument"))
         if needed and not key.in_database and any(r.id_key for r in repository.studies(study.id)):
             raise IdKeyError(database_key_message(study.id))
         self.record = repository.ensure_study(study.id, study.sha256, study.title, self._now(),
@@ -428,21 +395,3 @@ class StudyEngine:
             return Step(kind=kind, step_id=step_id, text=self.study.instructions, progress=progress)
         spec = plan.trial_steps[stage - plan.first_trial_stage]
         return Step(kind=TRIAL, step_id=step_id, trial=trial_spec(spec, plan.n_trials), progress=progress)
-
-
-def trial_spec(step: Mapping, total: int) -> TrialSpec:
-    """The participant-facing view of a stored plan step (drops scoring data such as model correctness)."""
-    pred = step.get("prediction")
-    view = None
-    if pred is not None:
-        view = PredictionView(label=pred["label"], prob=float(pred["prob"]),
-                              topk=tuple((str(label), float(p)) for label, p in pred["topk"]))
-    return TrialSpec(
-        index=step["trial"], total=total, phase=step["phase"], task=step["task"], protocol=step["protocol"],
-        image_id=step["image_id"], image_path=step["image_path"], checkpoint=step["checkpoint"],
-        true_label=step["true_label"] if step["show_true_label"] else None, prediction=view,
-        methods=tuple(ShownMethod(**m) for m in step["methods"]), options=tuple(step["options"]),
-        prompt=PROMPTS[(step["protocol"], step["phase"])], show_true_label=step["show_true_label"],
-        is_attention_check=step["is_attention_check"], attention_prompt=step["attention_prompt"],
-        scale=(step["scale"][0], step["scale"][1]), clinical_notice=step.get("clinical_notice"),
-    )

@@ -1,0 +1,59 @@
+"""What crosses the engine's edge, checked or trimmed: URL parameters in, a trial's participant view out.
+
+Kept apart from the state machine (:mod:`study_app.study.engine`) because both are pure functions of
+their input: the external ids a visitor's URL carries, and what a stored plan step lets the participant see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from study_app.study.design import PROMPTS
+from study_app.study.steps import PredictionView, ShownMethod, TrialSpec
+
+# URL parameter -> participants column. Prolific appends these to the study URL.
+EXTERNAL_ID_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id"}
+MAX_EXTERNAL_ID = 128
+
+
+def normalise_external_ids(external_ids: Mapping[str, object] | None) -> dict[str, str]:
+    """Keep the Prolific parameters, checked: printable text of at most 128 characters.
+
+    Streamlit hands query parameters as strings (or lists for repeats; the last one wins). Anything else
+    in the mapping (other URL parameters) is ignored, so arbitrary URLs cannot write to the database.
+
+    Raises:
+        ValueError: naming the parameter whose value is unusable.
+    """
+    clean: dict[str, str] = {}
+    for param, column in EXTERNAL_ID_PARAMS.items():
+        value = (external_ids or {}).get(param)
+        if isinstance(value, (list, tuple)):
+            value = value[-1] if value else None
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"URL parameter {param}: expected text, got {type(value).__name__}")
+        value = value.strip()
+        if not value or len(value) > MAX_EXTERNAL_ID or not value.isprintable():
+            raise ValueError(f"URL parameter {param}: must be 1-{MAX_EXTERNAL_ID} printable characters")
+        clean[column] = value
+    return clean
+
+
+def trial_spec(step: Mapping, total: int) -> TrialSpec:
+    """The participant-facing view of a stored plan step (drops scoring data such as model correctness)."""
+    pred = step.get("prediction")
+    view = None
+    if pred is not None:
+        view = PredictionView(label=pred["label"], prob=float(pred["prob"]),
+                              topk=tuple((str(label), float(p)) for label, p in pred["topk"]))
+    return TrialSpec(
+        index=step["trial"], total=total, phase=step["phase"], task=step["task"], protocol=step["protocol"],
+        image_id=step["image_id"], image_path=step["image_path"], checkpoint=step["checkpoint"],
+        true_label=step["true_label"] if step["show_true_label"] else None, prediction=view,
+        methods=tuple(ShownMethod(**m) for m in step["methods"]), options=tuple(step["options"]),
+        prompt=PROMPTS[(step["protocol"], step["phase"])], show_true_label=step["show_true_label"],
+        is_attention_check=step["is_attention_check"], attention_prompt=step["attention_prompt"],
+        scale=(step["scale"][0], step["scale"][1]), clinical_notice=step.get("clinical_notice"),
+    )
