@@ -184,18 +184,27 @@ def _default_db_url(settings: AppSettings) -> str:
 
 
 def _database(settings: AppSettings, db_url: str | None) -> str:
-    from sqlalchemy import text  # noqa: PLC0415
+    from sqlalchemy import inspect, text  # noqa: PLC0415
 
     from study_app.store import make_engine, resolve_db_url  # noqa: PLC0415
+    from study_app.store.migrate import schema_state, upgrade_command  # noqa: PLC0415
 
     url = db_url or resolve_db_url(study_path=settings.study_file)
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+            tables = set(inspect(conn).get_table_names())
+        revision, head = schema_state(engine)
     finally:
         engine.dispose()
-    return f"{engine.url.render_as_string(hide_password=True)}"
+    shown = engine.url.render_as_string(hide_password=True)
+    if revision is None and tables:
+        raise RuntimeError(f"{shown} was made before schema migrations; back it up, then run: {upgrade_command(url)}")
+    if revision is not None and revision != head:
+        raise RuntimeError(f"{shown} is at schema revision {revision}, this release needs {head}; back it up, "
+                           f"then run: {upgrade_command(url)}")
+    return f"{shown} (schema {head})" if revision else f"{shown} (empty: tables are created on first use)"
 
 
 def check_readiness(settings: AppSettings, *, config_path: Path | None = None, db_url: str | None = None,

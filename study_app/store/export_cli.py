@@ -25,6 +25,7 @@ except ModuleNotFoundError:  # Python 3.10
 from study_app.store.database import DatabaseConfigError, make_engine, resolve_db_url
 from study_app.store.export import ProvenanceLookup, export_study
 from study_app.store.logs import cli_actor
+from study_app.store.migrate import SchemaMismatch
 from study_app.store.repository import Repository
 
 
@@ -75,7 +76,10 @@ def export_from_file(study_path: Path, out: Path, participants_out: Path | None 
     url = resolve_db_url(db_url, study_path=study_path)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise ExportError(f"no database at {url.removeprefix('sqlite:///')} (set --db or XAI_STUDY_DB_URL)")
-    repo = Repository(make_engine(url), create_tables=True)
+    try:
+        repo = Repository(make_engine(url), create_tables=True)
+    except SchemaMismatch as exc:  # an older database: the message names the upgrade command
+        raise ExportError(str(exc)) from exc
     try:
         versions = repo.studies(slug)
         records = versions if all_versions else [v for v in versions if v.file_sha256 == sha]

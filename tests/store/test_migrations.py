@@ -363,3 +363,26 @@ def test_an_in_memory_sqlite_database_works():
     assert set(repo.count_rows()) == {t.name for t in Base.metadata.sorted_tables}
     assert schema_state(repo.engine)[0] == scripts().get_current_head()
     repo.dispose()
+
+
+def test_check_and_export_name_the_upgrade_for_an_older_database(tmp_path, capsys, make_study):
+    """``xai-study check`` reports a database whose schema is older than the code (with the command), and
+    ``xai-study export`` says the same in one line instead of a traceback."""
+    from study_app.readiness import _database
+    from study_app.ui.settings import resolve_settings
+
+    url = f"sqlite:///{tmp_path / 'responses.sqlite'}"
+    study = make_study("verification", trials=2)
+    settings = resolve_settings({}, env={"XAI_STUDY_FILE": study.source})
+    assert "empty: tables are created on first use" in _database(settings, url)
+    engine = make_engine(url)
+    upgrade_database(engine)
+    assert "(schema " in _database(settings, url)
+    with engine.begin() as conn:  # as if this database were still at the previous revision
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :rev"), {"rev": BASELINE_REVISION})
+    engine.dispose()
+    with pytest.raises(RuntimeError, match=f"{HEAD_COMMAND} --db "):
+        _database(settings, url)
+    assert cli_main(["export", "--study", study.source, "--db", url, "--out", str(tmp_path / "r.csv")]) != 0
+    err = capsys.readouterr().err
+    assert HEAD_COMMAND in err and "Traceback" not in err
