@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from e2e.browser_steps import SETTLED_JS  # the e2e tests' own test of a settled page
+
 TIMEOUT_MS = 180_000
 QUIET_MS = 1000
 MAX_SCREENS = 100
@@ -66,11 +68,7 @@ IMAGES_AT_JS = """([t0]) => new Promise(resolve => {
     };
     tick();
 })"""
-FIRST_SCREEN_JS = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    return app !== null && app.dataset.testScriptState === 'notRunning'
-        && document.querySelectorAll('[data-stale="true"]').length === 0;
-}"""
+
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,7 @@ async def walk(page, url: str, *, think: Callable[[], float] | None = None,
     refusals = 0
     await page.goto(url)
     await page.locator(PRIMARY).first.wait_for(state="visible", timeout=TIMEOUT_MS)
-    await page.wait_for_function(FIRST_SCREEN_JS, timeout=TIMEOUT_MS)
+    await page.wait_for_function(SETTLED_JS, timeout=TIMEOUT_MS)
     for n in range(MAX_SCREENS):
         button = page.locator(PRIMARY)
         if await button.count() == 0:
