@@ -30,6 +30,7 @@ from trainers import data as D
 from trainers.checkpoint import (
     TRAIN_STATE_FILE,
     CardBuilder,
+    load_checkpoint,
     read_card,
     safe_torch_load,
     save_checkpoint,
@@ -45,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--arch", default="resnet18", choices=ARCHS)
     p.add_argument("--pretrained", default="none", choices=("none", "imagenet"))
     p.add_argument("--weights", type=Path, default=None, help="local ImageNet state dict instead of downloading")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="start from this project checkpoint's weights (same architecture and class names), "
+                        "e.g. to continue training a bundled model on more data")
     p.add_argument("--input-size", type=int, default=160)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=32)
@@ -250,7 +254,9 @@ def main(args) -> dict:
                           drop_last=len(train_ds) > args.batch_size, generator=g, **loader_kw)
     val_dl = DataLoader(val_ds, args.batch_size * 2, sampler=val_sampler, **loader_kw)
 
-    model = build_resnet(args.arch, len(spec.class_names), args.pretrained, args.weights).to(device)
+    model = build_resnet(args.arch, len(spec.class_names), args.pretrained, args.weights)
+    init_sha = _init_from_checkpoint(model, args, spec.class_names) if args.init_from else None
+    model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     weights = D.class_weights(train_ds.labels, len(spec.class_names)).to(device) if args.class_weighting == "balanced" else None
@@ -291,9 +297,12 @@ def main(args) -> dict:
     card = CardBuilder(arch=args.arch, class_names=spec.class_names, input_size=args.input_size, mean=mean, std=std,
                        train_args=resolved, dataset=D.fingerprint(spec))
     card.dataset["skipped"] = skipped + skipped_val
-    scratch = args.pretrained == "none" and not args.weights
+    scratch = args.pretrained == "none" and not args.weights and init_sha is None
+    start = ("from scratch (random initialisation, no ImageNet weights)" if scratch
+             else f"from the checkpoint {args.init_from} (weights SHA-256 {init_sha[:12]})" if init_sha
+             else "from ImageNet weights")
     card.notes = (
-        f"{args.arch} trained {'from scratch (random initialisation, no ImageNet weights)' if scratch else 'from ImageNet weights'} "
+        f"{args.arch} trained {start} "
         f"on {len(train_items)} training images at {args.input_size}px ({len(val_items)} held out for validation) "
         f"by `xai-study train`."
         + (" A small sample trained on a CPU: expect weaker features than an ImageNet-pretrained model. Where the "
@@ -357,6 +366,21 @@ def main(args) -> dict:
     if dist.is_initialized():
         dist.destroy_process_group()
     return result
+
+
+def _init_from_checkpoint(model: nn.Module, args, class_names: list[str]) -> str:
+    """Copy a project checkpoint's weights into ``model``; refuse one of another shape or class list."""
+    if args.resume:
+        raise ValueError("--init-from starts a new run; --resume continues one: give only one of them")
+    source = load_checkpoint(args.init_from)
+    if source.card.get("arch") != args.arch:
+        raise ValueError(f"--init-from {args.init_from}: its architecture is {source.card.get('arch')!r}, "
+                         f"this run's --arch is {args.arch!r}")
+    if list(source.card.get("class_names", [])) != list(class_names):
+        raise ValueError(f"--init-from {args.init_from}: its classes {source.card.get('class_names')} differ "
+                         f"from the data's {class_names}")
+    model.load_state_dict(source.model.state_dict())
+    return source.sha256
 
 
 def run(args) -> int:

@@ -180,3 +180,23 @@ def test_the_same_script_trains_under_torchrun_with_two_processes(tmp_path):
     assert [h["epoch"] for h in card["history"]] == [1, 2]
     assert card["metrics"]["test"]["n"] == 8
     load_checkpoint(out)  # rank 0 wrote a complete, loadable checkpoint
+
+
+def test_init_from_starts_where_the_given_checkpoint_is(trained, tmp_path):
+    root, source, _ = trained
+    # lr 0: weights stay where they started, so the new run's accuracy equals the source's from epoch one
+    result = train.main(_train_args(root, tmp_path / "ft", epochs=2, lr=0.0, init_from=source, ema=0.0))
+    assert result["test_accuracy"] >= 0.75
+    card = read_card(tmp_path / "ft")
+    assert str(source) in card["notes"] and "from scratch" not in card["notes"]
+    assert card["train_args"]["init_from"] == str(source)
+
+
+def test_init_from_a_checkpoint_of_other_classes_is_refused(trained, tmp_path, capsys):
+    _, source, _ = trained
+    write_class_folders(tmp_path / "birds", classes=("cat", "bird"), n=4)
+    argv = ["train", "--data", str(tmp_path / "birds"), "--out", str(tmp_path / "o"), "--input-size", "32",
+            "--epochs", "1", "--workers", "0", "--no-progress", "--init-from", str(source)]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err
+    assert "differ" in err and "bird" in err and "Traceback" not in err
