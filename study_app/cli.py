@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("study_app.store.backup_cli", "consistent copy of the study database while it runs (+ manifest)"),
     "restore": ("study_app.store.restore_cli", "restore a backup and verify every table against its manifest"),
     "check": ("study_app.readiness", "is the study ready to launch? exits non-zero if not"),
+    "analysis-script": ("study_app.analysis.scripts_cli", "write R (lme4/ordinal) and Python (statsmodels) analysis scripts"),
+    "power": ("study_app.analysis.power_cli", "participants needed for 80 % power, simulating the study's design"),
     "serve": ("study_app.serve.serve_cli", "one study on N processes behind HAProxy (needs PostgreSQL for N > 1)"),
 }
 
