@@ -115,6 +115,43 @@ def decision_trials(frame: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class ExportColumns:
+    """Where each tidy column comes from in a long export (``responses.csv``) of a decision task.
+
+    The defaults are the names a two-phase protocol gets from ``xai-study export`` when its phases are
+    ``initial`` and ``final`` and its answers carry ``initial`` and ``final`` keys (flattened to
+    ``answer_<key>``; per-phase times become ``response_time_ms_<phase>``). A protocol that names them
+    otherwise passes its own mapping; a column that the export lacks (one-step designs: no initial answer)
+    is left empty.
+    """
+
+    participant: str = "participant"
+    arm: str = "methods"
+    image: str = "image_id"
+    truth: str = "true_label"
+    ai_answer: str = "predicted_label"
+    initial_answer: str = "answer_initial"
+    final_answer: str = "answer_final"
+    time_first_ms: str = "response_time_ms_initial"
+    time_final_ms: str = "response_time_ms_final"
+
+
+def trials_from_export(rows: pd.DataFrame | Iterable[Mapping], columns: ExportColumns = ExportColumns(), *,
+                       task: str | None = None) -> pd.DataFrame:
+    """Flagged decision trials from export rows (attention checks and other tasks dropped)."""
+    df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
+    if task is not None and "task" in df:
+        df = df[df["task"] == task]
+    if "is_attention_check" in df:
+        df = df[_truthy(df["is_attention_check"]).fillna(0.0) == 0.0]
+    tidy = pd.DataFrame({name: df[source] if source in df else np.nan
+                         for name, source in vars(columns).items()}, index=df.index)
+    for name in ("initial_answer", "final_answer"):  # an empty CSV cell is no answer
+        tidy[name] = tidy[name].replace("", np.nan)
+    return decision_trials(tidy)
+
+
 def _truthy(series: pd.Series) -> pd.Series:
     """The export's ``true``/``false`` cells (or real booleans) as 1.0/0.0, anything else NaN."""
     text = series.astype("string").str.strip().str.lower()

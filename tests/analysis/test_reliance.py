@@ -11,10 +11,12 @@ from study.kit import answer_for
 
 from study_app.analysis.reliance import (
     MEASURE_NAMES,
+    ExportColumns,
     arm_summary,
     bootstrap_weights,
     decision_trials,
     participant_table,
+    trials_from_export,
     verification_trials,
 )
 from study_app.store.export import response_rows
@@ -197,3 +199,22 @@ def test_verification_measures_from_a_real_export(make_study, make_engine_for, s
         if wrong.any():
             assert r["over_reliance"] == pytest.approx(accepted[wrong].mean())
         assert r["accuracy_final"] == pytest.approx(mine["correct"].astype(bool).mean())
+
+
+def test_export_rows_of_a_two_phase_task_give_the_same_measures(tmp_path):
+    tidy = pd.DataFrame([r for g in (P1, P2, P4) for r in g], columns=COLS)
+    export = pd.DataFrame({
+        "participant": tidy["participant"], "methods": tidy["arm"], "image_id": tidy["image"],
+        "true_label": tidy["truth"], "predicted_label": tidy["ai_answer"],
+        "answer_initial": tidy["initial_answer"].fillna(""), "answer_final": tidy["final_answer"],
+        "response_time_ms_initial": tidy["time_first_ms"], "response_time_ms_final": tidy["time_final_ms"],
+        "is_attention_check": "false", "task": "mri"})
+    check = export.iloc[[0]].assign(is_attention_check="true")
+    path = tmp_path / "responses.csv"
+    pd.concat([export, check]).to_csv(path, index=False)
+    from_csv = trials_from_export(pd.read_csv(path, dtype=str, keep_default_na=False), task="mri")
+    expected = participant_table(decision_trials(tidy))
+    pd.testing.assert_frame_equal(participant_table(from_csv), expected)
+    renamed = export.rename(columns={"answer_final": "answer_choice"})
+    custom = trials_from_export(renamed, ExportColumns(final_answer="answer_choice"))
+    pd.testing.assert_frame_equal(participant_table(custom), expected)
