@@ -23,8 +23,13 @@ from study_app.analysis.power import (
 )
 from study_app.cli import main
 
-statsmodels_power = pytest.importorskip("statsmodels.stats.power")
-from statsmodels.stats.proportion import proportion_effectsize  # noqa: E402
+
+def _statsmodels():
+    """statsmodels' power module and ``proportion_effectsize`` (the reference implementation), or a skip."""
+    power = pytest.importorskip("statsmodels.stats.power")
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    return power, proportion_effectsize
 
 
 def _two_arms(**kw):
@@ -34,6 +39,7 @@ def _two_arms(**kw):
 
 @pytest.mark.parametrize("n_total", [300, 800])
 def test_one_trial_no_random_effects_matches_the_two_proportion_z_test(n_total):
+    statsmodels_power, proportion_effectsize = _statsmodels()
     sims = 4000
     simulated = simulate_power(_two_arms(), Effect(0.70, 0.78), n_total, n_sims=sims, seed=11)
     h = proportion_effectsize(0.78, 0.70)
@@ -70,6 +76,7 @@ def test_intercepts_reproduce_the_stated_marginal_accuracy():
 
 
 def test_effect_size_conversions():
+    statsmodels_power, proportion_effectsize = _statsmodels()
     assert cohens_h(0.78, 0.70) == pytest.approx(proportion_effectsize(0.78, 0.70))
     assert p_from_h(0.70, cohens_h(0.78, 0.70)) == pytest.approx(0.78)
     # eta² = 0.06 ("medium") is f = 0.2526, not 0.06: an ANOVA power routine expects f
