@@ -22,10 +22,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets
 from torchvision.transforms import v2 as T
-from tqdm.auto import tqdm
 
 from trainers import data as D
 from trainers.models import BLOCKS, SmallNet, count_parameters
+from trainers.progress import progress as progress_bar
 from trainers.train import evaluate, resolve_device, seed_everything, train_one_epoch
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -169,7 +169,7 @@ def main(args) -> list[dict]:
     train_ds, val_ds, test_ds, names = load_data(args)
     progress = not args.no_progress
     results = [train_variant(b, args, train_ds, val_ds, test_ds, len(names), device, progress)
-               for b in tqdm(args.blocks, desc="variants", disable=not progress)]
+               for b in progress_bar(args.blocks, desc="variants", unit="variant", enabled=progress)]
     args.out.mkdir(parents=True, exist_ok=True)
     plot_curves(results, args.out / "ablation_curves.png")
     (args.out / "ablation.json").write_text(json.dumps(results, indent=2))

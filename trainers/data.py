@@ -213,10 +213,11 @@ def decode_all(split: Split, max_side: int | None = None, progress: bool = False
 
     Returns ``(items, skipped)`` where items are ``(PIL image, label)`` and skipped lists unreadable files.
     """
-    from tqdm.auto import tqdm
+    from trainers.progress import progress as progress_bar
 
     items, skipped = [], []
-    for path, label in tqdm(split.samples, desc=f"decode {split.root.name}", disable=not progress, leave=False):
+    for path, label in progress_bar(split.samples, desc=f"decode {split.root.name}", enabled=progress, leave=False,
+                                     unit="image"):
         try:
             img = open_rgb(path)
         except ImageLoadError as exc:

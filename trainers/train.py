@@ -24,7 +24,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm.auto import tqdm
 
 from trainers import data as D
 from trainers.checkpoint import (
@@ -38,6 +37,7 @@ from trainers.checkpoint import (
 )
 from trainers.models import ARCHS, IMAGENET_MEAN, IMAGENET_STD, build_resnet
 from trainers.predict import eval_transform
+from trainers.progress import progress as progress_bar
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -144,7 +144,7 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, device, *, a
                     progress, mixer=None, ema=None):
     model.train()
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, n
-    bar = tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    bar = progress_bar(loader, desc=desc, enabled=progress, leave=False, unit="batch")
     for x, y in bar:
         x = x.to(device, non_blocking=True)
         y = y.to(device, non_blocking=True)

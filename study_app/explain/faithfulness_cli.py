@@ -14,14 +14,13 @@ import math
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from study_app.explain.cli_args import add_common_arguments, parse_method_specs
 from study_app.explain.faithfulness import METRIC_NAMES
 from study_app.explain.precompute import list_images
 from study_app.explain.service import ExplanationService
 from trainers.checkpoint import CheckpointError, load_checkpoint
 from trainers.images import ImageLoadError
+from trainers.progress import progress as progress_bar
 
 CSV_COLUMNS = (
     "image",
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     }
     service = ExplanationService(args.cache)
     rows, failures = [], 0
-    for image in tqdm(images, desc="faithfulness", unit="image"):
+    for image in progress_bar(images, desc="faithfulness", unit="image"):
         for name, params in specs:
             try:
                 result = service.get_or_compute(

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tqdm import tqdm
-
 from study_app.explain.methods import get_method
 from study_app.explain.service import ExplanationService
 from study_app.explain.sharding import take_share
 from trainers.checkpoint import load_checkpoint
 from trainers.images import ImageLoadError, is_image_name
+from trainers.progress import progress as progress_bar
 
 MethodSpec = str | tuple[str, dict[str, Any]]
 
@@ -145,7 +144,7 @@ def compute_jobs(
         by_checkpoint.setdefault(job.checkpoint_dir, []).append(job)
     summary = PrecomputeSummary()
     start = time.perf_counter()
-    with tqdm(total=len(jobs), disable=not progress, unit="map", desc="precompute") as bar:
+    with progress_bar(total=len(jobs), enabled=progress, unit="map", desc="precompute") as bar:
         for checkpoint_dir, checkpoint_jobs in by_checkpoint.items():
             checkpoint = load_checkpoint(checkpoint_dir, device)
             for _, image, name, params in checkpoint_jobs:
