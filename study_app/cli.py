@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("trainers.evaluate", "accuracy, per-class metrics and plots of a checkpoint on a folder"),
     "ablation": ("trainers.ablation", "CIFAR-10: plain vs residual vs skip blocks, same recipe"),
     "faithfulness": ("study_app.explain.faithfulness_cli", "deletion/insertion AUC, infidelity, sanity per method"),
-    "precompute": ("study_app.explain.precompute_cli", "fill the attribution cache for a study or image folder"),
+    "precompute": ("study_app.maps.precompute_cli", "fill the attribution cache for a study or image folder"),
     "export": ("study_app.store.export_cli", "write responses.csv and participants.csv with provenance"),
     "db": ("study_app.store.db_cli", "database schema: status, upgrade after a release adds columns"),
     "backup": ("study_app.store.backup_cli", "consistent copy of the study database while it runs (+ manifest)"),

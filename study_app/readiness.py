@@ -19,18 +19,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from study_app.ui.settings import (
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from study_app.maps.coverage import missing_cache_entries
+from study_app.settings import (
     ENV_PASSWORD,
+    ENV_REPLICAS,
     PROJECT_ROOT,
     SECRET_PASSWORD,
     AppSettings,
     read_secrets_file,
     resolve_settings,
 )
+from study_app.store import make_engine, resolve_db_url
+from study_app.store.migrate import schema_state, upgrade_command
+from study_app.study import load_study
+from trainers.checkpoint import load_checkpoint
 
 CONFIG_FILE = Path(".streamlit") / "config.toml"
 HIDDEN_ERROR_DETAILS = ("none",)
-ENV_REPLICAS = "XAI_STUDY_REPLICAS"  # set by `xai-study serve` on every replica it starts
 
 
 @dataclass(frozen=True)
@@ -111,8 +119,6 @@ def replicas_from_env() -> int:
 def check_replicas(db_url: str, replicas: int) -> Check:
     """Several processes on one SQLite file stall each other on its lock (and corrupt it on network file
     systems); ``xai-study serve`` refuses it too. One process on SQLite is fine."""
-    from sqlalchemy.engine import make_url  # noqa: PLC0415
-
     name = "database fits the number of processes"
     try:
         backend = make_url(db_url).get_backend_name()
@@ -132,8 +138,6 @@ def _guard(name: str, action: Callable[[], str]) -> Check:
 
 def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]:
     """Study file, stimuli, checkpoints, attribution cache and database, in that order."""
-    from study_app.study import load_study  # noqa: PLC0415 - heavy imports only when checking
-
     checks: list[Check] = []
     holder: dict = {}
 
@@ -154,8 +158,6 @@ def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]
 
 
 def _load_checkpoints(study) -> str:
-    from trainers.checkpoint import load_checkpoint  # noqa: PLC0415
-
     names = []
     for directory in dict.fromkeys(t.checkpoint for t in study.tasks):
         ckpt = load_checkpoint(directory)
@@ -164,8 +166,6 @@ def _load_checkpoints(study) -> str:
 
 
 def _cache_complete(study) -> str:
-    from study_app.ui.cache_status import missing_cache_entries  # noqa: PLC0415 - torch-heavy
-
     total, missing = missing_cache_entries(study)
     if missing:
         examples = "; ".join(missing[:3])
@@ -175,8 +175,6 @@ def _cache_complete(study) -> str:
 
 
 def _default_db_url(settings: AppSettings) -> str:
-    from study_app.store import resolve_db_url  # noqa: PLC0415
-
     try:
         return resolve_db_url(study_path=settings.study_file)
     except Exception as exc:  # noqa: BLE001 - reported by "database reachable"
@@ -184,11 +182,6 @@ def _default_db_url(settings: AppSettings) -> str:
 
 
 def _database(settings: AppSettings, db_url: str | None) -> str:
-    from sqlalchemy import inspect, text  # noqa: PLC0415
-
-    from study_app.store import make_engine, resolve_db_url  # noqa: PLC0415
-    from study_app.store.migrate import schema_state, upgrade_command  # noqa: PLC0415
-
     url = db_url or resolve_db_url(study_path=settings.study_file)
     engine = make_engine(url)
     try:

@@ -3,8 +3,8 @@ helpfulness, response times and the method ranking. Built from the same rows as 
 
 import streamlit as st
 
+from study_app.analysis import tables as analysis
 from study_app.store.export import participant_rows, response_rows
-from study_app.ui import analysis
 from study_app.ui.researcher_frame import researcher_page
 
 engine = researcher_page("Analysis")

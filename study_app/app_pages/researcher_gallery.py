@@ -6,7 +6,6 @@ checking a large study does not slow the server down for participants.
 
 import streamlit as st
 
-from study_app.study.steps import ShownMethod
 from study_app.ui import stimulus_view
 from study_app.ui.explanation_maps import cached_picture, compute_faithfulness, faithfulness_scores
 from study_app.ui.researcher_frame import researcher_page
@@ -20,8 +19,7 @@ if engine is not None:
     task = study.tasks[0]
     if len(study.tasks) > 1:
         task = study.task(st.selectbox("Task", [t.name for t in study.tasks], key="gallery_task"))
-    methods = [ShownMethod(key=m.key, name=m.name, label=m.label, params=dict(m.params),
-                           randomized_model=m.randomized_model) for m in study.methods]
+    methods = [m.shown() for m in study.methods]
     preds = engine.predictions[task.name].by_image
     stimuli = list(task.stimuli)
     only_wrong = st.toggle("Only images the model gets wrong", key="gallery_only_wrong")

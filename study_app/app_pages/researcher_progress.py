@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from study_app.ui.progress_summary import progress_table, recent_texts
+from study_app.analysis.progress import progress_table, recent_texts
 from study_app.ui.researcher_frame import researcher_page
 
 engine = researcher_page("Live progress")

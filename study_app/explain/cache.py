@@ -35,10 +35,19 @@ DEFAULT_CACHE_DIRNAME = ".xai_cache"
 FORMAT_VERSION = 1
 
 
-def default_cache_dir() -> Path:
-    """``$XAI_STUDY_CACHE`` if set, else ``.xai_cache/`` under the current directory."""
+def resolve_cache_dir(preferred: str | Path | None = None) -> Path:
+    """The one rule for the attribution cache folder: ``$XAI_STUDY_CACHE`` if set, else ``preferred`` (a
+    study file's ``cache`` folder, already resolved against the file), else ``.xai_cache/`` under the
+    current directory. Callers decide once and pass the folder on; nothing sets the variable."""
     env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.cwd() / DEFAULT_CACHE_DIRNAME
+    if env:
+        return Path(env)
+    return Path(preferred) if preferred else Path.cwd() / DEFAULT_CACHE_DIRNAME
+
+
+def default_cache_dir() -> Path:
+    """The folder without a study: ``$XAI_STUDY_CACHE`` if set, else ``.xai_cache/`` here."""
+    return resolve_cache_dir(None)
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -35,7 +35,6 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from study_app.readiness import ENV_REPLICAS
 from study_app.serve.haproxy import (
     COOKIE_NAME,
     HEALTH_PATH,
@@ -44,6 +43,7 @@ from study_app.serve.haproxy import (
     render_config,
     replica_names,
 )
+from study_app.settings import ENV_REPLICAS
 
 MAIN_SCRIPT = Path(__file__).resolve().parents[1] / "main.py"
 ENV_COOKIE_SECRET = "STREAMLIT_SERVER_COOKIE_SECRET"  # noqa: S105 - a name; env, not argv: argv is public
@@ -208,7 +208,7 @@ class Deployment:
     def _password(self, env: dict[str, str], given: str | None) -> tuple[str | None, bool]:
         """The researcher password all replicas share: given, else configured (env / secrets.toml), else
         generated when there are several replicas (one process's demo password would not open another)."""
-        from study_app.ui.settings import read_secrets_file, resolve_settings  # noqa: PLC0415
+        from study_app.settings import read_secrets_file, resolve_settings  # noqa: PLC0415
 
         if given:
             return given, False

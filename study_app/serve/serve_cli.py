@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Path | None, str]:
+    from study_app.settings import read_secrets_file, resolve_settings  # noqa: PLC0415
     from study_app.store import resolve_db_url  # noqa: PLC0415
-    from study_app.ui.settings import read_secrets_file, resolve_settings  # noqa: PLC0415
 
     study = args.study.resolve() if args.study else None
     settings = resolve_settings(read_secrets_file())

@@ -14,6 +14,8 @@ COMPLETED = "completed"
 
 
 def canonical_json(value) -> str:
+    """The one JSON text of a value (sorted keys, no spaces, Unicode kept, no NaN): what is stored, and what
+    the event log's hashes are computed over, so equal answers hash equally wherever they are hashed."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 

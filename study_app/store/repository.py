@@ -1,13 +1,12 @@
 """All reads and writes of study data. Each method is one transaction and returns plain dataclasses.
 
-The engine decides *what* happens (which condition, which plan, whether an answer is valid); this module
-makes it happen atomically. Two guarantees matter most and are enforced here, in the database, not in
-Python memory, because several server threads or processes may serve the same participant:
-
-* a participant advances only from the stage the caller expected (``UPDATE ... WHERE stage = :expected``
-  after locking the row), so a stale or duplicate submit changes nothing;
-* condition counting and enrolment happen under a lock on the study row, so two newcomers cannot both
-  take the last free slot of a condition.
+The engine decides *what* happens (which condition, which plan, whether an answer is valid); the repository
+makes it happen atomically. This module holds the study versions, participant lookups and enrolment; the
+participant's moves (stage shown, answer stored, withdrawal) are in :mod:`.stage_writes`, bulk reads in
+:mod:`.reads` and the logs in :mod:`.logs`, all mixed into the one :class:`Repository`. Guarantees are
+enforced in the database, not in Python memory, because several server threads or processes may serve
+the same participant: condition counting and enrolment happen under a lock on the study row, so two
+newcomers cannot both take the last free slot of a condition (for stages, see :mod:`.stage_writes`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,28 +40,13 @@ from study_app.store.records import (  # noqa: F401 - re-exported: the engine an
     study_record,
     token_sha256,
 )
-from study_app.store.schema import (
-    AssignmentRow,
-    EventRow,
-    ParticipantRow,
-    QuestionnaireAnswerRow,
-    ResearcherLogRow,
-    ResponseRow,
-    StudyRow,
-)
-
-
-class _StaleStage(Exception):
-    """Raised inside a transaction to roll it back when another writer moved the participant on."""
-
+from study_app.store.schema import AssignmentRow, EventRow, ParticipantRow, StudyRow
+from study_app.store.stage_writes import StageWrites
 
 _json = canonical_json
 
 
-LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)  # inactivity timeouts are minutes; finer adds writes
-
-
-class Repository(StudyReads, LogWrites):
+class Repository(StudyReads, LogWrites, StageWrites):
     """Study storage over any SQLAlchemy engine.
 
     Args:
@@ -271,129 +255,3 @@ class Repository(StudyReads, LogWrites):
             if row is None:
                 raise LookupError(f"participant {participant_id} has no assignment")
             return row.plan_json
-
-    def mark_shown(self, participant_id: int, stage: int, now: dt.datetime) -> None:
-        """Record when the current stage was first served, and that the participant is active.
-
-        Only the first call for a stage sets the time: a reload must not restart the response clock.
-        A render that would change nothing (time already set, seen within the last minute) writes nothing,
-        so page loads under load do not queue for the database's write lock.
-        """
-        with self._reads.begin() as session:
-            shown, seen = session.execute(
-                select(ParticipantRow.stage_shown_at, ParticipantRow.last_seen_at).where(
-                    ParticipantRow.id == participant_id, ParticipantRow.stage == stage)
-            ).first() or (None, None)
-        if shown is not None and seen is not None and now - seen < LAST_SEEN_RESOLUTION:
-            return
-        with self._sessions.begin() as session:
-            session.execute(
-                update(ParticipantRow)
-                .where(ParticipantRow.id == participant_id, ParticipantRow.stage == stage,
-                       ParticipantRow.stage_shown_at.is_(None))
-                .values(stage_shown_at=now)
-            )
-            session.execute(
-                update(ParticipantRow).where(ParticipantRow.id == participant_id).values(last_seen_at=now)
-            )
-
-    def advance(
-        self,
-        participant_id: int,
-        *,
-        study_id: int,
-        expected_stage: int,
-        now: dt.datetime,
-        response: NewResponse | None = None,
-        questionnaire: tuple[str, dict] | None = None,
-        answer_sha256: str | None = None,
-        answer_detail: dict | None = None,
-        complete: bool = False,
-    ) -> bool:
-        """Store one step's answer and move to the next stage, atomically.
-
-        Returns:
-            ``True`` if stored; ``False`` if the participant is no longer at ``expected_stage`` (a stale
-            or duplicate submit), in which case nothing was written.
-        """
-        try:
-            with self._sessions.begin() as session:
-                row = session.execute(
-                    select(ParticipantRow.stage, ParticipantRow.stage_shown_at, ParticipantRow.status)
-                    .where(ParticipantRow.id == participant_id)
-                    .with_for_update()
-                ).first()
-                if row is None or row.stage != expected_stage or row.status != ACTIVE:
-                    return False
-                shown_at = row.stage_shown_at
-                if shown_at is not None and shown_at.tzinfo is None:
-                    shown_at = shown_at.replace(tzinfo=dt.UTC)
-                rt = None if shown_at is None else max(0, round((now - shown_at).total_seconds() * 1000))
-                # The next stage is drawn in the same click that stored this answer: it is shown from now.
-                values: dict = {"stage": expected_stage + 1, "stage_shown_at": now, "last_seen_at": now}
-                if complete:
-                    values.update(status=COMPLETED, completed_at=now)
-                result = session.execute(
-                    update(ParticipantRow)
-                    .where(ParticipantRow.id == participant_id, ParticipantRow.stage == expected_stage)
-                    .values(**values)
-                )
-                if result.rowcount != 1:
-                    raise _StaleStage
-                if response is not None:
-                    session.add(ResponseRow(
-                        participant_id=participant_id, trial_index=response.trial_index, phase=response.phase,
-                        task=response.task, image_id=response.image_id, shown_at=shown_at, answered_at=now,
-                        response_time_ms=rt, answer_json=_json(response.answer),
-                        answer_sha256=response.answer_sha256, correct=response.correct,
-                        is_attention_check=response.is_attention_check,
-                        attention_passed=response.attention_passed,
-                    ))
-                if questionnaire is not None:
-                    name, answers = questionnaire
-                    for qid, value in answers.items():
-                        session.add(QuestionnaireAnswerRow(
-                            participant_id=participant_id, questionnaire=name, question_id=qid,
-                            answer_json=_json(value), shown_at=shown_at, answered_at=now,
-                        ))
-                if answer_detail is not None:
-                    detail = dict(answer_detail, response_time_ms=rt)
-                    session.add(EventRow(study_id=study_id, participant_id=participant_id, kind="answer", at=now,
-                                         detail_json=_json(detail), sha256=answer_sha256))
-                if complete:
-                    session.add(EventRow(study_id=study_id, participant_id=participant_id, kind="completion",
-                                         at=now, detail_json="{}", sha256=None))
-                session.flush()
-                return True
-        except (IntegrityError, _StaleStage):
-            return False
-
-    def withdraw(self, participant_id: int, now: dt.datetime) -> dict[str, int]:
-        """Delete everything stored about a participant and log, without their data, that this happened.
-
-        Deletes by this participant's id only, which is safe because ids are never reused. The withdrawal
-        event carries no participant id (NULL), so no later withdrawal can delete it; it names the exported
-        pseudonym so the researcher can remove the participant from files exported earlier. The same
-        transaction writes the researcher audit log entry.
-        """
-        with self._sessions.begin() as session:
-            row = session.get(ParticipantRow, participant_id, with_for_update=True)
-            if row is None:
-                return {}
-            study_id, public_id = row.study_id, row.public_id
-            counts = {}
-            for name, model in (("responses", ResponseRow), ("questionnaire_answers", QuestionnaireAnswerRow),
-                                ("assignments", AssignmentRow)):
-                result = session.execute(delete(model).where(model.participant_id == participant_id))
-                counts[name] = int(result.rowcount or 0)
-            result = session.execute(delete(EventRow).where(EventRow.participant_id == participant_id))
-            counts["events"] = int(result.rowcount or 0)
-            session.execute(delete(ParticipantRow).where(ParticipantRow.id == participant_id))
-            counts["participants"] = 1
-            detail = {"participant": public_id, "deleted": counts}
-            session.add(EventRow(study_id=study_id, participant_id=None, kind="withdrawal", at=now,
-                                 detail_json=_json(detail), sha256=None))
-            slug = session.scalar(select(StudyRow.slug).where(StudyRow.id == study_id))
-            session.add(ResearcherLogRow(at=now, action="withdrawal", outcome="ok", actor="participant",
-                                         study_slug=slug, detail_json=_json(detail)))
-            return counts

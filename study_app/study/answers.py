@@ -28,10 +28,10 @@ escaped excerpt of what was sent.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Mapping
 
+from study_app.store.records import canonical_json
 from study_app.study.errors import AnswerError
 from study_app.study.steps import (
     EFFECT_OPTIONS,
@@ -47,11 +47,6 @@ from study_app.study.steps import (
 )
 
 MAX_TEXT = 10_000
-
-
-def canonical_json(value) -> str:
-    """Stable JSON (sorted keys, no spaces, Unicode kept) so equal answers hash equally."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def answer_sha256(value) -> str:

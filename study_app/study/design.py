@@ -32,7 +32,6 @@ from study_app.study.steps import (
     VERIFICATION,
     VERIFICATION_DECISIONS,
     Question,
-    ShownMethod,
 )
 
 PLAN_VERSION = 1
@@ -122,8 +121,7 @@ def _shown_methods(study: Study, keys: Sequence[str], targets: Sequence[str | No
             continue
         m = study.method(key)
         for target in targets:
-            shown.append(asdict(ShownMethod(key=m.key, name=m.name, label=m.label, params=dict(m.params),
-                                            randomized_model=m.randomized_model, target=target)))
+            shown.append(asdict(m.shown(target)))
     return shown
 
 

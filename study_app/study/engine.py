@@ -20,14 +20,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from study_app.store.repository import (
-    COMPLETED,
-    LAST_SEEN_RESOLUTION,
-    NewResponse,
-    ParticipantRecord,
-    Repository,
-    token_sha256,
-)
+from study_app.store.records import COMPLETED, NewResponse, ParticipantRecord, token_sha256
+from study_app.store.repository import Repository
+from study_app.store.stage_writes import LAST_SEEN_RESOLUTION
 from study_app.study import answers as answer_checks
 from study_app.study.design import assign_condition, build_plan, condition_labels, select_items
 from study_app.study.errors import UnknownParticipantError

@@ -17,7 +17,8 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from study_app.study.errors import StudyFileError
-from study_app.study.schema import Stimulus, Study, TaskConfig, parse_study
+from study_app.study.parser import parse_study
+from study_app.study.schema import Stimulus, Study, TaskConfig
 from study_app.study.steps import DISTINCTION, FORWARD_SIMULATION
 
 

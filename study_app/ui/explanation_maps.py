@@ -7,13 +7,13 @@ participants arriving at once do not compute the same map several times; the oth
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 
 import streamlit as st
 
-from study_app.ui.map_service import CACHE_ENV, MapRequest, make_map_service
+from study_app.maps.service import MapRequest
+from study_app.ui.resources import study_map_service
 
 SPINNER_TEXT = "Preparing the explanation… (this happens only once per image)"
 
@@ -36,15 +36,10 @@ def _lock_for(request: MapRequest) -> threading.Lock:
         return locks.setdefault(request, threading.Lock())
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _service_for(cache_dir: str | None):
-    return make_map_service(cache_dir)
-
-
 def explanation_service():
-    """One map service per server process (per cache folder, ``$XAI_STUDY_CACHE``), shared by every
-    session; it serialises live attribution on the shared models."""
-    return _service_for(os.environ.get(CACHE_ENV) or None)
+    """The study's map service (one per server process and cache folder, shared by every session); it
+    serialises live attribution on the shared models."""
+    return study_map_service()
 
 
 def map_picture(trial, shown) -> MapPicture:

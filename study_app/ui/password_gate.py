@@ -18,9 +18,11 @@ import secrets
 
 import streamlit as st
 
+from study_app.settings import ENV_PASSWORD, SECRET_PASSWORD, AppSettings
+from study_app.store import Repository, make_engine
 from study_app.store.login_throttle import LoginThrottle, MemoryLoginThrottle, format_wait
 from study_app.ui import state_keys
-from study_app.ui.settings import ENV_PASSWORD, SECRET_PASSWORD, AppSettings
+from study_app.ui.resources import app_settings, db_url
 
 log = logging.getLogger("study_app.researcher")
 
@@ -34,8 +36,6 @@ def login_clock() -> dt.datetime:
 def _login_throttle(db_url: str):
     """One per process and database. Falls back to a per-process count when the database cannot be used
     (down, or at another schema revision), so the researcher can still reach the readiness page."""
-    from study_app.store import Repository, make_engine  # noqa: PLC0415 - only when the gate is drawn
-
     try:
         return LoginThrottle(Repository(make_engine(db_url)), clock=lambda: login_clock())
     except Exception as exc:  # noqa: BLE001 - any database failure: throttle in memory, say so in the log
@@ -45,8 +45,6 @@ def _login_throttle(db_url: str):
 
 
 def login_throttle(settings: AppSettings):
-    from study_app.ui.resources import db_url  # noqa: PLC0415 - avoid an import cycle
-
     return _login_throttle(db_url(settings))
 
 
@@ -77,8 +75,6 @@ def effective_password(settings: AppSettings) -> str | None:
 def announce_demo_password() -> None:
     """Make (and log) the demo's one-time password on the server's first page load, so it is in the log
     before anyone opens the researcher area. Streamlit runs no app code before the first page load."""
-    from study_app.ui.resources import app_settings  # noqa: PLC0415 - avoid an import cycle
-
     effective_password(app_settings())
 
 

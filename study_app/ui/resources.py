@@ -15,9 +15,12 @@ import time
 
 import streamlit as st
 
-from study_app.ui.explanation_maps import explanation_service
-from study_app.ui.map_service import CACHE_ENV
-from study_app.ui.settings import AppSettings, resolve_settings
+from study_app.maps.coverage import study_cache_dir, warm_rendered_maps
+from study_app.maps.service import StudyMapService, make_map_service
+from study_app.settings import AppSettings, resolve_settings
+from study_app.store import Repository, make_engine, resolve_db_url
+from study_app.study import StudyEngine, load_study
+from trainers.checkpoint import read_card
 
 log = logging.getLogger("study_app.resources")
 
@@ -38,24 +41,31 @@ def app_settings() -> AppSettings:
     return resolve_settings(secrets_dict(), os.environ, sys.argv[1:])
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _map_service_for(cache_dir: str) -> StudyMapService:
+    return make_map_service(cache_dir)
+
+
 @st.cache_resource(show_spinner="Opening the study…", max_entries=4)
 def _open_engine(study_file: str, db_url: str):
-    from study_app.store import Repository, make_engine  # noqa: PLC0415 - heavy; only when the study opens
-    from study_app.study import StudyEngine, load_study  # noqa: PLC0415
-
     study = load_study(study_file)
-    if study.cache_dir and not os.environ.get(CACHE_ENV):
-        # One study per server process: its own cache folder (the bundled demo ships one) becomes the default.
-        os.environ[CACHE_ENV] = study.cache_dir
+    # The cache folder is decided once (study_cache_dir) and passed to the map service; the engine records
+    # what that service serves when a trial is shown.
+    maps = _map_service_for(str(study_cache_dir(study)))
     # The Prolific-id key: env, secrets.toml (as Streamlit read it), else created there (study_app.study.id_key).
     engine = StudyEngine(study, Repository(make_engine(db_url)), secrets=secrets_dict())
-    log.info("study %r (%s) opened; %d task(s); database %s", study.id, study.sha256[:12], len(study.tasks),
-             engine.repository.dialect)
+    log.info("study %r (%s) opened; %d task(s); database %s; maps in %s", study.id, study.sha256[:12],
+             len(study.tasks), engine.repository.dialect, maps.service.cache.root)
     # In the opening run itself (once per process, behind the spinner), not in a background thread: a
     # thread still inside torch when the interpreter exits aborts the process.
-    _warm_maps(engine, explanation_service())
+    _warm_maps(engine, maps)
     freeze_loaded_heap()
     return engine
+
+
+def study_map_service() -> StudyMapService:
+    """The open study's map service (the same object the engine was opened with)."""
+    return _map_service_for(str(study_cache_dir(study_engine().study)))
 
 
 def freeze_loaded_heap() -> None:
@@ -69,8 +79,6 @@ def freeze_loaded_heap() -> None:
 
 def _warm_maps(engine, service) -> None:
     """Render the study's cached maps once, so no participant pays the first render."""
-    from study_app.ui.cache_status import warm_rendered_maps  # noqa: PLC0415
-
     try:
         start = time.perf_counter()
         rendered, missing = warm_rendered_maps(engine.study, service, engine.predictions)
@@ -81,8 +89,6 @@ def _warm_maps(engine, service) -> None:
 
 
 def db_url(settings: AppSettings) -> str:
-    from study_app.store import resolve_db_url  # noqa: PLC0415
-
     return resolve_db_url(study_path=settings.study_file)
 
 
@@ -107,8 +113,6 @@ def study_error(settings: AppSettings) -> str | None:
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _card(checkpoint_dir: str) -> dict:
-    from trainers.checkpoint import read_card  # noqa: PLC0415
-
     return read_card(checkpoint_dir)
 
 

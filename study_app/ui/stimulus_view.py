@@ -8,40 +8,26 @@ size, so a warm trial page reads nothing but small PNGs.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
 
+from study_app.study.display_rules import CLINICAL_NOTICE, shows_clinical_notice
+from trainers.images import open_rgb
+from trainers.predict import display_image
+
 PICTURE_WIDTH = 360  # px; shrinks to the screen on phones
-CLINICAL_NOTICE = "Research only — not for clinical use. These images and predictions must not inform any diagnosis."
-_MEDICAL_WORDS = re.compile(r"mri|brain|tumou?r|glioma|meningioma|pituitary|x-?ray|\bct\b|clinical|medical",
-                            re.IGNORECASE)
-
-
-def is_medical_trial(trial) -> bool:
-    """The task's ``clinical_notice`` setting where the study file gives one; else MRI and other medical
-    tasks get the notice, judged from task, checkpoint and class names."""
-    if getattr(trial, "clinical_notice", None) is not None:
-        return bool(trial.clinical_notice)
-    text = " ".join([trial.task, Path(trial.checkpoint).name, *trial.options, trial.true_label or ""])
-    if trial.prediction is not None:
-        text += " " + " ".join(label for label, _ in trial.prediction.topk)
-    return bool(_MEDICAL_WORDS.search(text))
 
 
 def show_clinical_notice(trial) -> None:
-    if is_medical_trial(trial):
+    if shows_clinical_notice(trial):
         st.warning(CLINICAL_NOTICE, icon=":material/medical_information:")
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
 def display_png(image_path: str, input_size: int, mtime_ns: int) -> bytes:
     """PNG of the model's view of the image; ``mtime_ns`` makes an edited file a new cache entry."""
-    from trainers.images import open_rgb  # noqa: PLC0415 - torch-free but heavy; keep page import light
-    from trainers.predict import display_image  # noqa: PLC0415
-
     buffer = io.BytesIO()
     display_image(open_rgb(image_path), input_size).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from study_app.ui import analysis
-from study_app.ui.progress_summary import progress_table, recent_texts
+from study_app.analysis import tables as analysis
+from study_app.analysis.progress import progress_table, recent_texts
 
 
 def row(participant, methods, correct, *, check=False, model_correct=True, **extra):

@@ -52,9 +52,9 @@ def test_bundled_demo_runs_from_consent_to_code(tmp_path, monkeypatch):
 @pytest.mark.skipif(not DEMO.is_file(), reason="the bundled demo study is not present")
 def test_bundled_demo_cache_holds_every_map_and_nothing_else():
     """Every map any participant could be shown is committed, and no map of an old checkpoint lingers."""
+    from study_app.maps.coverage import missing_cache_entries, required_maps
+    from study_app.maps.service import make_map_service
     from study_app.study import load_study
-    from study_app.ui.cache_status import missing_cache_entries, required_maps
-    from study_app.ui.map_service import make_map_service
 
     study = load_study(DEMO)
     service = make_map_service(DEMO.parent / "cache")

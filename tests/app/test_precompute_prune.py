@@ -9,9 +9,9 @@ import numpy as np
 
 from study_app.cli import main as cli_main
 from study_app.explain.cache import AttributionCache
+from study_app.maps.coverage import missing_cache_entries, required_maps
+from study_app.maps.service import make_map_service
 from study_app.study import load_study
-from study_app.ui.cache_status import missing_cache_entries, required_maps
-from study_app.ui.map_service import make_map_service
 
 
 def test_prune_deletes_only_maps_the_study_cannot_show(setup_study, few_stimuli, capsys):

@@ -12,9 +12,9 @@ from study_app.ui import state_keys
 
 
 def precompute(setup) -> int:
+    from study_app.maps.coverage import precompute_study
+    from study_app.maps.service import make_map_service
     from study_app.study import load_study
-    from study_app.ui.cache_status import precompute_study
-    from study_app.ui.map_service import make_map_service
 
     return precompute_study(load_study(setup.study_file), service=make_map_service(os.environ["XAI_STUDY_CACHE"]))
 
@@ -97,7 +97,7 @@ def test_project_config_is_study_safe():
 
 
 def test_study_file_precedence(tmp_path, monkeypatch):
-    from study_app.ui.settings import resolve_settings
+    from study_app.settings import resolve_settings
 
     a, b, c = (tmp_path / f"{n}.toml" for n in "abc")
     env = {"XAI_STUDY_FILE": str(b)}

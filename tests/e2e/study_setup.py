@@ -35,9 +35,9 @@ def make_e2e_study(folder: Path, trials: int = 4, protocol: str = "verification"
 
 def precompute(setup: E2EStudy) -> None:
     """Fill the attribution cache for every map the study can show, so no participant waits."""
+    from study_app.maps.coverage import precompute_study  # noqa: PLC0415
+    from study_app.maps.service import make_map_service  # noqa: PLC0415
     from study_app.study import load_study  # noqa: PLC0415
-    from study_app.ui.cache_status import precompute_study  # noqa: PLC0415
-    from study_app.ui.map_service import make_map_service  # noqa: PLC0415
 
     precompute_study(load_study(setup.study_file), service=make_map_service(setup.cache_dir))
 

@@ -183,7 +183,7 @@ def fresh_clone_env(monkeypatch) -> None:
     """A fresh clone's configuration: no study file, cache folder or password from this shell or secrets."""
     for name in ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", "XAI_STUDY_RESEARCHER_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    from study_app.ui.settings import read_secrets_file, resolve_settings  # noqa: PLC0415
+    from study_app.settings import read_secrets_file, resolve_settings  # noqa: PLC0415
 
     settings = resolve_settings(read_secrets_file(PROJECT_ROOT / ".streamlit" / "secrets.toml"), env={})
     if settings.source != "demo":

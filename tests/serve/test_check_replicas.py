@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 from study_app.readiness import add_arguments, check_readiness, check_replicas, replicas_from_env
-from study_app.ui.settings import AppSettings
+from study_app.settings import AppSettings
 
 
 def test_sqlite_fails_only_with_several_processes():

@@ -369,7 +369,7 @@ def test_check_and_export_name_the_upgrade_for_an_older_database(tmp_path, capsy
     """``xai-study check`` reports a database whose schema is older than the code (with the command), and
     ``xai-study export`` says the same in one line instead of a traceback."""
     from study_app.readiness import _database
-    from study_app.ui.settings import resolve_settings
+    from study_app.settings import resolve_settings
 
     url = f"sqlite:///{tmp_path / 'responses.sqlite'}"
     study = make_study("verification", trials=2)

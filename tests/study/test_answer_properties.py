@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from study.kit import answer_for
 from study_app.store.export import FORMULA_PREFIXES, export_study
+from study_app.store.records import canonical_json
 from study_app.study import AnswerError
-from study_app.study.answers import answer_sha256, canonical_json, validate_questionnaire, validate_trial
+from study_app.study.answers import answer_sha256, validate_questionnaire, validate_trial
 from study_app.study.steps import EFFECT_OPTIONS, Question
 
 PROTOCOLS = ["rate", "forward_simulation", "verification", "distinction"]

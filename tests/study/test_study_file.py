@@ -12,7 +12,8 @@ from PIL import Image
 
 from study.kit import make_checkpoint, write_study
 from study_app.study import StudyFileError, load_study
-from study_app.study.schema import DEFAULT_PRE_QUESTIONNAIRE, parse_study
+from study_app.study.parser import known_method_names, parse_study
+from study_app.study.schema import DEFAULT_PRE_QUESTIONNAIRE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -101,11 +102,15 @@ def test_defaults_and_negative_control_arm(good):
     assert [m.label for m in study.methods] == ["Explanation A", "Explanation B", "Explanation C"]
 
 
-def test_method_names_come_from_the_explain_registry_when_it_exists():
-    from study_app.study.schema import FALLBACK_METHOD_NAMES, known_method_names
+def test_method_names_come_from_the_explain_registry(good):
+    """The registry is the one list: every registered method is accepted, anything else is refused."""
+    from study_app.explain.methods import METHODS
 
-    names = known_method_names()
-    assert set(FALLBACK_METHOD_NAMES) <= set(names) or names == FALLBACK_METHOD_NAMES
+    assert known_method_names() == tuple(METHODS)
+    for name in METHODS:
+        parse_study({**good, "methods": [{"name": name}]}, "s.toml")
+    err = _error({**good, "methods": [{"name": "not_a_method"}]})
+    assert err.field == "methods[0].name" and "unknown method" in str(err)
 
 
 def test_load_resolves_paths_hashes_and_reads_checkpoint(tmp_path, checkpoint_dir, stimuli_dir):

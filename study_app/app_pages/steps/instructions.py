@@ -15,9 +15,9 @@ from study_app.ui.worked_example import pick_worked_example
 
 
 def _example(engine) -> None:
-    example = pick_worked_example(engine)
+    chosen = pick_worked_example(engine)
     st.subheader("A worked example")
-    if example is None:
+    if chosen is None:
         st.markdown(
             "You will see an image, what the model predicted, and a *map* over the image. The map highlights "
             "the regions that, according to the explanation, mattered most for the prediction. If the model "
@@ -25,12 +25,13 @@ def _example(engine) -> None:
             "the map can reveal it."
         )
         return
+    example = chosen.example
     stimulus_view.show_clinical_notice(example.trial)
     picture = map_picture(example.trial, example.method)
     pred = example.trial.prediction
     left, right = st.columns(2)
     with left:
-        stimulus_view.show_picture(example.image_png, alt="Worked example: the image", caption="The image")
+        stimulus_view.show_picture(chosen.image_png, alt="Worked example: the image", caption="The image")
     with right:
         stimulus_view.show_picture(picture.png, alt=f"Worked example, {picture.label}: {picture.alt}",
                                    caption=picture.label)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = PROJECT_ROOT / "demo" / "study.toml"
 EXAMPLE_STUDIES = PROJECT_ROOT / "examples" / "studies"
 SECRETS_FILE = Path(".streamlit") / "secrets.toml"
@@ -24,6 +24,7 @@ ENV_STUDY_FILE = "XAI_STUDY_FILE"
 ENV_PASSWORD = "XAI_STUDY_RESEARCHER_PASSWORD"  # noqa: S105 - a variable name, not a password
 SECRET_STUDY_FILE = "study_file"  # noqa: S105 - a key name
 SECRET_PASSWORD = "researcher_password"  # noqa: S105 - a key name
+ENV_REPLICAS = "XAI_STUDY_REPLICAS"  # set by `xai-study serve` on every replica it starts
 
 
 @dataclass(frozen=True)

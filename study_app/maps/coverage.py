@@ -7,15 +7,25 @@ study's methods (the negative control included); distinction trials show one map
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
-from study_app.study.steps import DISTINCTION, ShownMethod
-from study_app.ui.map_service import CACHE_ENV, MapRequest, make_map_service
+from study_app.explain.cache import DEFAULT_CACHE_DIRNAME, resolve_cache_dir
+from study_app.maps.service import MapRequest, make_map_service
+from study_app.study.predictions import predict_task
+from study_app.study.steps import DISTINCTION
 
 
-def study_cache_dir(study) -> str | None:
-    """``$XAI_STUDY_CACHE`` wins; else the study file's ``cache`` folder; else the service's default."""
-    return os.environ.get(CACHE_ENV) or getattr(study, "cache_dir", None)
+def study_cache_dir(study) -> Path:
+    """The study's attribution cache folder (:func:`~study_app.explain.cache.resolve_cache_dir`:
+    ``$XAI_STUDY_CACHE``, else the study file's ``cache`` folder, else ``.xai_cache/``). Decided here, once
+    per caller, and passed to the map service: the app, precompute, the readiness check and the export agree."""
+    return resolve_cache_dir(getattr(study, "cache_dir", None))
+
+
+def study_owns_cache(study) -> bool:
+    """Whether the study's folder was chosen for it (``$XAI_STUDY_CACHE`` or ``[study] cache``) rather than
+    being the shared default ``.xai_cache/``, where maps of other studies may live (prune refuses those)."""
+    return study_cache_dir(study).resolve() != (Path.cwd() / DEFAULT_CACHE_DIRNAME).resolve()
 
 
 def required_maps(study, predictions=None) -> list[tuple[str, MapRequest]]:
@@ -24,8 +34,6 @@ def required_maps(study, predictions=None) -> list[tuple[str, MapRequest]]:
     out = []
     for task in study.tasks:
         if task.protocol == DISTINCTION and (predictions is None or task.name not in predictions):
-            from study_app.study.predictions import predict_task  # noqa: PLC0415
-
             predictions = {**(predictions or {}), task.name: predict_task(task)}
         for stim in task.stimuli:
             targets: list[str | None] = [None]
@@ -33,8 +41,7 @@ def required_maps(study, predictions=None) -> list[tuple[str, MapRequest]]:
                 targets = [label for label, _ in predictions[task.name].by_image[stim.image_id].topk[: task.k]]
             for m in study.methods:
                 for target in targets:
-                    shown = ShownMethod(key=m.key, name=m.name, label=m.label, params=dict(m.params),
-                                        randomized_model=m.randomized_model, target=target)
+                    shown = m.shown(target)
                     where = f"{task.name}/{stim.image_id} × {m.key}" + (f" → {target}" if target else "")
                     out.append((where, MapRequest.of(task.checkpoint, stim.path, shown)))
     return out

@@ -15,7 +15,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-CACHE_ENV = "XAI_STUDY_CACHE"  # the explanation package's cache folder variable
+from study_app.explain.sanity import RANDOMIZED_SUFFIX, randomized_copy
+from study_app.explain.service import ExplanationService
+from trainers.checkpoint import LoadedCheckpoint, load_checkpoint
+
 PNG_CACHE_ENTRIES = 2048
 
 
@@ -36,14 +39,11 @@ class MapRequest:
 
 
 class StudyMapService:
-    """Thread-safe; share one per process. ``cache_dir`` defaults to the service's (``$XAI_STUDY_CACHE``)."""
+    """Thread-safe; share one per process. ``cache_dir``: the folder the caller decided on
+    (:func:`study_app.maps.coverage.study_cache_dir` for a study); ``None`` is the explanation package's default."""
 
-    def __init__(self, cache_dir: str | Path | None = None, service=None):
-        if service is None:
-            from study_app.explain.service import ExplanationService  # noqa: PLC0415 - torch: load on use
-
-            service = ExplanationService(cache_dir)
-        self.service = service
+    def __init__(self, cache_dir: str | Path | None = None, service: ExplanationService | None = None):
+        self.service = service if service is not None else ExplanationService(cache_dir)
         self._lock = threading.Lock()
         self._checkpoints: dict[tuple[str, bool], object] = {}
         self._pngs: OrderedDict[tuple, object] = OrderedDict()
@@ -57,12 +57,8 @@ class StudyMapService:
         with self._lock:
             if key in self._checkpoints:
                 return self._checkpoints[key]
-        from trainers.checkpoint import LoadedCheckpoint, load_checkpoint  # noqa: PLC0415
-
         trained = self.checkpoint(directory) if randomized else load_checkpoint(directory)
         if randomized:
-            from study_app.explain.sanity import RANDOMIZED_SUFFIX, randomized_copy  # noqa: PLC0415
-
             trained = LoadedCheckpoint(model=randomized_copy(trained.model).eval(), card=trained.card,
                                        path=trained.path, sha256=trained.sha256 + RANDOMIZED_SUFFIX)
         with self._lock:

@@ -1,0 +1,164 @@
+"""The participant's moves through the study: a stage shown, an answer stored with the move on, a withdrawal.
+
+Part of :class:`~study_app.store.repository.Repository` (a mixin, so callers keep one object). Every move
+is one transaction, and a participant advances only from the stage the caller expected
+(``UPDATE ... WHERE stage = :expected`` after locking the row), so a stale or duplicate submit changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from study_app.store.records import ACTIVE, COMPLETED, NewResponse, canonical_json
+from study_app.store.schema import (
+    AssignmentRow,
+    EventRow,
+    ParticipantRow,
+    QuestionnaireAnswerRow,
+    ResearcherLogRow,
+    ResponseRow,
+    StudyRow,
+)
+
+LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)  # inactivity timeouts are minutes; finer adds writes
+
+_json = canonical_json
+
+
+class _StaleStage(Exception):
+    """Raised inside a transaction to roll it back when another writer moved the participant on."""
+
+
+class StageWrites:
+    _sessions: sessionmaker
+    _reads: sessionmaker
+
+    def mark_shown(self, participant_id: int, stage: int, now: dt.datetime) -> None:
+        """Record when the current stage was first served, and that the participant is active.
+
+        Only the first call for a stage sets the time: a reload must not restart the response clock.
+        A render that would change nothing (time already set, seen within the last minute) writes nothing,
+        so page loads under load do not queue for the database's write lock.
+        """
+        with self._reads.begin() as session:
+            shown, seen = session.execute(
+                select(ParticipantRow.stage_shown_at, ParticipantRow.last_seen_at).where(
+                    ParticipantRow.id == participant_id, ParticipantRow.stage == stage)
+            ).first() or (None, None)
+        if shown is not None and seen is not None and now - seen < LAST_SEEN_RESOLUTION:
+            return
+        with self._sessions.begin() as session:
+            session.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.id == participant_id, ParticipantRow.stage == stage,
+                       ParticipantRow.stage_shown_at.is_(None))
+                .values(stage_shown_at=now)
+            )
+            session.execute(
+                update(ParticipantRow).where(ParticipantRow.id == participant_id).values(last_seen_at=now)
+            )
+
+    def advance(
+        self,
+        participant_id: int,
+        *,
+        study_id: int,
+        expected_stage: int,
+        now: dt.datetime,
+        response: NewResponse | None = None,
+        questionnaire: tuple[str, dict] | None = None,
+        answer_sha256: str | None = None,
+        answer_detail: dict | None = None,
+        complete: bool = False,
+    ) -> bool:
+        """Store one step's answer and move to the next stage, atomically.
+
+        Returns:
+            ``True`` if stored; ``False`` if the participant is no longer at ``expected_stage`` (a stale
+            or duplicate submit), in which case nothing was written.
+        """
+        try:
+            with self._sessions.begin() as session:
+                row = session.execute(
+                    select(ParticipantRow.stage, ParticipantRow.stage_shown_at, ParticipantRow.status)
+                    .where(ParticipantRow.id == participant_id)
+                    .with_for_update()
+                ).first()
+                if row is None or row.stage != expected_stage or row.status != ACTIVE:
+                    return False
+                shown_at = row.stage_shown_at
+                if shown_at is not None and shown_at.tzinfo is None:
+                    shown_at = shown_at.replace(tzinfo=dt.UTC)
+                rt = None if shown_at is None else max(0, round((now - shown_at).total_seconds() * 1000))
+                # The next stage is drawn in the same click that stored this answer: it is shown from now.
+                values: dict = {"stage": expected_stage + 1, "stage_shown_at": now, "last_seen_at": now}
+                if complete:
+                    values.update(status=COMPLETED, completed_at=now)
+                result = session.execute(
+                    update(ParticipantRow)
+                    .where(ParticipantRow.id == participant_id, ParticipantRow.stage == expected_stage)
+                    .values(**values)
+                )
+                if result.rowcount != 1:
+                    raise _StaleStage
+                if response is not None:
+                    session.add(ResponseRow(
+                        participant_id=participant_id, trial_index=response.trial_index, phase=response.phase,
+                        task=response.task, image_id=response.image_id, shown_at=shown_at, answered_at=now,
+                        response_time_ms=rt, answer_json=_json(response.answer),
+                        answer_sha256=response.answer_sha256, correct=response.correct,
+                        is_attention_check=response.is_attention_check,
+                        attention_passed=response.attention_passed,
+                    ))
+                if questionnaire is not None:
+                    name, answers = questionnaire
+                    for qid, value in answers.items():
+                        session.add(QuestionnaireAnswerRow(
+                            participant_id=participant_id, questionnaire=name, question_id=qid,
+                            answer_json=_json(value), shown_at=shown_at, answered_at=now,
+                        ))
+                if answer_detail is not None:
+                    detail = dict(answer_detail, response_time_ms=rt)
+                    session.add(EventRow(study_id=study_id, participant_id=participant_id, kind="answer", at=now,
+                                         detail_json=_json(detail), sha256=answer_sha256))
+                if complete:
+                    session.add(EventRow(study_id=study_id, participant_id=participant_id, kind="completion",
+                                         at=now, detail_json="{}", sha256=None))
+                session.flush()
+                return True
+        except (IntegrityError, _StaleStage):
+            return False
+
+    def withdraw(self, participant_id: int, now: dt.datetime) -> dict[str, int]:
+        """Delete everything stored about a participant and log, without their data, that this happened.
+
+        Deletes by this participant's id only, which is safe because ids are never reused. The withdrawal
+        event carries no participant id (NULL), so no later withdrawal can delete it; it names the exported
+        pseudonym so the researcher can remove the participant from files exported earlier. The same
+        transaction writes the researcher audit log entry.
+        """
+        with self._sessions.begin() as session:
+            row = session.get(ParticipantRow, participant_id, with_for_update=True)
+            if row is None:
+                return {}
+            study_id, public_id = row.study_id, row.public_id
+            counts = {}
+            for name, model in (("responses", ResponseRow), ("questionnaire_answers", QuestionnaireAnswerRow),
+                                ("assignments", AssignmentRow)):
+                result = session.execute(delete(model).where(model.participant_id == participant_id))
+                counts[name] = int(result.rowcount or 0)
+            result = session.execute(delete(EventRow).where(EventRow.participant_id == participant_id))
+            counts["events"] = int(result.rowcount or 0)
+            session.execute(delete(ParticipantRow).where(ParticipantRow.id == participant_id))
+            counts["participants"] = 1
+            detail = {"participant": public_id, "deleted": counts}
+            session.add(EventRow(study_id=study_id, participant_id=None, kind="withdrawal", at=now,
+                                 detail_json=_json(detail), sha256=None))
+            slug = session.scalar(select(StudyRow.slug).where(StudyRow.id == study_id))
+            session.add(ResearcherLogRow(at=now, action="withdrawal", outcome="ok", actor="participant",
+                                         study_slug=slug, detail_json=_json(detail)))
+            return counts
