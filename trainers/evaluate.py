@@ -3,13 +3,16 @@
     xai-study evaluate --checkpoint checkpoints/mri_resnet18 --data ../shared/data/mri --json
 
 ``--data`` may be a dataset root with a ``test/`` (or Kaggle ``Testing/``) split, or a class-per-folder
-tree. Writes ``report/confusion_matrix.png`` and ``report/training_curves.png`` into the checkpoint (or
-``--report-dir``).
+tree. Writes ``confusion_matrix.png`` and ``training_curves.png`` into a new folder,
+``runs/evaluate/<checkpoint>-<time>/`` under the working directory, or into ``--report-dir``. It never
+writes into the checkpoint: its ``report/`` belongs to the training run that made it (``xai-study train``
+writes that one), and a bundled checkpoint is tracked by git.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -26,11 +29,24 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument("--report-dir", type=Path, default=None, help="where to write PNGs (default: CHECKPOINT/report)")
+    p.add_argument("--report-dir", type=Path, default=None,
+                   help="where to write the PNGs (default: a new folder runs/evaluate/CHECKPOINT-TIME/ here)")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=64)
     return p
+
+
+def new_report_dir(checkpoint_dir, base: Path | None = None, now: dt.datetime | None = None) -> Path:
+    """A folder that does not exist yet: ``runs/evaluate/<checkpoint name>-<UTC time>[-N]``."""
+    base = Path("runs") / "evaluate" if base is None else Path(base)
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
+    name = f"{Path(checkpoint_dir).resolve().name}-{stamp}"
+    candidate, n = base / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = base / f"{name}-{n}"
+    return candidate
 
 
 def confusion_matrix(targets: list[int], preds: list[int], k: int) -> list[list[int]]:
@@ -110,6 +126,9 @@ def plot_training_curves(history: list[dict], path: Path, title: str = "") -> bo
 
 def evaluate_checkpoint(checkpoint_dir, data_dir, *, device="cpu", batch_size=64, write_report=True,
                         report_dir=None, progress=False) -> dict:
+    """Metrics of ``checkpoint_dir`` on ``data_dir``; with ``write_report``, PNGs into ``report_dir``
+    (``None``: the checkpoint's own ``report/``, which only ``xai-study train`` uses, for the checkpoint
+    it has just written; the ``evaluate`` command always passes a folder of its own)."""
     ckpt = load_checkpoint(checkpoint_dir, device)
     split = D.read_labelled_folder(data_dir, ckpt.class_names)
     items, skipped = D.decode_all(split, progress=progress)
@@ -167,7 +186,8 @@ def format_table(report: dict) -> str:
 def run(args) -> int:
     try:
         report = evaluate_checkpoint(args.checkpoint, args.data, device=args.device, batch_size=args.batch_size,
-                                     write_report=not args.no_plots, report_dir=args.report_dir)
+                                     write_report=not args.no_plots,
+                                     report_dir=args.report_dir or new_report_dir(args.checkpoint))
     except (CheckpointError, D.DatasetLayoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
