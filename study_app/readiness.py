@@ -104,7 +104,9 @@ def check_password(settings: AppSettings) -> Check:
         strong = len(settings.researcher_password) >= 12
         return Check(name, True, "set" + ("" if strong else " (short: 12+ characters recommended)"))
     if settings.is_bundled_demo:
-        return Check(name, True, "bundled demo: a one-time password is printed in the server log at start")
+        return Check(name, True, "bundled demo: none set, so the server makes a one-time password and prints it "
+                                 "in its log when the first page is opened (a real study needs "
+                                 f"{SECRET_PASSWORD} or ${ENV_PASSWORD})")
     return Check(name, False, f"set {SECRET_PASSWORD} in .streamlit/secrets.toml or ${ENV_PASSWORD}; "
                               "without it the researcher area stays locked")
 

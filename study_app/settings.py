@@ -35,8 +35,9 @@ class AppSettings:
 
     @property
     def is_bundled_demo(self) -> bool:
-        """The demo (or its stand-in example) may run without a configured password: see the gate."""
-        return self.source in ("demo", "example")
+        """The demo (or its stand-in example) may run without a configured password: see the gate. Named
+        explicitly (``--study demo/study.toml``, ``XAI_STUDY_FILE``) it is still the demo."""
+        return self.source in ("demo", "example") or self.study_file.resolve() == DEMO_STUDY.resolve()
 
     @property
     def source_note(self) -> str:
