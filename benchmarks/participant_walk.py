@@ -5,8 +5,10 @@ different choice per screen), clicks the screen's primary button, and waits unti
 settled. Times come from the page's own clock (``performance.now()``), so the figures are what the
 participant's browser saw:
 
-* settled: the new screen's text is on the page, Streamlit reports no script run going on and no stale
-  element left, and it stayed so for ``QUIET_MS`` (a run can be followed by another);
+* settled: the new screen's text is on the page, Streamlit reports no script run going on, no stale
+  element and no loading placeholder left (Streamlit fetches a widget's code the first time a page uses
+  it and shows a skeleton meanwhile: a starved browser can show a form's button well before its radios),
+  and it stayed so for ``QUIET_MS`` (a run can be followed by another);
 * images: every picture on the new screen has decoded (the latest picture load, if later than settled).
 """
 
@@ -46,7 +48,8 @@ SETTLED_AT_JS = """([before, quiet]) => new Promise(resolve => {
         const main = document.querySelector('[data-testid="stMain"]');
         const ok = app !== null && main !== null && (main.innerText !== before || window.__xaiRuns > 0)
             && app.dataset.testScriptState === 'notRunning'
-            && document.querySelectorAll('[data-stale="true"]').length === 0;
+            && document.querySelectorAll('[data-stale="true"]').length === 0
+            && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0;
         const now = performance.now();
         if (!ok) since = null;
         else if (since === null) since = now;

@@ -16,13 +16,15 @@ TIMEOUT_MS = 60_000
 SETTLED_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return app !== null && app.dataset.testScriptState === 'notRunning'
-        && document.querySelectorAll('[data-stale="true"]').length === 0;
+        && document.querySelectorAll('[data-stale="true"]').length === 0
+        && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0;
 }"""
 
 
 def wait_settled(page: Page, timeout: int = TIMEOUT_MS) -> None:
-    """Until the script run finished and no element of the previous run is left on the page; before
-    that, a click could land on the previous step's widgets."""
+    """Until the script run finished, no element of the previous run is left on the page and no widget is
+    still loading (a skeleton while its code is fetched); before that, a click could land on the previous
+    step's widgets, or a form be submitted before its questions appeared."""
     page.wait_for_function(SETTLED_JS, timeout=timeout)
 
 
