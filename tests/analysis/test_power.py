@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from statsmodels.stats import power as statsmodels_power
+from statsmodels.stats.proportion import proportion_effectsize
 
 from study_app.analysis import power_cli
 from study_app.analysis.power import (
@@ -25,11 +27,8 @@ from study_app.cli import main
 
 
 def _statsmodels():
-    """statsmodels' power module and ``proportion_effectsize`` (the reference implementation), or a skip."""
-    power = pytest.importorskip("statsmodels.stats.power")
-    from statsmodels.stats.proportion import proportion_effectsize
-
-    return power, proportion_effectsize
+    """statsmodels' power module and ``proportion_effectsize`` (the reference implementation)."""
+    return statsmodels_power, proportion_effectsize
 
 
 def _two_arms(**kw):
