@@ -42,8 +42,9 @@ class StreamlitServer:
     """A running Streamlit server; use as a context manager. ``url`` is its base address."""
 
     def __init__(self, env: dict[str, str], log_path: Path, startup_timeout: float = 120.0,
-                 script: Path = MAIN_SCRIPT):
+                 script: Path = MAIN_SCRIPT, script_args: tuple[str, ...] = ()):
         self.script = Path(script)
+        self.script_args = tuple(script_args)  # after "--", e.g. ("--study", FILE) as the README shows
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path)
@@ -65,6 +66,8 @@ class StreamlitServer:
             "--server.headless", "true",
             "--browser.gatherUsageStats", "false",
         ]
+        if self.script_args:
+            cmd += ["--", *self.script_args]
         self.process = subprocess.Popen(
             cmd, cwd=PROJECT_ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -5,10 +5,13 @@ cache folder, an empty database) must open ``demo/study.toml`` by itself. Debian
 participant through the whole demo: consent, pre-questionnaire, instructions, every pets ``rate`` trial
 (trust, then LIME, Kernel SHAP and Grad-CAM side by side, each judged), every MRI ``verification`` trial
 including the attention check (answered as asked), the post-questionnaire, and the completion code.
+Then the researcher area as the README describes it: ``/researcher``, opened with the one-time password
+that the server log shows only after the first page visit.
 
 Afterwards the database must hold one completed participant with one response per trial step, and the
 committed attribution cache (``demo/cache/``) must be byte for byte what it was: every map came from it,
-none was computed. A screenshot of every page goes to ``test-artifacts/demo/``.
+none was computed. A screenshot of every page goes to ``test-artifacts/demo/``; the README's screenshots
+(``docs/screenshots/``) are taken here too (see ``e2e.doc_screenshots``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.browser_steps import choose, click, wait_settled, wait_text
+from e2e.doc_screenshots import doc_shot
 from e2e.streamlit_server import PROJECT_ROOT, StreamlitServer
 from e2e.study_setup import E2EStudy, open_repository
 
@@ -38,6 +42,7 @@ FIRST_LOAD_MS = 120_000  # the first page imports torch and opens both models: s
 STEP_MS = 90_000
 
 EFFECT_CHOICES = ("It helped me understand", "It confused me", "No effect")
+ONE_TIME_PASSWORD = re.compile(r"Bundled demo: researcher one-time password for this server run: (\S+)")
 DECISIONS = {"accept": "Yes, the prediction is correct", "reject": "No, the prediction is wrong"}
 
 
@@ -105,7 +110,7 @@ def answer_pre_questionnaire(page: Page, pages: Pages, study) -> None:
 
 
 def answer_rate_trial(page: Page, pages: Pages, image: int, total: int, method_labels: list[str],
-                      n_predictions: int) -> None:
+                      n_predictions: int, document: str | None = None) -> None:
     wait_text(page, f"Image {image} of {total}", STEP_MS)
     wait_text(page, "Do you trust this prediction?", STEP_MS)
     expect(page.get_by_text("The model's top predictions:")).to_be_visible(timeout=STEP_MS)
@@ -123,10 +128,13 @@ def answer_rate_trial(page: Page, pages: Pages, image: int, total: int, method_l
     for j, label in enumerate(method_labels):
         choose(page, f"{label}: did this explanation help or confuse", EFFECT_CHOICES[(image + j) % 3])
     page.get_by_label("Comment (optional)").fill(f"Demo run, image {image}.")
+    if document:
+        doc_shot(page, document)
     click(page, "Continue")
 
 
-def answer_verification_trial(page: Page, pages: Pages, image: int, total: int, method_labels: list[str]) -> bool:
+def answer_verification_trial(page: Page, pages: Pages, image: int, total: int, method_labels: list[str],
+                              document: str | None = None) -> bool:
     """One MRI trial; an attention check is answered as it asks. Returns whether it was the check."""
     wait_text(page, f"Image {image} of {total}", STEP_MS)
     wait_text(page, "Is the model's prediction correct?", STEP_MS)
@@ -142,6 +150,8 @@ def answer_verification_trial(page: Page, pages: Pages, image: int, total: int, 
     pages.shot(f"trial_{image}_verification" + ("_attention_check" if is_check else ""))
     choose(page, "Is the model's prediction correct?", DECISIONS[decision])
     choose(page, "How confident are you?", "4")
+    if document and not is_check:
+        doc_shot(page, document)
     click(page, "Continue")
     return is_check
 
@@ -166,6 +176,24 @@ def answer_post_questionnaire(page: Page, questions: list[dict]) -> None:
                 choose_in_selectbox(page, f"{place} place", option)
         else:
             page.get_by_label(label).fill("The maps disagreed more often than I expected.")
+
+
+def visit_researcher_area(page: Page, server: StreamlitServer) -> None:
+    """What the README tells a new user: open /researcher, type the one-time password from the server log."""
+    found = sorted(set(ONE_TIME_PASSWORD.findall(server.log_text())))  # printed and logged: the same line twice
+    assert len(found) == 1, "one one-time password per server run, in its log after the first visit"
+    page.goto(f"{server.url}/researcher")
+    wait_text(page, "Researcher area", FIRST_LOAD_MS)
+    wait_text(page, "the one-time researcher password is printed in the server log", STEP_MS)
+    field = page.get_by_label("Researcher password")
+    field.fill(found[0])
+    field.press("Enter")
+    wait_text(page, "Readiness check", STEP_MS)
+    wait_text(page, "Ready to launch", STEP_MS)
+    doc_shot(page, "researcher_readiness")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Progress").click()
+    wait_text(page, "Per condition", STEP_MS)
+    doc_shot(page, "researcher_progress")
 
 
 def stored_plan(setup: E2EStudy) -> dict:
@@ -219,6 +247,8 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
 
     log = ARTIFACTS / "server.log"
     with StreamlitServer(env, log) as server:
+        # Streamlit runs no app code before the first page visit, so the password is not in the log yet.
+        assert not ONE_TIME_PASSWORD.search(server.log_text())
         context = chromium.new_context(viewport={"width": 1280, "height": 2000})
         page = context.new_page()
         page.set_default_timeout(STEP_MS)
@@ -245,11 +275,15 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
                 for _ in range(task.trials):
                     image += 1
                     answer_rate_trial(page, pages, image, total, method_labels,
-                                      n_predictions=min(3, len(task.class_names)))  # top 3 of 2 classes: 2
+                                      n_predictions=min(3, len(task.class_names)),  # top 3 of 2 classes: 2
+                                      document="participant_rate_trial" if image == 1 else None)
+            document = "participant_verification_trial"  # the first MRI trial that is not an attention check
             for task in verification:
                 for _ in range(task.trials + task.learning_trials + task.attention_checks):
                     image += 1
-                    checks_seen += answer_verification_trial(page, pages, image, total, method_labels)
+                    is_check = answer_verification_trial(page, pages, image, total, method_labels, document)
+                    checks_seen += is_check
+                    document = document if is_check else None
             assert checks_seen == sum(t.attention_checks for t in verification)
 
             answer_post_questionnaire(page, stored_plan(setup)["post_questions"])
@@ -262,6 +296,7 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
             pages.shot("done")
             wait_settled(page)
             assert "Traceback" not in page.content()
+            visit_researcher_area(page, server)
             assert not dialogs, dialogs
         except BaseException:
             with contextlib.suppress(Exception):

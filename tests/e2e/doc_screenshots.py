@@ -1,0 +1,54 @@
+"""The README's screenshots, taken by the end-to-end tests so they always show the current pages.
+
+``doc_shot(page, name)`` writes ``docs/screenshots/NAME.png``: the top of the page (at most
+``MAX_HEIGHT`` CSS pixels), scaled to ``WIDTH`` pixels and stored as a 256-colour PNG, so each stays
+well under 200 kB. A screenshot that looks the same as the committed one (mean pixel difference below
+``SAME_LOOK``: timestamps, anti-aliasing) leaves the file untouched, so a test run changes the folder only
+when a page really changed; then commit the new PNGs with the change that caused them.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Page
+
+from e2e.streamlit_server import PROJECT_ROOT
+
+DOCS = PROJECT_ROOT / "docs" / "screenshots"
+WIDTH = 760
+MAX_HEIGHT = 1500
+SAME_LOOK = 3.0  # mean absolute difference per channel, 0-255
+
+
+def small_png(png: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    if image.width > WIDTH:
+        image = image.resize((WIDTH, round(image.height * WIDTH / image.width)), Image.Resampling.LANCZOS)
+    return image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def looks_the_same(new: Image.Image, path: Path) -> bool:
+    try:
+        with Image.open(path) as old_file:
+            old = np.asarray(old_file.convert("RGB"), dtype=np.int16)
+    except OSError:
+        return False
+    fresh = np.asarray(new.convert("RGB"), dtype=np.int16)
+    return old.shape == fresh.shape and float(np.abs(old - fresh).mean()) < SAME_LOOK
+
+
+def doc_shot(page: Page, name: str, folder: Path = DOCS) -> Path:
+    """Screenshot the page's top for the README (see the module docstring); returns the file's path."""
+    size = page.viewport_size or {"width": 1280, "height": MAX_HEIGHT}
+    height = min(MAX_HEIGHT, page.evaluate("() => document.documentElement.scrollHeight"))
+    png = page.screenshot(full_page=True, clip={"x": 0, "y": 0, "width": size["width"], "height": height})
+    image = small_png(png)
+    path = folder / f"{name}.png"
+    if not looks_the_same(image, path):
+        folder.mkdir(parents=True, exist_ok=True)
+        image.save(path, optimize=True)
+    return path
