@@ -35,6 +35,7 @@ from study_app.settings import (
 from study_app.store import make_engine, resolve_db_url
 from study_app.store.migrate import schema_state, upgrade_command
 from study_app.study import load_study
+from study_app.study.completion import OUTCOMES, outcome_code, redirect_warnings
 from trainers.checkpoint import load_checkpoint
 
 CONFIG_FILE = Path(".streamlit") / "config.toml"
@@ -153,10 +154,23 @@ def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]
     study = holder.get("study")
     if study is None:
         return checks
+    checks.append(check_return_to_recruiter(study))
     checks.append(_guard("checkpoints load", lambda: _load_checkpoints(study)))
     checks.append(_guard("attribution cache complete", lambda: _cache_complete(study)))
     checks.append(_guard("database reachable", lambda: _database(settings, db_url)))
     return checks
+
+
+def check_return_to_recruiter(study) -> Check:
+    """Warns (does not block) when the end page's way back to Prolific would lose the code."""
+    name = "return to the recruitment site"
+    problems = redirect_warnings(study)
+    if problems:
+        return Check(name, False, "; ".join(problems), blocking=False)
+    if not study.redirect_url:
+        return Check(name, True, "no redirect_url: the end page shows the completion code only")
+    codes = [o for o in OUTCOMES if outcome_code(study, o)]
+    return Check(name, True, f"returns with the code for: {', '.join(codes)}")
 
 
 def _load_checkpoints(study) -> str:

@@ -74,7 +74,7 @@ def draw_step(step, engine, submission: Submission) -> None:
     elif step.kind == TRIAL:
         trial.render(step, submission)
     elif step.kind == DONE:
-        done.render(step)
+        done.render(step, engine.study)
     else:
         raise ValueError(f"unknown step kind {step.kind!r}")
 
@@ -107,10 +107,9 @@ def offer_withdrawal(engine, token: str) -> None:
                   on_click=_withdraw, args=(engine, token))
 
 
-def show_ended(kind: str) -> None:
+def show_ended(kind: str, study) -> None:
     if kind == DECLINED:
-        st.title("Thank you")
-        st.markdown("You chose not to take part. Nothing about you has been stored. You can close this page.")
+        done.render_declined(study)
     else:
         st.title("You have withdrawn")
         st.markdown("Your answers have been deleted. Thank you for your time; you can close this page.")
@@ -138,7 +137,7 @@ def _participant_run(built: dict) -> None:
             return
         ended = st.session_state.get(ENDED)
         if ended:
-            show_ended(ended)
+            show_ended(ended, engine.study)
             return
         token, step = participant_and_step(engine)
         built["kind"] = step.kind

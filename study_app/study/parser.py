@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from study_app.explain.methods import METHODS, get_method
+from study_app.study.device_gate import DeviceGate
 from study_app.study.errors import StudyFileError
 from study_app.study.schema import (
     DEFAULT_PRE_QUESTIONNAIRE,
@@ -228,6 +229,15 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
     redirect = s.text("redirect_url", None)
     if redirect is not None and not redirect.startswith(("https://", "http://")):
         raise s.error("redirect_url", "must start with https:// or http://")
+    screened_code = s.text("screened_out_code", None)
+    no_consent_code = s.text("no_consent_code", None)
+    redirect_seconds = s.get("redirect_seconds", (int, float), 5)
+    if not 0 <= redirect_seconds <= 600:
+        raise s.error("redirect_seconds", "must be between 0 and 600 seconds")
+    min_width = s.get("min_viewport_width", int, None)
+    if min_width is not None and not 200 <= min_width <= 4000:
+        raise s.error("min_viewport_width", "must be a width in pixels between 200 and 4000")
+    device = DeviceGate(min_viewport_width=min_width, allow_phones=s.get("allow_phones", bool, True))
     s.get("consent_file", str, None)
     s.get("instructions_file", str, None)
     consent_text = consent if consent is not None else s.text("consent", None)
@@ -290,4 +300,6 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
                  consent=consent_text, instructions=instructions_text, keep_external_ids=keep,
                  inactive_timeout_minutes=float(timeout), blind_method_names=blind,
                  design=Design(type=dtype, control=control, negative_control=negative), methods=tuple(methods),
-                 tasks=tasks, pre_questionnaire=pre, post_questionnaire=post, source=source, cache_dir=cache)
+                 tasks=tasks, pre_questionnaire=pre, post_questionnaire=post, source=source, cache_dir=cache,
+                 screened_out_code=screened_code, no_consent_code=no_consent_code,
+                 redirect_seconds=float(redirect_seconds), device=device)

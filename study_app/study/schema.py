@@ -10,8 +10,14 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     id = "pets-verification"           # slug: letters, digits, - and _
     title = "..."
     seed = 2026                        # fixes item selection; participant seeds are drawn per person
-    completion_code = "C0DE42"
-    redirect_url = "https://app.prolific.com/submissions/complete?cc=C0DE42"   # optional
+    completion_code = "C0DE42"         # Prolific's code for a completed submission
+    screened_out_code = "SCR33N"       # optional: for participants screened out
+    no_consent_code = "N0C0NS"         # optional: for participants who decline consent
+    redirect_url = "https://app.prolific.com/submissions/complete?cc={code}"   # optional; {code}: the
+                                       # outcome's code; the end page returns there by itself
+    redirect_seconds = 5               # optional: seconds on the end page before returning (0: link only)
+    min_viewport_width = 900           # optional device gate, checked on consent (px)
+    allow_phones = true                # optional device gate: false refuses phones on consent
     consent = '''Markdown'''           # or consent_file = "consent.md" (relative to this file)
     instructions = '''Markdown'''      # or instructions_file = "..."
     keep_external_ids = false          # true: store Prolific ids as given; false: HMAC-SHA256
@@ -61,6 +67,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from study_app.study.device_gate import DeviceGate
 from study_app.study.steps import NO_EXPLANATION, Question, ShownMethod
 
 
@@ -145,6 +152,10 @@ class Study:
     source: str = ""
     sha256: str = ""
     cache_dir: str | None = None  # resolved by the loader; None: the explanation package's default
+    screened_out_code: str | None = None
+    no_consent_code: str | None = None
+    redirect_seconds: float = 5.0
+    device: DeviceGate = DeviceGate()
 
     @property
     def arms(self) -> tuple[str, ...]:

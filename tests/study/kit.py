@@ -36,6 +36,7 @@ title = "Test study: {protocol}"
 seed = 7
 completion_code = "DONE-42"
 redirect_url = "https://app.prolific.com/submissions/complete?cc=DONE-42"
+redirect_seconds = 0  # the link only; tests/e2e/test_recruitment_round_trip.py covers the automatic return
 consent = "You agree to take part."
 instructions = "Answer each **question**."
 keep_external_ids = {keep}
