@@ -1,0 +1,79 @@
+"""Data-quality signals: which answers and participants a researcher should look at before analysing.
+
+Per trial: answered faster than the study's ``min_trial_seconds``; how often and how long the page was
+hidden or the window lost focus while the trial was on screen (reported by the browser, see
+:mod:`study_app.ui.browser`). Per participant: those counted up, failed attention checks, and
+*straight-lining* (the same value on every Likert item). Nothing here excludes anyone: the export carries
+the columns and the progress page shows the flags, and the researcher decides (and says so in the paper).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+BROWSER_SIGNALS = ("hidden_count", "hidden_ms", "blur_count", "blur_ms")
+TRIAL_COLUMNS = ("too_fast", *BROWSER_SIGNALS)
+PARTICIPANT_COLUMNS = ("too_fast_trials", "failed_attention_checks", "likert_items", "straight_lining",
+                       "hidden_count", "away_ms", "quality_flags")
+FLAG_TOO_FAST, FLAG_ATTENTION, FLAG_STRAIGHT, FLAG_AWAY = "too_fast", "attention", "straight_lining", "away"
+
+
+@dataclass(frozen=True)
+class QualityRules:
+    """When a participant gets a flag. ``min_trial_seconds`` comes from the study file (``None``: no
+    minimum); the rest are defaults a researcher can read in the export's documentation."""
+
+    min_trial_seconds: float | None = None
+    straight_lining_min_items: int = 5  # fewer Likert answers than this are never called straight-lining
+    away_ms: int = 10_000  # page hidden or window unfocused for this long in all: flagged "away"
+
+
+def is_too_fast(response_time_ms: int | None, rules: QualityRules) -> bool | None:
+    """``None`` when it cannot be judged (no minimum set, or no time recorded)."""
+    if rules.min_trial_seconds is None or response_time_ms is None:
+        return None
+    return response_time_ms < rules.min_trial_seconds * 1000
+
+
+def straight_lining(likert_answers: Sequence[int | float], rules: QualityRules) -> bool:
+    """Every Likert answer the same, over at least ``straight_lining_min_items`` answers."""
+    return len(likert_answers) >= rules.straight_lining_min_items and len(set(likert_answers)) == 1
+
+
+def trial_quality(response_time_ms: int | None, signals: Mapping | None, rules: QualityRules) -> dict:
+    """The export's per-trial quality columns (browser signals empty when the browser sent none)."""
+    row: dict = {"too_fast": is_too_fast(response_time_ms, rules)}
+    for name in BROWSER_SIGNALS:
+        value = (signals or {}).get(name)
+        row[name] = int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return row
+
+
+def participant_quality(trials: Iterable[Mapping], likert_answers: Sequence[int | float],
+                        rules: QualityRules) -> dict:
+    """One participant's quality summary from their trial rows (each with the per-trial columns above,
+    ``is_attention_check`` and ``attention_passed``) and all their Likert answers, in the order given."""
+    too_fast = failed = hidden = away = 0
+    for t in trials:
+        too_fast += bool(t.get("too_fast"))
+        failed += bool(t.get("is_attention_check")) and t.get("attention_passed") is False
+        hidden += t.get("hidden_count") or 0
+        away += max(t.get("hidden_ms") or 0, t.get("blur_ms") or 0)  # hiding a tab also blurs the window
+    lined = straight_lining(likert_answers, rules)
+    flags = [name for name, on in ((FLAG_TOO_FAST, too_fast > 0), (FLAG_ATTENTION, failed > 0),
+                                   (FLAG_STRAIGHT, lined), (FLAG_AWAY, away >= rules.away_ms)) if on]
+    return {"too_fast_trials": too_fast, "failed_attention_checks": failed, "likert_items": len(likert_answers),
+            "straight_lining": lined, "hidden_count": hidden, "away_ms": away, "quality_flags": " ".join(flags)}
+
+
+def quality_by_participant(trial_rows: Iterable[Mapping], likert_by_participant: Mapping[str, Sequence],
+                           rules: QualityRules, participant_key: str = "participant") -> dict[str, dict]:
+    """:func:`participant_quality` for every participant in ``trial_rows`` (or with Likert answers)."""
+    grouped: dict[str, list[Mapping]] = defaultdict(list)
+    for row in trial_rows:
+        grouped[row[participant_key]].append(row)
+    everyone = list(dict.fromkeys([*grouped, *likert_by_participant]))
+    return {p: participant_quality(grouped.get(p, []), list(likert_by_participant.get(p, [])), rules)
+            for p in everyone}
