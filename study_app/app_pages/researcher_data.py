@@ -12,15 +12,6 @@ EXPORT_KEY = "researcher_export"
 AUDIT_SHOWN = 200
 
 
-def provenance_lookup(study_path):
-    """Map hashes and faithfulness columns, when the explanation package offers them (as the CLI does)."""
-    try:
-        from study_app.explain.provenance import make_provenance_lookup
-    except ImportError:
-        return None
-    return make_provenance_lookup(study_path)
-
-
 engine = researcher_page("Data export")
 if engine is not None:
     st.markdown("Long format: one row per participant × trial with full provenance, and one row per "
@@ -30,7 +21,6 @@ if engine is not None:
         with tempfile.TemporaryDirectory() as tmp:
             result = export_study(engine.repository, [engine.record], Path(tmp) / "responses.csv",
                                   Path(tmp) / "participants.csv",
-                                  provenance_lookup=provenance_lookup(engine.study.source),
                                   audit_path=Path(tmp) / "audit_log.csv", actor="web")
             st.session_state[EXPORT_KEY] = {
                 "responses": result.responses_path.read_bytes(),

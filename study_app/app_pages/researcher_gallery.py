@@ -6,6 +6,7 @@ checking a large study does not slow the server down for participants.
 
 import streamlit as st
 
+from study_app.maps.coverage import map_request
 from study_app.ui import stimulus_view
 from study_app.ui.explanation_maps import cached_picture, compute_faithfulness, faithfulness_scores
 from study_app.ui.researcher_frame import researcher_page
@@ -19,8 +20,9 @@ if engine is not None:
     task = study.tasks[0]
     if len(study.tasks) > 1:
         task = study.task(st.selectbox("Task", [t.name for t in study.tasks], key="gallery_task"))
-    methods = [m.shown() for m in study.methods]
-    preds = engine.predictions[task.name].by_image
+    methods = list(study.methods)
+    task_predictions = engine.predictions[task.name]
+    preds = task_predictions.by_image
     stimuli = list(task.stimuli)
     only_wrong = st.toggle("Only images the model gets wrong", key="gallery_only_wrong")
     if only_wrong:
@@ -35,9 +37,10 @@ if engine is not None:
     if st.button("Compute missing faithfulness scores for this page", key="gallery_faithfulness"):
         with st.spinner("Computing faithfulness (several extra attributions per map)…"):
             for stim in shown_stimuli:
-                for shown in methods:
-                    if cached_picture(task.checkpoint, stim.path, shown) is not None:
-                        compute_faithfulness(task.checkpoint, stim.path, shown)
+                for method in methods:
+                    request = map_request(task, stim, method, task_predictions)
+                    if cached_picture(request) is not None:
+                        compute_faithfulness(request)
     for stim in shown_stimuli:
         pred = preds[stim.image_id]
         with st.container(border=True):
@@ -48,13 +51,14 @@ if engine is not None:
             with cols[0]:
                 stimulus_view.show_picture(stimulus_view.stimulus_png(stim.path, size), alt=f"Stimulus {stim.image_id}",
                                            caption="image")
-            for col, shown in zip(cols[1:], methods, strict=True):
+            for col, method in zip(cols[1:], methods, strict=True):
                 with col:
-                    picture = cached_picture(task.checkpoint, stim.path, shown)
+                    request = map_request(task, stim, method, task_predictions)
+                    picture = cached_picture(request)
                     if picture is None:
-                        st.warning(f"{shown.label}: not cached", icon=":material/hourglass_empty:")
+                        st.warning(f"{method.label}: not cached", icon=":material/hourglass_empty:")
                         continue
-                    stimulus_view.show_picture(picture.png, alt=f"{shown.label}: {picture.alt}", caption=shown.label)
-                    scores = faithfulness_scores(task.checkpoint, stim.path, shown)
+                    stimulus_view.show_picture(picture.png, alt=f"{method.label}: {picture.alt}", caption=method.label)
+                    scores = faithfulness_scores(request)
                     st.caption(" · ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                           for k, v in scores.items()) if scores else "faithfulness not computed")

@@ -33,7 +33,7 @@ def explanation_key(
 ) -> str:
     """The cache key of one map: weights hash, image hash, method, its map-determining parameters, the
     target class and the card's input geometry and normalisation (which change the model input).
-    Needs only the card, not the weights, so provenance lookups work without loading a model."""
+    Needs only the card, not the weights, so a participant's plan can name it without loading a model."""
     params = {
         **explainer.cache_params,
         "target": int(target),
@@ -172,14 +172,16 @@ class ExplanationService:
         """
         explainer = get_method(method, **(params or {}))
         image_sha = file_content_sha256(image_path)
-        prediction = self.predict(checkpoint, image_path)
-        target = prediction.index if target is None else int(target)
+        # With a target given, a cached map needs no model run at all; the prediction is only made for
+        # the record of a map computed now (or when the target is "the predicted class").
+        target = self.predict(checkpoint, image_path).index if target is None else int(target)
         key = self._key(checkpoint, image_sha, explainer, target)
         options = {**DEFAULT_FAITHFULNESS_OPTIONS, **(faithfulness_options or {})}
 
         entry = self.cache.get(key)
         from_cache = entry is not None
         if entry is None:
+            prediction = self.predict(checkpoint, image_path)
             with self._lock:
                 x = self._input(checkpoint, image_path)
                 explanation = explainer.explain(

@@ -2,7 +2,8 @@
 
 A participant may see any stimulus of a task (attention checks draw from all of them) with any of the
 study's methods (the negative control included); distinction trials show one map per candidate class
-(the model's top-k). Precomputing exactly this set is what keeps participants from waiting.
+(the model's top-k). Precomputing exactly this set is what keeps participants from waiting. Every request
+names the class it explains (from the task's predictions), as the plan's trial steps do.
 """
 
 from __future__ import annotations
@@ -28,22 +29,30 @@ def study_owns_cache(study) -> bool:
     return study_cache_dir(study).resolve() != (Path.cwd() / DEFAULT_CACHE_DIRNAME).resolve()
 
 
+def map_request(task, stimulus, method, preds, target: str | None = None) -> MapRequest:
+    """The request for ``method`` (a study ``MethodConfig``) on one stimulus of ``task``: ``target`` names the
+    class to explain, ``None`` the model's prediction (``preds``: the task's ``TaskPredictions``)."""
+    label = target or preds.by_image[stimulus.image_id].label
+    names = preds.class_names or task.class_names
+    return MapRequest.of(task.checkpoint, stimulus.path, method.shown(target), target_index=list(names).index(label))
+
+
 def required_maps(study, predictions=None) -> list[tuple[str, MapRequest]]:
     """``(description, request)`` for every map the study can show. ``predictions`` (task name →
-    TaskPredictions) gives distinction's candidate classes; computed when needed and not given."""
+    TaskPredictions) give the classes explained; computed for the tasks it lacks."""
     out = []
     for task in study.tasks:
-        if task.protocol == DISTINCTION and (predictions is None or task.name not in predictions):
+        if predictions is None or task.name not in predictions:
             predictions = {**(predictions or {}), task.name: predict_task(task)}
+        preds = predictions[task.name]
         for stim in task.stimuli:
             targets: list[str | None] = [None]
             if task.protocol == DISTINCTION:
-                targets = [label for label, _ in predictions[task.name].by_image[stim.image_id].topk[: task.k]]
+                targets = [label for label, _ in preds.by_image[stim.image_id].topk[: task.k]]
             for m in study.methods:
                 for target in targets:
-                    shown = m.shown(target)
                     where = f"{task.name}/{stim.image_id} × {m.key}" + (f" → {target}" if target else "")
-                    out.append((where, MapRequest.of(task.checkpoint, stim.path, shown)))
+                    out.append((where, map_request(task, stim, m, preds, target)))
     return out
 
 

@@ -1,15 +1,18 @@
-"""The app's view of the explanation service: maps per *shown method*, rendered, cached. No Streamlit.
+"""The study's view of the explanation service: maps per *shown method*, rendered, cached. No Streamlit.
 
 Adapter over :class:`study_app.explain.service.ExplanationService` (on-disk attribution cache, Captum
-methods, one lock for live computation). The engine describes a map as a ``ShownMethod`` (registry name,
-parameters, the *class name* to explain, whether to use the weight-randomised model of the negative
-control); this module turns that into the service's call, renders the map in the study's visual language,
-and keeps rendered PNGs in a small in-memory LRU so a warm trial page does no image work at all.
-The readiness check and precompute share it, so they judge exactly the entries the pages read.
+methods, one lock for live computation). A trial describes a map as a ``ShownMethod`` whose class to explain
+the plan already resolved (``target_index``), so serving a map never runs the model for a prediction; this
+module turns it into the service's call, renders the map in the study's visual language, and keeps rendered
+maps in a small in-memory LRU so a warm trial page does no image work at all. Each rendered map carries the
+SHA-256 of its PNG bytes (hashed once, when rendered) and its cache key: what the engine records when the
+trial is shown. The readiness check and precompute share this service, so they judge exactly the entries
+the pages read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,18 +27,39 @@ PNG_CACHE_ENTRIES = 2048
 
 @dataclass(frozen=True)
 class MapRequest:
+    """One map: ``target_index`` is the class explained (resolved by the plan or by the caller)."""
+
     checkpoint: str
     image_path: str
     method: str
     params: tuple
-    target: str | None
+    target_index: int
     randomized_model: bool
     label: str
 
     @classmethod
-    def of(cls, checkpoint: str, image_path: str, shown) -> MapRequest:
+    def of(cls, checkpoint: str, image_path: str, shown, target_index: int | None = None) -> MapRequest:
+        index = shown.target_index if target_index is None else target_index
+        if index is None:
+            raise ValueError(f"map {shown.key!r}: the class to explain is not resolved (no target_index)")
         return cls(str(checkpoint), str(image_path), shown.name, tuple(sorted(dict(shown.params).items())),
-                   shown.target, bool(shown.randomized_model), shown.label)
+                   int(index), bool(shown.randomized_model), shown.label)
+
+
+@dataclass(frozen=True)
+class ServedMap:
+    """A map as the app serves it: the PNG and its alt text, and what identifies it for provenance."""
+
+    png: bytes
+    alt_text: str
+    png_sha256: str  # of ``png``, the exact bytes a participant's browser receives
+    cache_key: str  # the attribution-cache entry it was rendered from
+    map_sha256: str  # of the float map in that entry
+    checkpoint_sha256: str
+    image_sha256: str
+    target_index: int
+    target_label: str
+    faithfulness: dict | None  # scores stored with the entry when it was served, if any
 
 
 class StudyMapService:
@@ -45,12 +69,13 @@ class StudyMapService:
     def __init__(self, cache_dir: str | Path | None = None, service: ExplanationService | None = None):
         self.service = service if service is not None else ExplanationService(cache_dir)
         self._lock = threading.Lock()
-        self._checkpoints: dict[tuple[str, bool], object] = {}
-        self._pngs: OrderedDict[tuple, object] = OrderedDict()
+        self._checkpoints: dict[tuple[str, bool], LoadedCheckpoint] = {}
+        self._pngs: OrderedDict[MapRequest, ServedMap] = OrderedDict()
+        self._computing: dict[MapRequest, threading.Lock] = {}  # one computation per missing map at a time
 
     # --- models ---------------------------------------------------------------------------------------
 
-    def checkpoint(self, directory: str, randomized: bool = False):
+    def checkpoint(self, directory: str, randomized: bool = False) -> LoadedCheckpoint:
         """The loaded checkpoint, or its weight-randomised copy (Adebayo et al. 2018) for the negative
         control; the copy gets its own hash so its maps never mix with the trained model's in the cache."""
         key = (str(Path(directory).resolve()), randomized)
@@ -64,14 +89,6 @@ class StudyMapService:
         with self._lock:
             return self._checkpoints.setdefault(key, trained)
 
-    def _target_index(self, request: MapRequest) -> int:
-        """The class to explain: the named one, else the *trained* model's prediction (also for the
-        randomised control, so both maps explain the same class)."""
-        trained = self.checkpoint(request.checkpoint)
-        if request.target is not None:
-            return trained.class_names.index(request.target)
-        return self.service.predict(trained, request.image_path).index
-
     def _call(self, request: MapRequest) -> tuple:
         ckpt = self.checkpoint(request.checkpoint, request.randomized_model)
         return ckpt, request.image_path, request.method, dict(request.params)
@@ -81,21 +98,21 @@ class StudyMapService:
     def key(self, request: MapRequest) -> str:
         """The attribution-cache key of the map (checkpoint and image hashes, method, parameters, target)."""
         ckpt, image, method, params = self._call(request)
-        return self.service.key_for(ckpt, image, method, params, self._target_index(request))
+        return self.service.key_for(ckpt, image, method, params, request.target_index)
 
     def has(self, request: MapRequest) -> bool:
         return self.key(request) in self.service.cache
 
-    def _remember(self, request: MapRequest, rendered):
+    def _remember(self, request: MapRequest, served: ServedMap) -> ServedMap:
         with self._lock:
-            self._pngs[request] = rendered
+            self._pngs[request] = served
             self._pngs.move_to_end(request)
             while len(self._pngs) > PNG_CACHE_ENTRIES:
                 self._pngs.popitem(last=False)
-        return rendered
+        return served
 
-    def cached(self, request: MapRequest):
-        """The rendered map (``png``, ``alt_text``) if the attribution cache has it, else ``None``."""
+    def cached(self, request: MapRequest) -> ServedMap | None:
+        """The served map if the attribution cache has it, else ``None`` (never computes)."""
         with self._lock:
             hit = self._pngs.get(request)
         if hit is not None:
@@ -104,21 +121,45 @@ class StudyMapService:
             return None
         return self.get_or_compute(request)
 
-    def get_or_compute(self, request: MapRequest):
-        """The rendered map, computing and caching the attribution first when it is missing."""
+    def get_or_compute(self, request: MapRequest) -> ServedMap:
+        """The served map, computing and caching the attribution first when it is missing. Several
+        callers asking for the same missing map at once compute it once; the others wait, then read it."""
         with self._lock:
             hit = self._pngs.get(request)
+            entry_lock = self._computing.setdefault(request, threading.Lock()) if hit is None else None
         if hit is not None:
             return hit
+        with entry_lock:
+            with self._lock:
+                hit = self._pngs.get(request)
+            if hit is not None:
+                return hit
+            served = self._serve(request)
+        with self._lock:
+            self._computing.pop(request, None)
+        return served
+
+    def serve_step(self, step) -> list[ServedMap]:
+        """The maps of a plan's trial step (:class:`study_app.study.plan.TrialStep`), in order: what the engine
+        records as shown, and what the page then draws from memory."""
+        return [self.get_or_compute(MapRequest.of(step.checkpoint, step.image_path, m.shown())) for m in step.maps]
+
+    def _serve(self, request: MapRequest) -> ServedMap:
         ckpt, image, method, params = self._call(request)
-        explanation = self.service.get_or_compute(ckpt, image, method, params, target=self._target_index(request))
+        explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index)
         rendered = self.service.render(ckpt, image, explanation, method_label=request.label)
-        return self._remember(request, rendered)
+        return self._remember(request, ServedMap(
+            png=rendered.png, alt_text=rendered.alt_text, png_sha256=hashlib.sha256(rendered.png).hexdigest(),
+            cache_key=explanation.key, map_sha256=explanation.map_sha256,
+            checkpoint_sha256=explanation.checkpoint_sha256, image_sha256=explanation.image_sha256,
+            target_index=explanation.target, target_label=explanation.target_label,
+            faithfulness=dict(explanation.faithfulness) if explanation.faithfulness else None,
+        ))
 
     def compute_faithfulness(self, request: MapRequest) -> dict:
         """Compute (or reuse) and store the faithfulness scores of one map; slow: for the researcher only."""
         ckpt, image, method, params = self._call(request)
-        explanation = self.service.get_or_compute(ckpt, image, method, params, target=self._target_index(request),
+        explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index,
                                                   faithfulness=True)
         return dict(explanation.faithfulness or {})
 
@@ -127,7 +168,7 @@ class StudyMapService:
         if not self.has(request):
             return {}
         ckpt, image, method, params = self._call(request)
-        explanation = self.service.get_or_compute(ckpt, image, method, params, target=self._target_index(request))
+        explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index)
         return dict(explanation.faithfulness or {})
 
 

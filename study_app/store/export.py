@@ -2,14 +2,14 @@
 
 Everything needed to analyse a trial without the database is on its row: which study version, condition,
 image (and its hash), the model's prediction and whether it was right, which methods with which
-parameters on which checkpoint, the hash of the exact map shown and its faithfulness scores where the
-attribution cache knows them, every answer, the server-side response time and the attention-check result.
+parameters on which checkpoint, the class the maps explain, each map's attribution-cache key with the
+hashes of the exact map and PNG the participant was served, faithfulness scores where the cache held them
+at that moment, every answer, the server-side response time and the attention-check result.
 
-The prediction and method details come from the participant's stored plan, not from re-running anything:
-the export reports what the participant saw.
-
-Map hashes and faithfulness scores live in the explanation cache, which this package does not import.
-The caller passes a :data:`ProvenanceLookup`; without one those columns stay empty.
+Nothing is re-run or reconstructed: the prediction and method details come from the participant's stored
+plan (:class:`study_app.study.plan.Plan`), and what was shown from the records written when each trial was
+shown (:class:`study_app.store.records.ShownTrial`). A cache rebuilt or a checkpoint replaced after a
+participant saw a trial cannot change what the export says they saw.
 """
 
 from __future__ import annotations
@@ -20,18 +20,13 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from study_app.store.records import ShownTrial
 from study_app.store.repository import Repository, StudyRecord
-
-# (task, image_id, shown) -> {"map_sha256": str, "faithfulness": {metric: float}} or None.
-# ``shown`` describes one map as the participant saw it: the fields of ``study_app.study.steps.ShownMethod``
-# (key, name, label, params, randomized_model, target: class name or None for the top prediction) plus what
-# an attribution-cache key needs: checkpoint (directory), checkpoint_sha256, image_path, image_sha256 and
-# predicted_label (the class a ``target`` of None means).
-ProvenanceLookup = Callable[[str, str, Mapping], Mapping | None]
+from study_app.study.plan import Plan
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -39,7 +34,7 @@ RESPONSE_COLUMNS = [
     "study_id", "study_sha256", "participant", "condition", "condition_label", "trial_index", "task", "protocol",
     "phases", "image_id", "image_sha256", "true_label", "predicted_label", "predicted_prob", "model_correct",
     "model_topk", "options", "methods", "method_names", "method_params", "map_targets", "randomized_model",
-    "checkpoint", "checkpoint_sha256", "map_sha256", "is_attention_check", "attention_expected",
+    "checkpoint", "checkpoint_sha256", "target_label", "map_cache_key", "map_sha256", "png_sha256", "is_attention_check", "attention_expected",
     "attention_passed", "correct", "shown_at", "answered_at", "response_time_ms", "answer_sha256",
 ]
 AUDIT_COLUMNS = ["id", "at", "action", "outcome", "actor", "study_id", "detail"]
@@ -105,66 +100,68 @@ def _flatten_answer(answer: Mapping, phase: str, out: dict) -> None:
             out[f"answer_{key}"] = value
 
 
-def _map_provenance(lookup: ProvenanceLookup | None, task: str, image_id: str, methods: list[dict],
-                    trial: Mapping, row: dict) -> None:
-    """Fill ``map_sha256`` and ``faithfulness_<metric>``: plain values for a single map, JSON keyed by
-    ``method_key`` (``method_key->target`` for distinction) when the trial showed several."""
-    if lookup is None or not methods:
+def _shown_columns(shown: list[ShownTrial], row: dict) -> None:
+    """Fill the provenance columns from the records written when the trial's phases were shown: plain values
+    for a single map, JSON keyed by ``method_key`` (``method_key->target`` for distinction) for several."""
+    if not shown:
         return
-    context = {
-        "checkpoint": trial.get("checkpoint"), "checkpoint_sha256": trial.get("checkpoint_sha256"),
-        "image_path": trial.get("image_path"), "image_sha256": trial.get("image_sha256"),
-        "predicted_label": trial.get("model", {}).get("label"),
-    }
-    found: dict[str, Mapping] = {}
-    for m in methods:
-        info = lookup(task, image_id, {**m, **context}) or {}
-        name = m["key"] if m.get("target") is None else f"{m['key']}->{m['target']}"
-        found[name] = info
-    if len(methods) == 1:
-        info = next(iter(found.values()))
-        row["map_sha256"] = info.get("map_sha256")
-        for metric, value in (info.get("faithfulness") or {}).items():
-            row[f"faithfulness_{metric}"] = value
+    first = shown[0]
+    row.update(image_sha256=first.image_sha256, checkpoint_sha256=first.checkpoint_sha256,
+               target_label=first.target_label)
+    maps = {m.column: m for record in shown for m in record.maps}
+    if not maps:
         return
-    row["map_sha256"] = {k: v.get("map_sha256") for k, v in found.items()}
-    metrics = sorted({metric for v in found.values() for metric in (v.get("faithfulness") or {})})
+    fields = {"map_cache_key": "cache_key", "map_sha256": "map_sha256", "png_sha256": "png_sha256"}
+    metrics = sorted({metric for m in maps.values() for metric in (m.faithfulness or {})})
+    if len(maps) == 1:
+        (m,) = maps.values()
+        row.update({column: getattr(m, name) for column, name in fields.items()})
+        row.update({f"faithfulness_{k}": v for k, v in (m.faithfulness or {}).items()})
+        return
+    for column, name in fields.items():
+        row[column] = {key: getattr(m, name) for key, m in maps.items()}
     for metric in metrics:
-        row[f"faithfulness_{metric}"] = {k: (v.get("faithfulness") or {}).get(metric) for k, v in found.items()}
+        row[f"faithfulness_{metric}"] = {key: (m.faithfulness or {}).get(metric) for key, m in maps.items()}
 
 
-def response_rows(repository: Repository, record: StudyRecord, *,
-                  provenance_lookup: ProvenanceLookup | None = None) -> list[dict]:
+def _plans(repository: Repository, record: StudyRecord) -> dict[int, Plan]:
+    return {pid: Plan.from_json(json.loads(text)) for pid, text in repository.plans(record.id).items()}
+
+
+def response_rows(repository: Repository, record: StudyRecord) -> list[dict]:
     """One dict per answered participant x trial (phases of a trial merged into one row)."""
     participants = {p.id: p for p in repository.participants(record.id)}
-    plans = {pid: json.loads(text) for pid, text in repository.plans(record.id).items()}
+    plans = _plans(repository, record)
+    shown: dict[tuple[int, int], list[ShownTrial]] = {}
+    for s in repository.shown_trials(record.id):
+        shown.setdefault((s.participant_id, s.trial_index), []).append(s)
     grouped: dict[tuple[int, int], list] = {}
     for r in repository.responses(record.id):
         grouped.setdefault((r.participant_id, r.trial_index), []).append(r)
     rows = []
     for (pid, trial_index), answers in grouped.items():
-        participant, plan = participants[pid], plans.get(pid, {})
-        steps = [s for s in plan.get("trial_steps", []) if s["trial"] == trial_index]
-        first = steps[0] if steps else {}
-        methods = [m for s in steps for m in s.get("methods", [])]
-        model = first.get("model", {})
+        participant, plan = participants[pid], plans.get(pid)
+        steps = plan.steps_of_trial(trial_index) if plan is not None else ()
+        first = steps[0] if steps else None
+        methods = [m for s in steps for m in s.maps]
+        model = first.model if first is not None else None
         row = {
             "study_id": record.slug, "study_sha256": record.file_sha256, "participant": participant.public_id,
-            "condition": participant.condition, "condition_label": plan.get("condition_label"),
-            "trial_index": trial_index, "task": answers[0].task, "protocol": first.get("protocol"),
+            "condition": participant.condition, "condition_label": plan.condition_label if plan else None,
+            "trial_index": trial_index, "task": answers[0].task, "protocol": first and first.protocol,
             "phases": ";".join(a.phase for a in answers), "image_id": answers[0].image_id,
-            "image_sha256": first.get("image_sha256"), "true_label": first.get("true_label"),
-            "predicted_label": model.get("label"), "predicted_prob": model.get("prob"),
-            "model_correct": model.get("correct"), "model_topk": model.get("topk"),
-            "options": first.get("options") or None,
-            "methods": ";".join(dict.fromkeys(m["key"] for m in methods)) or "none",
-            "method_names": ";".join(dict.fromkeys(m["name"] for m in methods)),
-            "method_params": {m["key"]: m["params"] for m in methods} or None,
-            "map_targets": ";".join(m["target"] for m in methods if m.get("target")) or None,
-            "randomized_model": any(m.get("randomized_model") for m in methods),
-            "checkpoint": first.get("checkpoint"), "checkpoint_sha256": first.get("checkpoint_sha256"),
+            "image_sha256": first and first.image_sha256, "true_label": first and first.true_label,
+            "predicted_label": model and model.label, "predicted_prob": model and model.prob,
+            "model_correct": model and model.correct, "model_topk": model and [list(t) for t in model.topk],
+            "options": (first and list(first.options)) or None,
+            "methods": ";".join(dict.fromkeys(m.key for m in methods)) or "none",
+            "method_names": ";".join(dict.fromkeys(m.name for m in methods)),
+            "method_params": {m.key: m.params for m in methods} or None,
+            "map_targets": ";".join(m.target for m in methods if m.target) or None,
+            "randomized_model": any(m.randomized_model for m in methods),
+            "checkpoint": first and first.checkpoint, "checkpoint_sha256": first and first.checkpoint_sha256,
             "is_attention_check": any(a.is_attention_check for a in answers),
-            "attention_expected": first.get("expected") or None,
+            "attention_expected": (first and dict(first.expected)) or None,
             "attention_passed": next((a.attention_passed for a in answers if a.attention_passed is not None), None),
             "correct": next((a.correct for a in answers if a.correct is not None), None),
             "shown_at": answers[0].shown_at, "answered_at": answers[-1].answered_at,
@@ -176,14 +173,14 @@ def response_rows(repository: Repository, record: StudyRecord, *,
             _flatten_answer(a.answer, a.phase, row)
             if len(answers) > 1:
                 row[f"response_time_ms_{a.phase}"] = a.response_time_ms
-        _map_provenance(provenance_lookup, answers[0].task, answers[0].image_id, methods, first, row)
+        _shown_columns(shown.get((pid, trial_index), []), row)
         rows.append(row)
     return rows
 
 
 def participant_rows(repository: Repository, record: StudyRecord) -> list[dict]:
     """One dict per participant with questionnaire answers as ``pre_<id>`` / ``post_<id>`` columns."""
-    plans = {pid: json.loads(text) for pid, text in repository.plans(record.id).items()}
+    plans = _plans(repository, record)
     answered: dict[int, set[int]] = {}
     checks: dict[int, list[bool | None]] = {}
     for r in repository.responses(record.id):
@@ -195,15 +192,15 @@ def participant_rows(repository: Repository, record: StudyRecord) -> list[dict]:
         questionnaire.setdefault(q.participant_id, {})[f"{q.questionnaire}_{q.question_id}"] = q.answer
     rows = []
     for p in repository.participants(record.id):
-        plan = plans.get(p.id, {})
+        plan = plans.get(p.id)
         passed = checks.get(p.id, [])
         row = {
             "study_id": record.slug, "study_sha256": record.file_sha256, "participant": p.public_id,
-            "condition": p.condition, "condition_label": plan.get("condition_label"), "seed": str(p.seed),
+            "condition": p.condition, "condition_label": plan and plan.condition_label, "seed": str(p.seed),
             "status": p.status, "created_at": p.created_at, "consented_at": p.consented_at,
             "last_seen_at": p.last_seen_at, "completed_at": p.completed_at, "prolific_pid": p.prolific_pid,
             "prolific_study_id": p.prolific_study_id, "prolific_session_id": p.prolific_session_id,
-            "external_ids_hashed": p.external_ids_hashed, "trials_planned": plan.get("n_trials"),
+            "external_ids_hashed": p.external_ids_hashed, "trials_planned": plan and plan.n_trials,
             "trials_answered": len(answered.get(p.id, ())), "attention_checks": len(passed),
             "attention_checks_passed": sum(1 for v in passed if v),
         }
@@ -236,15 +233,14 @@ class ExportResult:
 
 
 def export_study(repository: Repository, records: list[StudyRecord], responses_path: str | Path,
-                 participants_path: str | Path, *, now: dt.datetime | None = None,
-                 provenance_lookup: ProvenanceLookup | None = None, audit_path: str | Path | None = None,
+                 participants_path: str | Path, *, now: dt.datetime | None = None, audit_path: str | Path | None = None,
                  actor: str = "cli") -> ExportResult:
     """Write both CSVs for the given study versions, log an ``export`` event for each version and an entry
     in the researcher audit log, then (with ``audit_path``) the audit log itself, this export included."""
     now = now or dt.datetime.now(dt.UTC)
     responses, participants = [], []
     for record in records:
-        responses += response_rows(repository, record, provenance_lookup=provenance_lookup)
+        responses += response_rows(repository, record)
         participants += participant_rows(repository, record)
     n_r = write_csv(responses_path, responses, _columns(RESPONSE_COLUMNS, responses))
     n_p = write_csv(participants_path, participants, _columns(PARTICIPANT_COLUMNS, participants))

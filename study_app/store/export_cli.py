@@ -6,8 +6,8 @@ The database is ``--db``, else env ``XAI_STUDY_DB_URL``, else ``db_url`` in ``.s
 else ``responses.sqlite`` next to the study file. Only the exact study version (file hash) is exported
 unless ``--all-versions`` is given, so edited studies are never silently mixed.
 
-Map hashes and faithfulness scores are added when the explanation package offers
-``study_app.explain.provenance.make_provenance_lookup(study_path)``; without it those columns stay empty.
+What each participant was shown (cache keys, map and PNG hashes, faithfulness scores) comes from the records
+written when each trial was shown; the attribution cache is not read.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from study_app.store.database import DatabaseConfigError, make_engine, resolve_db_url
-from study_app.store.export import ProvenanceLookup, export_study
+from study_app.store.export import export_study
 from study_app.store.logs import cli_actor
 from study_app.store.migrate import SchemaMismatch
 from study_app.store.repository import Repository
@@ -60,16 +60,8 @@ def _study_identity(path: Path) -> tuple[str, str]:
     return slug, hashlib.sha256(raw).hexdigest()
 
 
-def _optional_provenance(study_path: Path) -> ProvenanceLookup | None:
-    try:
-        from study_app.explain.provenance import make_provenance_lookup  # noqa: PLC0415 - optional
-    except ImportError:
-        return None
-    return make_provenance_lookup(study_path)
-
-
 def export_from_file(study_path: Path, out: Path, participants_out: Path | None = None, *, db_url: str | None = None,
-                     all_versions: bool = False, provenance_lookup: ProvenanceLookup | None = None,
+                     all_versions: bool = False,
                      audit_out: Path | None = None):
     """Export the study at ``study_path`` from its database; returns :class:`ExportResult`."""
     slug, sha = _study_identity(study_path)
@@ -88,7 +80,7 @@ def export_from_file(study_path: Path, out: Path, participants_out: Path | None 
             raise ExportError(f"study {slug!r} version {sha[:12]} has no data in this database "
                               f"(stored versions: {stored}); use --all-versions to export them")
         participants_out = participants_out or out.with_name("participants.csv")
-        return export_study(repo, records, out, participants_out, provenance_lookup=provenance_lookup,
+        return export_study(repo, records, out, participants_out,
                             audit_path=audit_out or out.with_name("audit_log.csv"), actor=cli_actor())
     finally:
         repo.dispose()
@@ -98,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = export_from_file(args.study, args.out, args.participants, db_url=args.db,
                                   all_versions=args.all_versions,
-                                  provenance_lookup=_optional_provenance(args.study), audit_out=args.audit)
+                                  audit_out=args.audit)
     except (ExportError, DatabaseConfigError) as exc:
         print(f"export: {exc}", file=sys.stderr)
         return 1

@@ -15,6 +15,8 @@ from sqlalchemy.orm import sessionmaker
 from study_app.store.records import (
     AuditEntry,
     ParticipantRecord,
+    ShownMapRecord,
+    ShownTrial,
     StoredEvent,
     StoredQuestionnaireAnswer,
     StoredResponse,
@@ -28,6 +30,7 @@ from study_app.store.schema import (
     QuestionnaireAnswerRow,
     ResearcherLogRow,
     ResponseRow,
+    ShownTrialRow,
 )
 
 
@@ -76,6 +79,20 @@ class StudyReads:
                 )
                 for r in rows
             ])
+
+    def shown_trials(self, study_id: int) -> list[ShownTrial]:
+        """What each participant was shown, per trial phase, as recorded when it was shown."""
+        with self._reads.begin() as session:
+            rows = session.scalars(
+                select(ShownTrialRow)
+                .join(ParticipantRow, ParticipantRow.id == ShownTrialRow.participant_id)
+                .where(ParticipantRow.study_id == study_id)
+                .order_by(ShownTrialRow.participant_id, ShownTrialRow.trial_index, ShownTrialRow.id)
+            ).all()
+            return [ShownTrial(trial_index=r.trial_index, phase=r.phase, checkpoint_sha256=r.checkpoint_sha256,
+                               image_sha256=r.image_sha256, target_index=r.target_index, target_label=r.target_label,
+                               maps=tuple(ShownMapRecord(**m) for m in json.loads(r.maps_json)),
+                               participant_id=r.participant_id, shown_at=r.shown_at) for r in rows]
 
     def questionnaire_answers(self, study_id: int) -> list[StoredQuestionnaireAnswer]:
         with self._reads.begin() as session:

@@ -80,6 +80,38 @@ class NewResponse:
 
 
 @dataclass(frozen=True)
+class ShownMapRecord:
+    """One map as served: ``column`` names it in the export (``key`` or ``key->target``). The served fields
+    are ``None`` when no map service served it (an engine without one, or the service failed)."""
+
+    key: str
+    column: str
+    name: str
+    target: str | None
+    target_index: int | None
+    cache_key: str | None
+    png_sha256: str | None = None
+    map_sha256: str | None = None
+    checkpoint_sha256: str | None = None  # of the model that made the map (the randomised control's differs)
+    faithfulness: dict | None = None
+
+
+@dataclass(frozen=True)
+class ShownTrial:
+    """What a trial phase showed, recorded when it was first shown (``shown_at`` is set by the store)."""
+
+    trial_index: int
+    phase: str
+    checkpoint_sha256: str
+    image_sha256: str
+    target_index: int | None
+    target_label: str | None
+    maps: tuple[ShownMapRecord, ...] = ()
+    participant_id: int | None = None  # filled when read back
+    shown_at: dt.datetime | None = None  # filled when read back
+
+
+@dataclass(frozen=True)
 class StoredResponse:
     participant_id: int
     trial_index: int

@@ -138,6 +138,30 @@ class ResponseRow(Base):
     attention_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
+class ShownTrialRow(Base):
+    """What a participant was shown on one trial phase, written when it was first shown (in the same
+    transaction that marks the stage shown), never reconstructed later: the checkpoint and image hashes, the
+    class the maps explain, and per map its attribution-cache key and the SHA-256 of the PNG as served
+    (``maps_json``, canonical JSON). The export reads these rows; a cache rebuilt afterwards cannot change them."""
+
+    __tablename__ = "shown_trials"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "trial_index", "phase", name="uq_shown_trial_phase"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    trial_index: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(16))
+    shown_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    checkpoint_sha256: Mapped[str] = mapped_column(String(128))
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    target_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    target_label: Mapped[str | None] = mapped_column(Text, nullable=True)
+    maps_json: Mapped[str] = mapped_column(Text)
+
+
 class QuestionnaireAnswerRow(Base):
     __tablename__ = "questionnaire_answers"
     __table_args__ = (

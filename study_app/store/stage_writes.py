@@ -8,12 +8,13 @@ is one transaction, and a participant advances only from the stage the caller ex
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from study_app.store.records import ACTIVE, COMPLETED, NewResponse, canonical_json
+from study_app.store.records import ACTIVE, COMPLETED, NewResponse, ShownTrial, canonical_json
 from study_app.store.schema import (
     AssignmentRow,
     EventRow,
@@ -21,6 +22,7 @@ from study_app.store.schema import (
     QuestionnaireAnswerRow,
     ResearcherLogRow,
     ResponseRow,
+    ShownTrialRow,
     StudyRow,
 )
 
@@ -33,16 +35,24 @@ class _StaleStage(Exception):
     """Raised inside a transaction to roll it back when another writer moved the participant on."""
 
 
+def _shown_row(participant_id: int, shown: ShownTrial, now: dt.datetime) -> ShownTrialRow:
+    return ShownTrialRow(participant_id=participant_id, trial_index=shown.trial_index, phase=shown.phase,
+                         shown_at=now, checkpoint_sha256=shown.checkpoint_sha256, image_sha256=shown.image_sha256,
+                         target_index=shown.target_index, target_label=shown.target_label,
+                         maps_json=_json([asdict(m) for m in shown.maps]))
+
+
 class StageWrites:
     _sessions: sessionmaker
     _reads: sessionmaker
 
-    def mark_shown(self, participant_id: int, stage: int, now: dt.datetime) -> None:
+    def mark_shown(self, participant_id: int, stage: int, now: dt.datetime, shown: ShownTrial | None = None) -> None:
         """Record when the current stage was first served, and that the participant is active.
 
         Only the first call for a stage sets the time: a reload must not restart the response clock.
         A render that would change nothing (time already set, seen within the last minute) writes nothing,
-        so page loads under load do not queue for the database's write lock.
+        so page loads under load do not queue for the database's write lock. ``shown`` (a trial stage) is
+        stored in the same transaction, by the call that sets the time.
         """
         with self._reads.begin() as session:
             shown, seen = session.execute(
@@ -52,12 +62,14 @@ class StageWrites:
         if shown is not None and seen is not None and now - seen < LAST_SEEN_RESOLUTION:
             return
         with self._sessions.begin() as session:
-            session.execute(
+            first = session.execute(
                 update(ParticipantRow)
                 .where(ParticipantRow.id == participant_id, ParticipantRow.stage == stage,
                        ParticipantRow.stage_shown_at.is_(None))
                 .values(stage_shown_at=now)
             )
+            if shown is not None and first.rowcount == 1:
+                session.add(_shown_row(participant_id, shown, now))
             session.execute(
                 update(ParticipantRow).where(ParticipantRow.id == participant_id).values(last_seen_at=now)
             )
@@ -74,8 +86,12 @@ class StageWrites:
         answer_sha256: str | None = None,
         answer_detail: dict | None = None,
         complete: bool = False,
+        shown: ShownTrial | None = None,
     ) -> bool:
         """Store one step's answer and move to the next stage, atomically.
+
+        The next stage is shown from now (it is drawn in this same click); ``shown`` records what it shows
+        (a trial stage) in the same transaction, so recording provenance costs no extra round trip.
 
         Returns:
             ``True`` if stored; ``False`` if the participant is no longer at ``expected_stage`` (a stale
@@ -128,6 +144,8 @@ class StageWrites:
                 if complete:
                     session.add(EventRow(study_id=study_id, participant_id=participant_id, kind="completion",
                                          at=now, detail_json="{}", sha256=None))
+                if shown is not None:
+                    session.add(_shown_row(participant_id, shown, now))
                 session.flush()
                 return True
         except (IntegrityError, _StaleStage):
@@ -148,7 +166,7 @@ class StageWrites:
             study_id, public_id = row.study_id, row.public_id
             counts = {}
             for name, model in (("responses", ResponseRow), ("questionnaire_answers", QuestionnaireAnswerRow),
-                                ("assignments", AssignmentRow)):
+                                ("shown_trials", ShownTrialRow), ("assignments", AssignmentRow)):
                 result = session.execute(delete(model).where(model.participant_id == participant_id))
                 counts[name] = int(result.rowcount or 0)
             result = session.execute(delete(EventRow).where(EventRow.participant_id == participant_id))

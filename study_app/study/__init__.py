@@ -35,8 +35,8 @@ Plain Python: no Streamlit import, so the engine is tested and reused on its own
 Read-only attributes of an engine, for researcher pages: ``study``, ``repository``, ``record`` (the
 stored study version: ``id``, ``slug``, ``file_sha256``), ``conditions`` (labels), ``predictions``
 (``{task: TaskPredictions}``), ``items`` (``{task: {"learn": [...], "test": [...]}}`` image ids) and
-``condition_counts()``. Exports: :func:`study_app.store.export.export_study` with an optional
-``provenance_lookup`` (see :data:`study_app.store.export.ProvenanceLookup`).
+``condition_counts()``. Exports: :func:`study_app.store.export.export_study`, which reads the plans and the
+records the engine wrote when each trial was shown (pass ``maps=`` a map server to record served PNG hashes).
 
 Nothing is written before consent; ``start_or_resume`` creates no row. Timing is server-side: a stage's
 shown time is recorded the first time ``current_step`` serves it, and the answer time on ``submit``.

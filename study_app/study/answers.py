@@ -33,6 +33,7 @@ from collections.abc import Mapping
 
 from study_app.store.records import canonical_json
 from study_app.study.errors import AnswerError
+from study_app.study.plan import TrialStep
 from study_app.study.steps import (
     EFFECT_OPTIONS,
     PHASE_EXPLANATION,
@@ -169,11 +170,11 @@ def validate_questionnaire(questions: tuple[Question, ...], answer) -> dict:
     return clean
 
 
-def validate_trial(step: Mapping, answer) -> dict:
-    """Check a trial answer against its plan step (a dict from :func:`study_app.study.design.build_plan`)."""
+def validate_trial(step: TrialStep, answer) -> dict:
+    """Check a trial answer against its plan step (:class:`study_app.study.plan.TrialStep`)."""
     answer = _require_mapping(answer)
-    protocol, phase = step["protocol"], step["phase"]
-    low, high = step["scale"]
+    protocol, phase = step.protocol, step.phase
+    low, high = step.scale
     clean: dict = {}
     if "comment" in answer:
         clean["comment"] = _text("comment", answer["comment"])
@@ -186,7 +187,7 @@ def validate_trial(step: Mapping, answer) -> dict:
     elif protocol == RATE and phase == PHASE_EXPLANATION:
         _no_extra(answer, {"effect", "comment"})
         effect = answer.get("effect")
-        keys = [m["key"] for m in step["methods"]]
+        keys = [m.key for m in step.maps]
         if (not isinstance(effect, Mapping) or not all(isinstance(k, str) for k in effect)
                 or sorted(effect) != sorted(keys)):
             raise AnswerError("effect", f"must give one of {', '.join(EFFECT_OPTIONS)} for each of {', '.join(keys)}")
@@ -202,28 +203,28 @@ def validate_trial(step: Mapping, answer) -> dict:
         clean["confidence"] = _int_in("confidence", answer.get("confidence"), low, high)
     else:  # forward-simulation predict, distinction
         _no_extra(answer, {"choice", "confidence", "comment"})
-        if not isinstance(answer.get("choice"), str) or answer["choice"] not in step["options"]:
-            raise AnswerError("choice", f"{_show(answer.get('choice'))} is not one of {', '.join(step['options'])}")
+        if not isinstance(answer.get("choice"), str) or answer["choice"] not in step.options:
+            raise AnswerError("choice", f"{_show(answer.get('choice'))} is not one of {', '.join(step.options)}")
         clean["choice"] = answer["choice"]
         if answer.get("confidence") is not None:
             clean["confidence"] = _int_in("confidence", answer["confidence"], low, high)
     return clean
 
 
-def score_trial(step: Mapping, answer: Mapping) -> tuple[bool | None, bool | None]:
+def score_trial(step: TrialStep, answer: Mapping) -> tuple[bool | None, bool | None]:
     """``(participant correct, attention check passed)``; ``None`` where the question has no right answer.
 
     Verification is correct when the participant accepts a right prediction or rejects a wrong one;
     forward simulation and distinction when they name the class the model predicted.
     """
     correct = None
-    model = step["model"]
-    if step["protocol"] == VERIFICATION:
-        correct = (answer["decision"] == "accept") == bool(model["correct"])
-    elif "choice" in answer and step["phase"] in (PHASE_PREDICT, PHASE_MAIN):
-        correct = answer["choice"] == model["label"]
+    model = step.model
+    if step.protocol == VERIFICATION:
+        correct = (answer["decision"] == "accept") == model.correct
+    elif "choice" in answer and step.phase in (PHASE_PREDICT, PHASE_MAIN):
+        correct = answer["choice"] == model.label
     passed = None
-    if step.get("is_attention_check"):
-        passed = all(answer.get(k) == v for k, v in step["expected"].items())
+    if step.is_attention_check:
+        passed = all(answer.get(k) == v for k, v in step.expected.items())
         correct = None  # an attention check says nothing about understanding the model
     return correct, passed

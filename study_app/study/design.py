@@ -13,12 +13,18 @@ Three kinds of randomness, kept apart so each is reproducible on its own:
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import replace
+from functools import lru_cache
 
+from study_app.explain.methods import get_method
+from study_app.explain.sanity import RANDOMIZED_SUFFIX
+from study_app.explain.service import explanation_key
+from study_app.study.plan import ModelView, Plan, PlannedMap, TrialStep
 from study_app.study.predictions import TaskPredictions
-from study_app.study.schema import Study, TaskConfig
+from study_app.study.schema import MethodConfig, Stimulus, Study, TaskConfig
 from study_app.study.steps import (
     DISTINCTION,
     FORWARD_SIMULATION,
@@ -33,8 +39,6 @@ from study_app.study.steps import (
     VERIFICATION_DECISIONS,
     Question,
 )
-
-PLAN_VERSION = 1
 
 PROMPTS = {
     (RATE, PHASE_TRUST): "How much do you trust this prediction?",
@@ -114,15 +118,40 @@ def select_items(study: Study, predictions: Mapping[str, TaskPredictions]) -> di
     return selection
 
 
-def _shown_methods(study: Study, keys: Sequence[str], targets: Sequence[str | None] = (None,)) -> list[dict]:
-    shown = []
+@lru_cache(maxsize=256)
+def _explainer(name: str, params_json: str):
+    return get_method(name, **json.loads(params_json))
+
+
+def map_cache_key(preds: TaskPredictions, image_sha256: str, method: MethodConfig, target_index: int) -> str | None:
+    """The attribution-cache key the map will be served from: the same key the map service computes from
+    the loaded checkpoint (the weight-randomised control's hash carries its suffix). ``None`` without a card."""
+    if not preds.card:
+        return None
+    sha = preds.checkpoint_sha256 + (RANDOMIZED_SUFFIX if method.randomized_model else "")
+    explainer = _explainer(method.name, json.dumps(dict(method.params), sort_keys=True))
+    return explanation_key(sha, preds.card, image_sha256, explainer, target_index)
+
+
+def _planned_maps(study: Study, task: TaskConfig, preds: TaskPredictions, stim: Stimulus, keys: Sequence[str],
+                  targets: Sequence[str | None] = (None,)) -> tuple[PlannedMap, ...]:
+    predicted = preds.by_image[stim.image_id].label
+    maps = []
     for key in keys:
         if key == NO_EXPLANATION:
             continue
         m = study.method(key)
         for target in targets:
-            shown.append(asdict(m.shown(target)))
-    return shown
+            index = _class_index(task, preds, target or predicted)
+            maps.append(PlannedMap(key=m.key, name=m.name, label=m.label, params=dict(m.params),
+                                   randomized_model=m.randomized_model, target=target, target_index=index,
+                                   cache_key=None if index is None else map_cache_key(preds, stim.sha256, m, index)))
+    return tuple(maps)
+
+
+def _class_index(task: TaskConfig, preds: TaskPredictions, label: str) -> int | None:
+    names = preds.class_names or task.class_names
+    return list(names).index(label) if label in names else None
 
 
 def _arms_for_task(study: Study, task: TaskConfig, condition: int, position: int) -> list[str]:
@@ -135,51 +164,48 @@ def _arms_for_task(study: Study, task: TaskConfig, condition: int, position: int
     return [latin_square_arm(arms, condition, position)]
 
 
-def _prediction_dict(pred) -> dict:
-    return {"label": pred.label, "prob": pred.prob, "topk": [list(t) for t in pred.topk], "correct": pred.correct}
+def _model_view(pred) -> ModelView:
+    return ModelView(label=pred.label, prob=pred.prob, topk=tuple(pred.topk), correct=pred.correct)
 
 
 def _task_trials(study: Study, task: TaskConfig, items: dict[str, list[str]], preds: TaskPredictions,
-                 condition: int, rng: random.Random) -> list[list[dict]]:
-    """Trials of one task, each a list of its phase steps (dicts), in this participant's order."""
+                 condition: int, rng: random.Random) -> list[list[TrialStep]]:
+    """Trials of one task, each a list of its phase steps, in this participant's order (``trial`` is set
+    by :func:`build_plan` once all tasks are ordered)."""
     stim = {s.image_id: s for s in task.stimuli}
     positions = {image_id: j for j, image_id in enumerate(items["learn"] + items["test"])}
 
-    def base(image_id: str, arms: list[str], phase_kind: str) -> dict:
-        s = stim[image_id]
-        return {
-            "task": task.name, "protocol": task.protocol, "image_id": image_id, "image_path": s.path,
-            "image_sha256": s.sha256, "checkpoint": task.checkpoint, "checkpoint_sha256": preds.checkpoint_sha256,
-            "true_label": s.label, "model": _prediction_dict(preds.by_image[image_id]), "arms": arms,
-            "show_true_label": task.show_true_label, "clinical_notice": task.clinical_notice,
-            "scale": list(task.scale), "is_attention_check": False,
-            "attention_prompt": "", "expected": {}, "group": phase_kind,
-        }
+    def step(image_id: str, arms: list[str], group: str, phase: str, prediction: ModelView | None,
+             maps: tuple[PlannedMap, ...] = (), options: tuple[str, ...] = ()) -> TrialStep:
+        s, model = stim[image_id], _model_view(preds.by_image[image_id])
+        return TrialStep(
+            trial=-1, phase=phase, group=group, task=task.name, protocol=task.protocol, image_id=image_id,
+            image_path=s.path, image_sha256=s.sha256, checkpoint=task.checkpoint,
+            checkpoint_sha256=preds.checkpoint_sha256, true_label=s.label, model=model, prediction=prediction,
+            target_index=_class_index(task, preds, model.label), target_label=model.label, arms=tuple(arms),
+            maps=maps, options=options, show_true_label=task.show_true_label, clinical_notice=task.clinical_notice,
+            scale=(task.scale[0], task.scale[1]),
+        )
 
-    def phases(image_id: str, group: str, arms: list[str]) -> list[dict]:
-        b = base(image_id, arms, group)
-        pred = preds.by_image[image_id]
-        model = b["model"]
+    def phases(image_id: str, group: str, arms: list[str]) -> list[TrialStep]:
+        model = _model_view(preds.by_image[image_id])
+        maps = _planned_maps(study, task, preds, stim[image_id], arms)
         if task.protocol == RATE:
-            shown_pred = dict(model, topk=model["topk"][:3])
-            steps = [dict(b, phase=PHASE_TRUST, prediction=shown_pred, methods=[], options=[])]
-            methods = _shown_methods(study, arms)
-            if methods:
-                steps.append(dict(b, phase=PHASE_EXPLANATION, prediction=shown_pred, methods=methods, options=[]))
+            steps = [step(image_id, arms, group, PHASE_TRUST, model.trimmed(3))]
+            if maps:
+                steps.append(step(image_id, arms, group, PHASE_EXPLANATION, model.trimmed(3), maps))
             return steps
         if task.protocol == VERIFICATION:
-            shown_pred = dict(model, topk=model["topk"][:1])
-            return [dict(b, phase=PHASE_MAIN, prediction=shown_pred, methods=_shown_methods(study, arms), options=[])]
+            return [step(image_id, arms, group, PHASE_MAIN, model.trimmed(1), maps)]
         if task.protocol == FORWARD_SIMULATION:
             if group == "learn":
-                return [dict(b, phase=PHASE_LEARN, prediction=dict(model, topk=model["topk"][:1]),
-                             methods=_shown_methods(study, arms), options=[])]
-            return [dict(b, phase=PHASE_PREDICT, prediction=None, methods=[], options=list(task.class_names))]
+                return [step(image_id, arms, group, PHASE_LEARN, model.trimmed(1), maps)]
+            return [step(image_id, arms, group, PHASE_PREDICT, None, options=tuple(task.class_names))]
         # distinction: the model's top-k classes, one map each, in a participant-specific order
-        options = [label for label, _ in pred.topk[: task.k]]
+        options = [label for label, _ in model.topk[: task.k]]
         rng.shuffle(options)
-        return [dict(b, phase=PHASE_MAIN, prediction=None, methods=_shown_methods(study, arms, options),
-                     options=options)]
+        return [step(image_id, arms, group, PHASE_MAIN, None,
+                     _planned_maps(study, task, preds, stim[image_id], arms, options), tuple(options))]
 
     learn = [phases(i, "learn", _arms_for_task(study, task, condition, positions[i])) for i in items["learn"]]
     test = [phases(i, "test", _arms_for_task(study, task, condition, positions[i])) for i in items["test"]]
@@ -188,21 +214,20 @@ def _task_trials(study: Study, task: TaskConfig, items: dict[str, list[str]], pr
     for _ in range(task.attention_checks):
         image_id = rng.choice(sorted(stim))
         arms = _arms_for_task(study, task, condition, rng.randrange(len(study.arms)))
-        check = phases(image_id, "test", arms)[:1]  # one phase: the one with the answer
-        step = check[0]
-        step["is_attention_check"] = True
+        check = phases(image_id, "test", arms)[0]  # one phase: the one with the answer
         if task.protocol == RATE:
-            step["expected"] = {"trust": task.scale[1]}
-            step["attention_prompt"] = f"Attention check: please choose {task.scale[1]} on the scale."
+            expected = {"trust": task.scale[1]}
+            prompt = f"Attention check: please choose {task.scale[1]} on the scale."
         elif task.protocol == VERIFICATION:
             decision = rng.choice(VERIFICATION_DECISIONS)
-            step["expected"] = {"decision": decision}
-            step["attention_prompt"] = f"Attention check: please choose '{decision}' whatever the image shows."
+            expected = {"decision": decision}
+            prompt = f"Attention check: please choose '{decision}' whatever the image shows."
         else:
-            choice = rng.choice(step["options"])
-            step["expected"] = {"choice": choice}
-            step["attention_prompt"] = f"Attention check: please choose '{choice}'."
-        test.insert(rng.randrange(1, len(test) + 1), check)
+            choice = rng.choice(check.options)
+            expected = {"choice": choice}
+            prompt = f"Attention check: please choose '{choice}'."
+        check = replace(check, is_attention_check=True, expected=expected, attention_prompt=prompt)
+        test.insert(rng.randrange(1, len(test) + 1), [check])
     return learn + test
 
 
@@ -221,30 +246,20 @@ def rate_post_questions(study: Study, arms_seen: Sequence[str]) -> list[Question
 
 
 def build_plan(study: Study, items: Mapping[str, dict[str, list[str]]], predictions: Mapping[str, TaskPredictions],
-               condition: int, seed: int) -> dict:
-    """A participant's full sequence as JSON-safe data, stored with them so progress survives restarts.
+               condition: int, seed: int) -> Plan:
+    """A participant's full sequence, stored with them so progress survives restarts.
 
     Pure: the same study, items, condition and seed give the same plan.
     """
     rng = random.Random(seed)
-    trials: list[list[dict]] = []
+    trials: list[list[TrialStep]] = []
     for task in study.tasks:
         trials.extend(_task_trials(study, task, items[task.name], predictions[task.name], condition, rng))
-    steps = []
-    for n, trial in enumerate(trials):
-        for phase_step in trial:
-            steps.append(dict(phase_step, trial=n))
-    arms_seen = [a for t in trials for s in t for a in s["arms"]]
+    steps = tuple(replace(phase_step, trial=n) for n, trial in enumerate(trials) for phase_step in trial)
+    arms_seen = [a for t in trials for s in t for a in s.arms]
     post = list(study.post_questionnaire)
     if any(t.protocol == RATE for t in study.tasks):
         existing = {q.id for q in post}
         post += [q for q in rate_post_questions(study, arms_seen) if q.id not in existing]
-    return {
-        "version": PLAN_VERSION,
-        "condition": condition,
-        "condition_label": condition_labels(study)[condition],
-        "seed": seed,
-        "n_trials": len(trials),
-        "trial_steps": steps,
-        "post_questions": [asdict(q) for q in post],
-    }
+    return Plan(condition=condition, condition_label=condition_labels(study)[condition], seed=seed,
+                n_trials=len(trials), trial_steps=steps, post_questions=tuple(post))

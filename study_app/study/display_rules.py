@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from study_app.study.predictions import TaskPredictions
@@ -64,7 +64,8 @@ def choose_worked_example(study: Study, items: Mapping[str, Mapping[str, list[st
     stim = (wrong or unused)[0]
     output = preds[stim.image_id]
     prediction = PredictionView(label=output.label, prob=output.prob, topk=tuple(output.topk))
-    method = study.methods[0].shown()
+    names = predictions[task.name].class_names or task.class_names
+    method = replace(study.methods[0].shown(), target_index=list(names).index(output.label))
     trial = TrialSpec(index=0, total=0, phase=PHASE_MAIN, task=task.name, protocol=task.protocol,
                       image_id=stim.image_id, image_path=stim.path, checkpoint=task.checkpoint,
                       true_label=stim.label, prediction=prediction, methods=(method,), options=task.class_names,

@@ -18,17 +18,18 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
-from study_app.store.records import COMPLETED, NewResponse, ParticipantRecord, token_sha256
+from study_app.store.records import COMPLETED, NewResponse, ParticipantRecord, ShownTrial, token_sha256
 from study_app.store.repository import Repository
 from study_app.store.stage_writes import LAST_SEEN_RESOLUTION
 from study_app.study import answers as answer_checks
 from study_app.study.design import assign_condition, build_plan, condition_labels, select_items
 from study_app.study.errors import UnknownParticipantError
 from study_app.study.id_key import IdKey, IdKeyError, database_key_message, resolve_id_key
+from study_app.study.plan import Plan, StagePlan
 from study_app.study.predictions import TaskPredictions, predict_study
 from study_app.study.schema import Study
+from study_app.study.showing import MapServer, record_showing
 from study_app.study.steps import (
     CONSENT,
     DECLINED,
@@ -38,7 +39,6 @@ from study_app.study.steps import (
     PRE_QUESTIONNAIRE,
     TRIAL,
     WITHDRAWN,
-    Question,
     Step,
 )
 from study_app.study.views import normalise_external_ids, trial_spec
@@ -50,19 +50,6 @@ MAX_CACHED_PLANS = 2_000  # parsed plans kept in memory (immutable; re-read from
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """A participant's plan parsed once: the step kinds in order and the trial steps."""
-
-    condition: int
-    condition_label: str
-    kinds: tuple[str, ...]  # one per stage
-    trial_steps: tuple[dict, ...]  # aligned with the TRIAL entries of kinds
-    first_trial_stage: int
-    n_trials: int
-    post_questions: tuple[Question, ...]
 
 
 class StudyEngine:
@@ -79,6 +66,8 @@ class StudyEngine:
             env ``XAI_STUDY_ID_KEY``, ``id_key`` in ``.streamlit/secrets.toml``, else one created there. Never
             in the database unless configured as ``database`` (studies begun before schema revision 0002).
         secrets: The app's already-read secrets (``st.secrets``) for that resolution.
+        maps: The map server whose maps the pages draw (:class:`study_app.maps.service.StudyMapService`);
+            when a trial is shown the engine records what it serves (:mod:`study_app.study.showing`).
 
     Raises:
         IdKeyError: the study hashes external ids and no key can be had, or its earlier participants were
@@ -94,9 +83,11 @@ class StudyEngine:
         clock: Callable[[], dt.datetime] = utc_now,
         id_key: bytes | str | IdKey | None = None,
         secrets: Mapping | None = None,
+        maps: MapServer | None = None,
     ):
         self.study = study
         self.repository = repository
+        self.maps = maps
         self.clock = clock
         self.predictions = dict(predictions) if predictions is not None else predict_study(study)
         missing = [t.name for t in study.tasks if t.name not in self.predictions]
@@ -118,7 +109,7 @@ class StudyEngine:
         self._pending: OrderedDict[str, dict[str, str]] = OrderedDict()
         # Keyed by id *and* the enrolment's pseudonym (unique, random, never reused): even if an id came
         # back, a plan cached for someone who withdrew could never be served to a newcomer.
-        self._plans: OrderedDict[tuple[int, str], _Plan] = OrderedDict()
+        self._plans: OrderedDict[tuple[int, str], StagePlan] = OrderedDict()
 
     # ---- public API ----------------------------------------------------------------------------------
 
@@ -212,34 +203,33 @@ class StudyEngine:
         plan = self._plan(participant)
         stage = participant.stage
         kind = plan.kinds[stage]
-        if kind == DONE or step_id != self._step_id(plan, stage):
+        if kind == DONE or step_id != plan.step_id(stage):
             return self._step_for(participant, record_shown=True)
         now = self._now()
-        common = {"study_id": self.record.id, "expected_stage": stage, "now": now}
         completes = plan.kinds[stage + 1] == DONE
+
+        def advance(clean: dict, **stored) -> bool:
+            # Called once the answer is valid; what the next stage shows is recorded in the same transaction
+            # that moves the participant there (no extra round trip).
+            return self.repository.advance(
+                participant.id, study_id=self.record.id, expected_stage=stage, now=now, complete=completes,
+                answer_sha256=answer_checks.answer_sha256(clean), answer_detail={"step": step_id},
+                shown=self._shown(plan, stage + 1), **stored)
+
         if kind == INSTRUCTIONS:
-            clean = answer_checks.validate_empty(answer)
-            stored = self.repository.advance(participant.id, **common, answer_sha256=answer_checks.answer_sha256(clean),
-                                    answer_detail={"step": step_id}, complete=completes)
+            stored = advance(answer_checks.validate_empty(answer))
         elif kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
-            questions = self.study.pre_questionnaire if kind == PRE_QUESTIONNAIRE else plan.post_questions
+            questions = self.study.pre_questionnaire if kind == PRE_QUESTIONNAIRE else plan.plan.post_questions
             clean = answer_checks.validate_questionnaire(questions, answer)
-            name = "pre" if kind == PRE_QUESTIONNAIRE else "post"
-            stored = self.repository.advance(participant.id, **common, questionnaire=(name, clean),
-                                    answer_sha256=answer_checks.answer_sha256(clean),
-                                    answer_detail={"step": step_id}, complete=completes)
+            stored = advance(clean, questionnaire=("pre" if kind == PRE_QUESTIONNAIRE else "post", clean))
         else:
-            spec = plan.trial_steps[stage - plan.first_trial_stage]
+            spec = plan.trial_step(stage)
             clean = answer_checks.validate_trial(spec, answer)
             correct, passed = answer_checks.score_trial(spec, clean)
-            digest = answer_checks.answer_sha256(clean)
-            response = NewResponse(
-                trial_index=spec["trial"], phase=spec["phase"], task=spec["task"], image_id=spec["image_id"],
-                answer=clean, answer_sha256=digest, correct=correct, is_attention_check=spec["is_attention_check"],
-                attention_passed=passed,
-            )
-            stored = self.repository.advance(participant.id, **common, response=response, answer_sha256=digest,
-                                             answer_detail={"step": step_id}, complete=completes)
+            stored = advance(clean, response=NewResponse(
+                trial_index=spec.trial, phase=spec.phase, task=spec.task, image_id=spec.image_id, answer=clean,
+                answer_sha256=answer_checks.answer_sha256(clean), correct=correct,
+                is_attention_check=spec.is_attention_check, attention_passed=passed))
         if not stored:  # another tab or process moved the participant on: ask the database where they are
             return self.current_step(token)
         # The advance itself recorded the next stage as shown now (it is drawn in this same click).
@@ -318,7 +308,7 @@ class StudyEngine:
 
         def make_plan(condition: int, seed: int) -> tuple[str, dict]:
             plan = build_plan(self.study, self.items, self.predictions, condition, seed)
-            return plan["condition_label"], plan
+            return plan.condition_label, plan.to_json()
 
         enrolment = self.repository.enrol(
             self.record.id, token=token, now=now, active_since=self._active_since(now),
@@ -331,39 +321,30 @@ class StudyEngine:
             self._pending.pop(token, None)
         return enrolment.participant
 
-    def _plan(self, participant: ParticipantRecord) -> _Plan:
+    def _plan(self, participant: ParticipantRecord) -> StagePlan:
         cache_key = (participant.id, participant.public_id)
         with self._lock:
             cached = self._plans.get(cache_key)
             if cached is not None:
                 self._plans.move_to_end(cache_key)
                 return cached
-        raw = json.loads(self.repository.plan_json(participant.id))
-        kinds = [CONSENT]
-        if self.study.pre_questionnaire:
-            kinds.append(PRE_QUESTIONNAIRE)
-        kinds.append(INSTRUCTIONS)
-        first_trial = len(kinds)
-        kinds += [TRIAL] * len(raw["trial_steps"])
-        post = tuple(Question(**{**q, "options": tuple(q["options"])}) for q in raw["post_questions"])
-        if post:
-            kinds.append(POST_QUESTIONNAIRE)
-        kinds.append(DONE)
-        plan = _Plan(condition=raw["condition"], condition_label=raw["condition_label"], kinds=tuple(kinds),
-                     trial_steps=tuple(raw["trial_steps"]), first_trial_stage=first_trial,
-                     n_trials=raw["n_trials"], post_questions=post)
+        stored = Plan.from_json(json.loads(self.repository.plan_json(participant.id)), self._class_names)
+        plan = StagePlan.of(stored, pre_questionnaire=bool(self.study.pre_questionnaire))
         with self._lock:
             self._plans[cache_key] = plan
             while len(self._plans) > MAX_CACHED_PLANS:
                 self._plans.popitem(last=False)
         return plan
 
-    def _step_id(self, plan: _Plan, stage: int) -> str:
-        kind = plan.kinds[stage]
-        if kind == TRIAL:
-            spec = plan.trial_steps[stage - plan.first_trial_stage]
-            return f"trial:{spec['trial']}/{spec['phase']}"
-        return kind
+    def _shown(self, plan: StagePlan, stage: int) -> ShownTrial | None:
+        """The record of showing ``stage`` (trial stages only), with the maps the map server hands out."""
+        step = plan.trial_step(stage)
+        return None if step is None else record_showing(step, self.maps)
+
+    def _class_names(self, task: str) -> tuple[str, ...]:
+        """For plans stored by the first release, which named classes without their index."""
+        preds = self.predictions.get(task)
+        return preds.class_names if preds is not None and preds.class_names else self.study.task(task).class_names
 
     def _consent_step(self, total: int) -> Step:
         return Step(kind=CONSENT, step_id=CONSENT, text=self.study.consent, progress=(0, total))
@@ -380,13 +361,14 @@ class StudyEngine:
             now = self._now()
             seen = participant.last_seen_at
             if participant.stage_shown_at is None or seen is None or now - seen >= LAST_SEEN_RESOLUTION:
-                self.repository.mark_shown(participant.id, stage, now)
-        step_id = self._step_id(plan, stage)
+                first = participant.stage_shown_at is None
+                self.repository.mark_shown(participant.id, stage, now, self._shown(plan, stage) if first else None)
+        step_id = plan.step_id(stage)
         if kind == PRE_QUESTIONNAIRE:
             return Step(kind=kind, step_id=step_id, questions=self.study.pre_questionnaire, progress=progress)
         if kind == POST_QUESTIONNAIRE:
-            return Step(kind=kind, step_id=step_id, questions=plan.post_questions, progress=progress)
+            return Step(kind=kind, step_id=step_id, questions=plan.plan.post_questions, progress=progress)
         if kind == INSTRUCTIONS:
             return Step(kind=kind, step_id=step_id, text=self.study.instructions, progress=progress)
-        spec = plan.trial_steps[stage - plan.first_trial_stage]
-        return Step(kind=TRIAL, step_id=step_id, trial=trial_spec(spec, plan.n_trials), progress=progress)
+        return Step(kind=TRIAL, step_id=step_id, trial=trial_spec(plan.trial_step(stage), plan.plan.n_trials),
+                    progress=progress)

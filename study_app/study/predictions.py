@@ -7,9 +7,12 @@ so the export reports what the participant actually saw even if the checkpoint i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from study_app.study.schema import Study, TaskConfig
+from trainers.checkpoint import load_checkpoint
+from trainers.images import open_rgb
+from trainers.predict import predict_topk
 
 
 @dataclass(frozen=True)
@@ -28,14 +31,15 @@ class TaskPredictions:
 
     checkpoint_sha256: str
     by_image: dict[str, ModelOutput]
+    card: dict = field(default_factory=dict)  # the checkpoint's card: class names, input geometry (cache keys)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self.card.get("class_names", ()))
 
 
 def predict_task(task: TaskConfig, *, batch_size: int = 32) -> TaskPredictions:
     """Load ``task``'s checkpoint and predict every stimulus (top-k over all classes, best first)."""
-    from trainers.checkpoint import load_checkpoint  # noqa: PLC0415 - torch is heavy; import on use
-    from trainers.images import open_rgb  # noqa: PLC0415
-    from trainers.predict import predict_topk  # noqa: PLC0415
-
     checkpoint = load_checkpoint(task.checkpoint)
     k = len(checkpoint.class_names)
     by_image: dict[str, ModelOutput] = {}
@@ -50,7 +54,7 @@ def predict_task(task: TaskConfig, *, batch_size: int = 32) -> TaskPredictions:
                 topk=tuple(zip(pred.labels, (float(p) for p in pred.probs), strict=True)),
                 correct=pred.label == stim.label,
             )
-    return TaskPredictions(checkpoint_sha256=checkpoint.sha256, by_image=by_image)
+    return TaskPredictions(checkpoint_sha256=checkpoint.sha256, by_image=by_image, card=dict(checkpoint.card))
 
 
 def predict_study(study: Study) -> dict[str, TaskPredictions]:

@@ -55,6 +55,8 @@ class ShownMethod:
             weights were re-initialised (Adebayo et al. 2018), so a method that ignores the model shows up.
         target: Class name the map explains; ``None`` means the model's top prediction. Distinction
             trials show one map per candidate class.
+        target_index: The class index the map explains, as the plan resolved it (``None``: not resolved,
+            e.g. the researcher's gallery; the map service then uses the model's prediction).
     """
 
     key: str
@@ -63,6 +65,7 @@ class ShownMethod:
     params: dict = field(default_factory=dict)
     randomized_model: bool = False
     target: str | None = None
+    target_index: int | None = None
 
 
 @dataclass(frozen=True)

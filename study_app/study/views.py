@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from study_app.study.design import PROMPTS
-from study_app.study.steps import PredictionView, ShownMethod, TrialSpec
+from study_app.study.plan import TrialStep
+from study_app.study.steps import TrialSpec
 
 # URL parameter -> participants column. Prolific appends these to the study URL.
 EXTERNAL_ID_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id"}
@@ -41,19 +42,15 @@ def normalise_external_ids(external_ids: Mapping[str, object] | None) -> dict[st
     return clean
 
 
-def trial_spec(step: Mapping, total: int) -> TrialSpec:
-    """The participant-facing view of a stored plan step (drops scoring data such as model correctness)."""
-    pred = step.get("prediction")
-    view = None
-    if pred is not None:
-        view = PredictionView(label=pred["label"], prob=float(pred["prob"]),
-                              topk=tuple((str(label), float(p)) for label, p in pred["topk"]))
+def trial_spec(step: TrialStep, total: int) -> TrialSpec:
+    """The participant-facing view of a plan step (drops scoring data such as model correctness)."""
     return TrialSpec(
-        index=step["trial"], total=total, phase=step["phase"], task=step["task"], protocol=step["protocol"],
-        image_id=step["image_id"], image_path=step["image_path"], checkpoint=step["checkpoint"],
-        true_label=step["true_label"] if step["show_true_label"] else None, prediction=view,
-        methods=tuple(ShownMethod(**m) for m in step["methods"]), options=tuple(step["options"]),
-        prompt=PROMPTS[(step["protocol"], step["phase"])], show_true_label=step["show_true_label"],
-        is_attention_check=step["is_attention_check"], attention_prompt=step["attention_prompt"],
-        scale=(step["scale"][0], step["scale"][1]), clinical_notice=step.get("clinical_notice"),
+        index=step.trial, total=total, phase=step.phase, task=step.task, protocol=step.protocol,
+        image_id=step.image_id, image_path=step.image_path, checkpoint=step.checkpoint,
+        true_label=step.true_label if step.show_true_label else None,
+        prediction=None if step.prediction is None else step.prediction.view(),
+        methods=tuple(m.shown() for m in step.maps), options=step.options,
+        prompt=PROMPTS[(step.protocol, step.phase)], show_true_label=step.show_true_label,
+        is_attention_check=step.is_attention_check, attention_prompt=step.attention_prompt,
+        scale=step.scale, clinical_notice=step.clinical_notice,
     )

@@ -1,13 +1,13 @@
 """Maps for a trial, from the attribution cache; a missing entry is computed once, behind a spinner.
 
 The page asks for ``(label, png, alt)`` per shown method and never waits on attribution when the study was
-precomputed. When an entry is missing, one session computes it while holding a per-entry lock, so several
-participants arriving at once do not compute the same map several times; the others wait, then read it.
+precomputed. When an entry is missing, the map service computes it once (a per-entry lock inside it), so
+several participants arriving at once do not compute the same map several times. The engine asked the same
+service for a trial's maps when it recorded the trial as shown, so these are the very PNGs recorded.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import streamlit as st
@@ -25,17 +25,6 @@ class MapPicture:
     alt: str
 
 
-@st.cache_resource(show_spinner=False)
-def _entry_locks() -> tuple[threading.Lock, dict]:
-    return threading.Lock(), {}
-
-
-def _lock_for(request: MapRequest) -> threading.Lock:
-    guard, locks = _entry_locks()
-    with guard:
-        return locks.setdefault(request, threading.Lock())
-
-
 def explanation_service():
     """The study's map service (one per server process and cache folder, shared by every session); it
     serialises live attribution on the shared models."""
@@ -48,7 +37,7 @@ def map_picture(trial, shown) -> MapPicture:
     request = MapRequest.of(trial.checkpoint, trial.image_path, shown)
     rendered = service.cached(request)
     if rendered is None:
-        with st.spinner(SPINNER_TEXT), _lock_for(request):
+        with st.spinner(SPINNER_TEXT):  # the service computes a missing map once for all who ask
             rendered = service.get_or_compute(request)
     return MapPicture(label=shown.label, png=rendered.png, alt=rendered.alt_text)
 
@@ -57,16 +46,16 @@ def trial_maps(trial) -> list[MapPicture]:
     return [map_picture(trial, shown) for shown in trial.methods]
 
 
-def cached_picture(checkpoint: str, image_path: str, shown) -> MapPicture | None:
+def cached_picture(request: MapRequest) -> MapPicture | None:
     """The map if the cache has it, else ``None`` (never computes: for the researcher's gallery)."""
-    rendered = explanation_service().cached(MapRequest.of(checkpoint, image_path, shown))
-    return None if rendered is None else MapPicture(label=shown.label, png=rendered.png, alt=rendered.alt_text)
+    served = explanation_service().cached(request)
+    return None if served is None else MapPicture(label=request.label, png=served.png, alt=served.alt_text)
 
 
-def faithfulness_scores(checkpoint: str, image_path: str, shown) -> dict:
+def faithfulness_scores(request: MapRequest) -> dict:
     """Faithfulness metrics stored with a cached map (deletion/insertion AUC, ...); else empty."""
-    return explanation_service().faithfulness(MapRequest.of(checkpoint, image_path, shown))
+    return explanation_service().faithfulness(request)
 
 
-def compute_faithfulness(checkpoint: str, image_path: str, shown) -> dict:
-    return explanation_service().compute_faithfulness(MapRequest.of(checkpoint, image_path, shown))
+def compute_faithfulness(request: MapRequest) -> dict:
+    return explanation_service().compute_faithfulness(request)

@@ -53,7 +53,7 @@ def _open_engine(study_file: str, db_url: str):
     # what that service serves when a trial is shown.
     maps = _map_service_for(str(study_cache_dir(study)))
     # The Prolific-id key: env, secrets.toml (as Streamlit read it), else created there (study_app.study.id_key).
-    engine = StudyEngine(study, Repository(make_engine(db_url)), secrets=secrets_dict())
+    engine = StudyEngine(study, Repository(make_engine(db_url)), secrets=secrets_dict(), maps=maps)
     log.info("study %r (%s) opened; %d task(s); database %s; maps in %s", study.id, study.sha256[:12],
              len(study.tasks), engine.repository.dialect, maps.service.cache.root)
     # In the opening run itself (once per process, behind the spinner), not in a background thread: a

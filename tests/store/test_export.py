@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -71,23 +72,27 @@ def _complete(engine, n=3, seed=0, comment=None):
     return tokens
 
 
+class FakeMaps:
+    """A map server that says which map it served: the engine records what it hands out when a trial shows."""
+
+    def __init__(self, map_hash=lambda step, m: f"hash-{step.image_id}-{m.key}"):
+        self.calls, self.map_hash = [], map_hash
+
+    def serve_step(self, step):
+        self.calls.append(step.step_id)
+        return [SimpleNamespace(png_sha256=f"png-{step.image_id}-{m.key}", cache_key=m.cache_key,
+                                map_sha256=self.map_hash(step, m), checkpoint_sha256=step.checkpoint_sha256,
+                                faithfulness={"deletion_auc": 0.25}) for m in step.maps]
+
+
 def test_response_rows_carry_full_provenance(make_study, make_engine_for, repo, tmp_path):
     study = make_study("verification", trials=4, checks=1, control=True)
-    engine = make_engine_for(study, repo)
+    maps = FakeMaps()
+    engine = make_engine_for(study, repo, maps=maps)
     _complete(engine, n=3)
-    calls = []
+    calls = maps.calls
 
-    def lookup(task, image_id, method):
-        calls.append((task, image_id, method["key"]))
-        stim = next(s for s in study.tasks[0].stimuli if s.image_id == image_id)
-        # everything an attribution-cache key needs comes along
-        assert method["image_sha256"] == stim.sha256 and method["image_path"] == stim.path
-        assert method["checkpoint_sha256"] == engine.predictions["pets"].checkpoint_sha256
-        assert method["predicted_label"] == engine.predictions["pets"].by_image[image_id].label
-        assert method["target"] is None and method["params"] == study.method(method["key"]).params
-        return {"map_sha256": f"hash-{image_id}-{method['key']}", "faithfulness": {"deletion_auc": 0.25}}
-
-    result = export_study(repo, [engine.record], tmp_path / "r.csv", tmp_path / "p.csv", provenance_lookup=lookup)
+    result = export_study(repo, [engine.record], tmp_path / "r.csv", tmp_path / "p.csv")
     assert result.responses == 3 * 5 and result.participants == 3
     rows = _read(tmp_path / "r.csv")
     assert len(rows) == 15
@@ -105,10 +110,13 @@ def test_response_rows_carry_full_provenance(make_study, make_engine_for, repo, 
         assert row["checkpoint_sha256"] == preds.checkpoint_sha256
         assert row["answer_decision"] in ("accept", "reject")
         assert int(row["response_time_ms"]) >= 0
+        assert row["target_label"] == pred.label
         if row["methods"] == "none":
-            assert row["map_sha256"] == "" and row["method_params"] == ""
+            assert row["map_sha256"] == row["png_sha256"] == row["map_cache_key"] == row["method_params"] == ""
         else:
             assert row["map_sha256"] == f"hash-{row['image_id']}-{row['methods']}"
+            assert row["png_sha256"] == f"png-{row['image_id']}-{row['methods']}"
+            assert len(row["map_cache_key"]) == 64  # the plan's key, as the map server used it
             assert row["faithfulness_deletion_auc"] == "0.25"
             assert json.loads(row["method_params"]).keys() == {row["methods"]}
         if row["is_attention_check"] == "true":
@@ -117,7 +125,7 @@ def test_response_rows_carry_full_provenance(make_study, make_engine_for, repo, 
             accepted = row["answer_decision"] == "accept"
             assert row["correct"] == str(accepted == pred.correct).lower()
     assert {r["methods"] for r in rows} == {"gradcam", "integrated_gradients", "none"}
-    assert len(calls) == sum(r["methods"] != "none" for r in rows)
+    assert len(calls) == sum(r["methods"] != "none" for r in rows)  # once per shown trial with maps
     participants = _read(tmp_path / "p.csv")
     assert len(participants) == 3
     for p in participants:
@@ -144,9 +152,10 @@ def test_rate_phases_merge_into_one_row(make_study, make_engine_for, repo):
 
 
 def test_distinction_rows_name_map_targets_and_multi_map_provenance(make_study, make_engine_for, repo):
-    engine = make_engine_for(make_study("distinction", trials=2, checks=0), repo)
+    engine = make_engine_for(make_study("distinction", trials=2, checks=0), repo,
+                             maps=FakeMaps(map_hash=lambda step, m: m.target))
     _complete(engine, n=1)
-    rows = response_rows(repo, engine.record, provenance_lookup=lambda t, i, m: {"map_sha256": m["target"]})
+    rows = response_rows(repo, engine.record)
     for row in rows:
         assert sorted(row["map_targets"].split(";")) == ["cat", "dog"]
         key = row["methods"]

@@ -22,6 +22,7 @@ from study_app.store.export import FORMULA_PREFIXES, export_study
 from study_app.store.records import canonical_json
 from study_app.study import AnswerError
 from study_app.study.answers import answer_sha256, validate_questionnaire, validate_trial
+from study_app.study.plan import Plan, TrialStep
 from study_app.study.steps import EFFECT_OPTIONS, Question
 
 PROTOCOLS = ["rate", "forward_simulation", "verification", "distinction"]
@@ -86,20 +87,20 @@ def expected_clean(answer: dict) -> dict:
     return out
 
 
-def valid_trial_answer(spec: dict):
-    low, high = spec["scale"]
+def valid_trial_answer(spec: TrialStep):
+    low, high = spec.scale
     scale = st.integers(low, high)
-    protocol, phase = spec["protocol"], spec["phase"]
+    protocol, phase = spec.protocol, spec.phase
     if phase == "learn":
         fields = {}
     elif protocol == "rate" and phase == "trust":
         fields = {"trust": scale}
     elif protocol == "rate":
-        fields = {"effect": st.fixed_dictionaries({m["key"]: st.sampled_from(EFFECT_OPTIONS) for m in spec["methods"]})}
+        fields = {"effect": st.fixed_dictionaries({m.key: st.sampled_from(EFFECT_OPTIONS) for m in spec.maps})}
     elif protocol == "verification":
         fields = {"decision": st.sampled_from(["accept", "reject"]), "confidence": scale}
     else:
-        fields = {"choice": st.sampled_from(spec["options"]), "confidence": st.one_of(st.none(), scale)}
+        fields = {"choice": st.sampled_from(spec.options), "confidence": st.one_of(st.none(), scale)}
     return st.fixed_dictionaries(fields, optional={"comment": text})
 
 
@@ -135,8 +136,8 @@ def plan_steps(tmp_path_factory, checkpoint_dir, stimuli_dir):
         engine = StudyEngine(study, repo, predictions=predictions_for(study))
         token = engine.start_or_resume(None)
         engine.submit(token, "consent", {"agree": True})
-        plan = json.loads(repo.plans(engine.record.id)[repo.participant_by_token(token).id])
-        steps[protocol] = {s["phase"]: s for s in plan["trial_steps"]}
+        plan = Plan.from_json(json.loads(repo.plans(engine.record.id)[repo.participant_by_token(token).id]))
+        steps[protocol] = {s.phase: s for s in plan.trial_steps}
     repo.dispose()
     return steps
 

@@ -98,9 +98,9 @@ def test_plan_is_reproducible_from_the_stored_seed(make_study, make_engine_for, 
     p = sqlite_repo.participant_by_token(token)
     stored = json.loads(sqlite_repo.plan_json(p.id))
     rebuilt = build_plan(study, engine.items, engine.predictions, p.condition, p.seed)
-    assert json.loads(json.dumps(rebuilt)) == stored
+    assert json.loads(json.dumps(rebuilt.to_json())) == stored
     other = build_plan(study, engine.items, engine.predictions, p.condition, p.seed + 1)
-    assert [s["image_id"] for s in other["trial_steps"]] != [s["image_id"] for s in stored["trial_steps"]]
+    assert [s.image_id for s in other.trial_steps] != [s.image_id for s in rebuilt.trial_steps]
 
 
 def test_attention_checks_are_never_first_and_can_be_failed(make_study, make_engine_for, sqlite_repo):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event
@@ -380,9 +381,16 @@ def test_a_click_reads_the_participant_once_per_request_and_writes_once(make_stu
                                                                          sqlite_repo, clock):
     """One participant click is the submit (in the button's callback) and the page that follows
     (``resume``). Together they read the participant twice and write in one transaction; before, the pair
-    ran six reads and two write transactions (a second for marking the next step as shown)."""
+    ran six reads and two write transactions (a second for marking the next step as shown). What the next
+    trial shows is recorded in that same write transaction."""
+
+    class Served:  # a map server: the PNG hash it hands out is what gets recorded
+        def serve_step(self, step):
+            return [SimpleNamespace(png_sha256=f"png:{step.step_id}", cache_key=m.cache_key, map_sha256="m",
+                                    checkpoint_sha256="c", faithfulness=None) for m in step.maps]
+
     study = make_study("verification", trials=4, checks=0)
-    engine = make_engine_for(study, sqlite_repo)
+    engine = make_engine_for(study, sqlite_repo, maps=Served())
     token, step = engine.resume(None)
     for _ in range(4):  # consent, questionnaire, instructions: onto the first trial
         step = engine.submit(token, step.step_id, answer_for(step))
@@ -395,7 +403,9 @@ def test_a_click_reads_the_participant_once_per_request_and_writes_once(make_stu
     assert shown == following and shown.kind == "trial" and shown.step_id != step.step_id
     participant_reads = counts["select"] - 1  # the advance's own locked read of the stage
     assert participant_reads == 2, counts
-    assert counts["transactions"] == 3, counts  # read, write (answer + next stage shown), read
+    assert counts["transactions"] == 3, counts  # read, write (answer + next stage shown + its record), read
+    recorded = {(r.trial_index, r.phase): r for r in sqlite_repo.shown_trials(engine.record.id)}
+    assert recorded[(shown.trial.index, shown.trial.phase)].maps[0].png_sha256 == f"png:{shown.step_id}"
     # The next stage's clock started with the click: its answer gets a response time from it.
     clock.advance(seconds=5)
     engine.submit(token, shown.step_id, answer_for(shown))

@@ -1,0 +1,239 @@
+"""A participant's plan: the typed, versioned contract between the design, the engine, the store and the export.
+
+:func:`study_app.study.design.build_plan` makes a :class:`Plan`; the repository stores :meth:`Plan.to_json`
+(canonical JSON, hashed) with the participant; the engine and the export read it back with
+:meth:`Plan.from_json`. Nothing reads plan dicts by string keys outside this module.
+
+Each :class:`TrialStep` carries what the participant will be shown: the image (path and content hash), the
+checkpoint (directory and weights hash), the prediction as shown, the class the maps explain (index and
+label) and, for every map, the attribution-cache key it is served from. What was *actually* served is
+recorded when the step is shown (:class:`study_app.store.records.ShownRecord`).
+
+Versions: 1 (the first release: no target indices or cache keys; loaded with ``None`` cache keys and the
+target index looked up in the task's class names), 2 (this one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+from study_app.study.steps import (
+    CONSENT,
+    DONE,
+    INSTRUCTIONS,
+    POST_QUESTIONNAIRE,
+    PRE_QUESTIONNAIRE,
+    TRIAL,
+    PredictionView,
+    Question,
+    ShownMethod,
+)
+
+PLAN_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+
+class PlanFormatError(ValueError):
+    """A stored plan this release cannot read (a newer version, or not a plan at all)."""
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """The model's output on a trial image: top class, top-k (best first) and whether it is right."""
+
+    label: str
+    prob: float
+    topk: tuple[tuple[str, float], ...]
+    correct: bool
+
+    def trimmed(self, k: int) -> ModelView:
+        return replace(self, topk=self.topk[:k])
+
+    def view(self) -> PredictionView:
+        """What a participant may see: without ``correct`` (in verification that is the answer)."""
+        return PredictionView(label=self.label, prob=self.prob, topk=self.topk)
+
+
+@dataclass(frozen=True)
+class PlannedMap:
+    """One explanation map a trial step shows.
+
+    Attributes:
+        key, name, label, params, randomized_model: As :class:`~study_app.study.steps.ShownMethod`.
+        target: The class name the study asked this map to explain; ``None``: the model's prediction.
+        target_index: The class index the map explains (``None`` only in version-1 plans without class names).
+        cache_key: The attribution-cache key the map is served from (``None`` in version-1 plans).
+    """
+
+    key: str
+    name: str
+    label: str
+    params: dict = field(default_factory=dict)
+    randomized_model: bool = False
+    target: str | None = None
+    target_index: int | None = None
+    cache_key: str | None = None
+
+    def shown(self) -> ShownMethod:
+        return ShownMethod(key=self.key, name=self.name, label=self.label, params=dict(self.params),
+                           randomized_model=self.randomized_model, target=self.target,
+                           target_index=self.target_index)
+
+    @property
+    def column(self) -> str:
+        """How the export names this map among several: ``key``, or ``key->target`` for distinction."""
+        return self.key if self.target is None else f"{self.key}->{self.target}"
+
+
+@dataclass(frozen=True)
+class TrialStep:
+    """One phase of one trial, as planned for a participant (see the module docstring)."""
+
+    trial: int
+    phase: str
+    group: str  # "learn" or "test"
+    task: str
+    protocol: str
+    image_id: str
+    image_path: str
+    image_sha256: str
+    checkpoint: str
+    checkpoint_sha256: str
+    true_label: str
+    model: ModelView  # the full output, for scoring and the export
+    prediction: ModelView | None  # what the participant sees of it; None where the protocol hides it
+    target_index: int | None  # the class the maps explain by default: the model's prediction
+    target_label: str
+    arms: tuple[str, ...]
+    maps: tuple[PlannedMap, ...]
+    options: tuple[str, ...]
+    show_true_label: bool
+    clinical_notice: bool | None
+    scale: tuple[int, int]
+    is_attention_check: bool = False
+    attention_prompt: str = ""
+    expected: Mapping = field(default_factory=dict)
+
+    @property
+    def step_id(self) -> str:
+        return f"trial:{self.trial}/{self.phase}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A participant's whole sequence: condition, seed, trial steps in order, closing questions."""
+
+    condition: int
+    condition_label: str
+    seed: int
+    n_trials: int
+    trial_steps: tuple[TrialStep, ...]
+    post_questions: tuple[Question, ...]
+    version: int = PLAN_VERSION
+
+    def to_json(self) -> dict:
+        """JSON-safe data (tuples become lists); :meth:`from_json` reads it back equal."""
+        return _plain(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: Mapping, class_names: Callable[[str], Sequence[str]] | None = None) -> Plan:
+        """A stored plan of any readable version.
+
+        Args:
+            class_names: ``task name -> class names``; lets a version-1 plan (which stored labels only) know
+                the class index its maps explain.
+
+        Raises:
+            PlanFormatError: an unknown version or a malformed plan.
+        """
+        version = data.get("version") if isinstance(data, Mapping) else None
+        if version not in READABLE_VERSIONS:
+            raise PlanFormatError(f"plan version {version!r} is not one this release reads ({READABLE_VERSIONS})")
+        try:
+            steps = tuple(_step(s, version, class_names) for s in data["trial_steps"])
+            post = tuple(Question(**{**q, "options": tuple(q["options"])}) for q in data["post_questions"])
+            return cls(condition=int(data["condition"]), condition_label=str(data["condition_label"]),
+                       seed=int(data["seed"]), n_trials=int(data["n_trials"]), trial_steps=steps,
+                       post_questions=post, version=PLAN_VERSION)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanFormatError(f"malformed version-{version} plan: {exc!r}") from exc
+
+    def steps_of_trial(self, trial: int) -> tuple[TrialStep, ...]:
+        return tuple(s for s in self.trial_steps if s.trial == trial)
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """A plan laid out as the participant's stages (what the participant row's ``stage`` indexes)."""
+
+    plan: Plan
+    kinds: tuple[str, ...]  # one per stage: consent, [pre], instructions, trials..., [post], done
+    first_trial_stage: int
+
+    @classmethod
+    def of(cls, plan: Plan, *, pre_questionnaire: bool) -> StagePlan:
+        kinds = [CONSENT, *([PRE_QUESTIONNAIRE] if pre_questionnaire else []), INSTRUCTIONS]
+        first_trial = len(kinds)
+        kinds += [TRIAL] * len(plan.trial_steps)
+        kinds += [POST_QUESTIONNAIRE] if plan.post_questions else []
+        kinds.append(DONE)
+        return cls(plan=plan, kinds=tuple(kinds), first_trial_stage=first_trial)
+
+    def trial_step(self, stage: int) -> TrialStep | None:
+        """The trial step shown at ``stage``; ``None`` for any other kind of stage."""
+        if self.kinds[stage] != TRIAL:
+            return None
+        return self.plan.trial_steps[stage - self.first_trial_stage]
+
+    def step_id(self, stage: int) -> str:
+        step = self.trial_step(stage)
+        return step.step_id if step is not None else self.kinds[stage]
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _model(data: Mapping | None) -> ModelView | None:
+    if data is None:
+        return None
+    return ModelView(label=str(data["label"]), prob=float(data["prob"]),
+                     topk=tuple((str(label), float(p)) for label, p in data["topk"]), correct=bool(data["correct"]))
+
+
+def _index(names: Sequence[str] | None, label: str | None) -> int | None:
+    if names is None or label is None or label not in names:
+        return None
+    return list(names).index(label)
+
+
+def _step(data: Mapping, version: int, class_names) -> TrialStep:
+    model = _model(data["model"])
+    shown = data.get("prediction")
+    if version == 1:  # the first release: a shown prediction without "correct", maps under "methods"
+        names = class_names(data["task"]) if class_names else None
+        prediction = None if shown is None else _model({**shown, "correct": model.correct})
+        maps = tuple(PlannedMap(key=m["key"], name=m["name"], label=m["label"], params=dict(m.get("params") or {}),
+                                randomized_model=bool(m.get("randomized_model")), target=m.get("target"),
+                                target_index=_index(names, m.get("target") or model.label))
+                     for m in data["methods"])
+        target_index, target_label = _index(names, model.label), model.label
+    else:
+        prediction = _model(shown)
+        maps = tuple(PlannedMap(**{**m, "params": dict(m.get("params") or {})}) for m in data["maps"])
+        target_index, target_label = data["target_index"], data["target_label"]
+    return TrialStep(
+        trial=int(data["trial"]), phase=data["phase"], group=data["group"], task=data["task"],
+        protocol=data["protocol"], image_id=data["image_id"], image_path=data["image_path"],
+        image_sha256=data["image_sha256"], checkpoint=data["checkpoint"], checkpoint_sha256=data["checkpoint_sha256"],
+        true_label=data["true_label"], model=model, prediction=prediction, target_index=target_index,
+        target_label=target_label, arms=tuple(data["arms"]), maps=maps, options=tuple(data["options"]),
+        show_true_label=bool(data["show_true_label"]), clinical_notice=data.get("clinical_notice"),
+        scale=(int(data["scale"][0]), int(data["scale"][1])), is_attention_check=bool(data["is_attention_check"]),
+        attention_prompt=data.get("attention_prompt", ""), expected=dict(data.get("expected") or {}),
+    )
