@@ -32,7 +32,8 @@ Service (:mod:`study_app.explain.service`), thread-safe, share one per process
 Cache (:mod:`study_app.explain.cache`)
     ``AttributionCache(root=None)`` with ``get(key) -> CacheEntry | None``, ``put(key, map_hw, record)``,
     ``key in cache``; ``cache_key(checkpoint_sha256, image_sha256, method, params)``; ``map_sha256``;
-    ``default_cache_dir()`` (``$XAI_STUDY_CACHE`` or ``./.xai_cache``).
+    ``resolve_cache_dir(preferred=None)``: the one folder rule (``$XAI_STUDY_CACHE``, else ``preferred``, e.g.
+    a study's ``cache`` folder, else ``./.xai_cache``); ``default_cache_dir()`` is it without a study.
 
 Precompute (:mod:`study_app.explain.precompute`)
     ``precompute(items=[(checkpoint_dir, image_path), ...], methods=["lime", ("gradcam", {})], cache_dir=None,
@@ -45,6 +46,7 @@ Faithfulness (:mod:`study_app.explain.faithfulness`, :mod:`study_app.explain.san
     randomization_spearman}``; ``deletion_insertion``, ``infidelity_score``, ``sensitivity_score``,
     ``randomization_check``, ``randomized_copy(model, layers=("layer4", "fc"), seed=0)``.
 
-Commands: ``xai-study precompute`` (:mod:`.precompute_cli`) and ``xai-study faithfulness``
+Commands: ``xai-study precompute`` for an image folder (:mod:`.precompute_cli`; ``--study`` is added by
+:mod:`study_app.maps.precompute_cli`) and ``xai-study faithfulness``
 (:mod:`.faithfulness_cli`).
 """

@@ -24,8 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import captum
 import numpy as np
+import skimage
 import torch
+import torchvision
 from torch import nn
 
 from study_app.explain.hooks import no_leftover_hooks
@@ -72,10 +75,6 @@ class UnsupportedModelError(ValueError):
 
 def library_versions() -> dict[str, str]:
     """Versions that determine a map, recorded in every explanation's metadata for provenance."""
-    import captum
-    import skimage
-    import torchvision
-
     return {
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

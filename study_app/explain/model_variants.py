@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.fx.experimental.optimization import fuse
+from torchvision.models import ResNet
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from study_app.explain.base import UnsupportedModelError
@@ -66,8 +68,6 @@ def last_conv_block(model: nn.Module) -> nn.Module:
 
 
 def _fold_batchnorm(model: nn.Module) -> nn.Module:
-    from torch.fx.experimental.optimization import fuse
-
     try:
         fused = fuse(model, inplace=False)
     except Exception:  # noqa: BLE001 - a model fx cannot trace is used unfused: slower, same result
@@ -160,8 +160,6 @@ def separate_relu_copy(model: nn.Module, probe: torch.Tensor) -> nn.Module:
     Raises:
         UnsupportedModelError: if some ReLU module is still reused (an architecture we cannot rewrite).
     """
-    from torchvision.models import ResNet
-
     if not any(isinstance(m, ResNet) for m in model.modules()):
         raise UnsupportedModelError(
             f"DeepLift/Guided Backprop are only supported on torchvision ResNets, not {type(model).__name__}: "

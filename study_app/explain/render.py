@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw
+from skimage.measure import find_contours
 
 UNSIGNED_CMAP = "inferno"
 SIGNED_CMAP = "PuOr_r"
@@ -86,8 +87,6 @@ def _overlay(photo: np.ndarray, norm: np.ndarray, signed: bool) -> np.ndarray:
 
 
 def _contour(photo: np.ndarray, norm: np.ndarray, signed: bool) -> Image.Image:
-    from skimage.measure import find_contours
-
     base = Image.fromarray(_to_uint8(photo))
     draw = ImageDraw.Draw(base)
     width = max(1, round(max(base.size) / 150))

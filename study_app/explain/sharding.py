@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
+import torch.distributed as dist
+
+from trainers.train import resolve_device
 
 T = TypeVar("T")
 
@@ -114,8 +117,6 @@ def shard_device(requested: str, shard: Shard) -> torch.device:
     else the CPU (``trainers.train.resolve_device``, the training convention); a bare ``cuda`` under
     torchrun also means the rank's own GPU. The CUDA device is made current, so stray ``"cuda"``
     allocations land there too."""
-    from trainers.train import resolve_device  # noqa: PLC0415 - the training script's convention
-
     device = resolve_device(requested)
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", shard.local_rank)
@@ -146,8 +147,6 @@ class Ranks:
         self._owned = False
 
     def __enter__(self) -> Ranks:
-        import torch.distributed as dist  # noqa: PLC0415
-
         if self.shard.torchrun and not dist.is_initialized():
             # At the start, not at the end: a misconfigured launch fails now, not after hours of maps.
             dist.init_process_group("gloo", timeout=self.timeout)
@@ -157,8 +156,6 @@ class Ranks:
     def gather(self, value: Any) -> list[Any]:
         """Every rank's ``value`` in rank order, once all ranks got here (a barrier); ``[value]`` alone
         without torchrun."""
-        import torch.distributed as dist  # noqa: PLC0415
-
         if not (self.shard.torchrun and dist.is_initialized()):
             return [value]
         out: list[Any] = [None] * dist.get_world_size()
@@ -166,8 +163,6 @@ class Ranks:
         return out
 
     def __exit__(self, *exc_info) -> None:
-        import torch.distributed as dist  # noqa: PLC0415
-
         if self._owned and dist.is_initialized():
             dist.destroy_process_group()
         self._owned = False

@@ -35,6 +35,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from study_app.serve.haproxy import (
     COOKIE_NAME,
     HEALTH_PATH,
@@ -43,7 +45,8 @@ from study_app.serve.haproxy import (
     render_config,
     replica_names,
 )
-from study_app.settings import ENV_REPLICAS
+from study_app.settings import ENV_REPLICAS, read_secrets_file, resolve_settings
+from study_app.store.migrate import upgrade_database
 
 MAIN_SCRIPT = Path(__file__).resolve().parents[1] / "main.py"
 ENV_COOKIE_SECRET = "STREAMLIT_SERVER_COOKIE_SECRET"  # noqa: S105 - a name; env, not argv: argv is public
@@ -75,8 +78,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def is_sqlite(url: str) -> bool:
-    from sqlalchemy.engine import make_url  # noqa: PLC0415 - keep `xai-study serve --help` fast
-
     return make_url(url).get_backend_name() == "sqlite"
 
 
@@ -100,18 +101,9 @@ def find_haproxy() -> str:
 
 
 def prepare_database(url: str) -> str:
-    """Bring the schema to the code's version once, before replicas start. Uses the store's migrations
-    when present; an older store without them creates the tables instead."""
-    try:
-        from study_app.store.migrate import upgrade_database  # noqa: PLC0415
-    except ImportError:
-        upgrade_database = None
-    if upgrade_database is not None:
-        return str(upgrade_database(url))
-    from study_app.store import Repository, make_engine  # noqa: PLC0415
-
-    Repository(make_engine(url)).dispose()
-    return "tables created"
+    """Bring the schema to the code's version once, before replicas start
+    (the store's migrations), so replicas starting at once never race to create or upgrade it."""
+    return str(upgrade_database(url))
 
 
 def _die_with_parent() -> None:
@@ -208,8 +200,6 @@ class Deployment:
     def _password(self, env: dict[str, str], given: str | None) -> tuple[str | None, bool]:
         """The researcher password all replicas share: given, else configured (env / secrets.toml), else
         generated when there are several replicas (one process's demo password would not open another)."""
-        from study_app.settings import read_secrets_file, resolve_settings  # noqa: PLC0415
-
         if given:
             return given, False
         merged = {**os.environ, **env}

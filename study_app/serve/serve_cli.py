@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 from study_app.serve.launcher import Deployment, DeploymentError
+from study_app.settings import read_secrets_file, resolve_settings
+from study_app.store import resolve_db_url
 
 SUPERVISE_EVERY_S = 2.0
 
@@ -39,9 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Path | None, str]:
-    from study_app.settings import read_secrets_file, resolve_settings  # noqa: PLC0415
-    from study_app.store import resolve_db_url  # noqa: PLC0415
-
     study = args.study.resolve() if args.study else None
     settings = resolve_settings(read_secrets_file())
     return study, resolve_db_url(args.db, study_path=study or settings.study_file)

@@ -29,6 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from study_app.store.database import make_engine
+from study_app.store.logs import cli_actor
+from study_app.store.repository import Repository
 
 
 class BackupError(RuntimeError):
@@ -99,9 +101,6 @@ def _tool(name: str) -> str:
 
 def _audit(url: str, action: str, detail: dict) -> None:
     """Best effort: a database at another schema revision is still backed up, just not audited."""
-    from study_app.store.logs import cli_actor  # noqa: PLC0415
-    from study_app.store.repository import Repository  # noqa: PLC0415
-
     try:
         repo = Repository(make_engine(url), create_tables=False)
         try:

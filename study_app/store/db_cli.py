@@ -15,12 +15,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from study_app.store import migrate
 from study_app.store.database import DatabaseConfigError, make_engine, resolve_db_url
+from study_app.store.schema import Base
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,11 +81,7 @@ def _upgrade(engine, shown: str, location) -> int:
 
 def _revision(args) -> int:
     """Autogenerate against a scratch database at head, so no real database is needed or touched."""
-    from alembic import command  # noqa: PLC0415
-    from alembic.autogenerate import compare_metadata  # noqa: PLC0415
-    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
 
-    from study_app.store.schema import Base  # noqa: PLC0415
 
     scratch = create_engine("sqlite://")
     try:

@@ -30,7 +30,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from study_app.store.database import READ_ONLY_OPTION, make_engine, resolve_db_url
 from study_app.store.schema import Base
@@ -58,8 +58,6 @@ class SchemaMismatch(RuntimeError):
 
 def display_url(url: str | URL) -> str:
     """The URL with any password left out (not masked), so it can be pasted into a command."""
-    from sqlalchemy.engine import make_url  # noqa: PLC0415
-
     parsed = make_url(url)
     return parsed._replace(password=None).render_as_string(hide_password=False)
 

@@ -11,6 +11,9 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
+from trainers.checkpoint import CheckpointError, read_card
+from trainers.images import ImageLoadError, is_image_name, open_rgb
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -92,8 +95,6 @@ def _read_text_file(source: str, base: Path, table: dict, key: str) -> str | Non
 
 
 def _resolve_task(source: str, where: str, base: Path, task: TaskConfig, check_images: bool) -> TaskConfig:
-    from trainers.checkpoint import CheckpointError, read_card  # noqa: PLC0415 - keep import light
-
     checkpoint = (base / task.checkpoint).resolve()
     try:
         card = read_card(checkpoint)
@@ -117,8 +118,6 @@ def _resolve_task(source: str, where: str, base: Path, task: TaskConfig, check_i
 
 
 def _list_stimuli(source: str, where: str, base: Path, task: TaskConfig, check_images: bool) -> tuple[Stimulus, ...]:
-    from trainers.images import is_image_name  # noqa: PLC0415
-
     entries: list[tuple[str, Path, str]] = []  # (image_id, path, label)
     missing: list[tuple[str, str, str]] = []  # (field, file, reason), reported with the undecodable ones
     if task.stimuli_dir is not None:
@@ -156,8 +155,6 @@ def _list_stimuli(source: str, where: str, base: Path, task: TaskConfig, check_i
 
 def _check_image(file: Path, decode: bool) -> tuple[str | None, str | None]:
     """``(sha256, None)``, or ``(None, why it cannot be used)``."""
-    from trainers.images import ImageLoadError, open_rgb  # noqa: PLC0415
-
     if decode:
         try:
             open_rgb(file)
