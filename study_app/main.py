@@ -3,8 +3,8 @@
 A thin router: page configuration, the page list, run. Participants see one page (the study, which
 follows the engine from consent to completion) and no navigation; the researcher area lives at
 ``/researcher`` behind a password and, once unlocked, shows its pages in the sidebar.
-Which study runs: ``XAI_STUDY_FILE``, else ``study_file`` in ``.streamlit/secrets.toml``, else the bundled
-demo (see :mod:`study_app.settings`).
+Which study runs: ``streamlit run study_app/main.py -- --study FILE``, else ``XAI_STUDY_FILE``, else
+``study_file`` in ``.streamlit/secrets.toml``, else the bundled demo (see :mod:`study_app.settings`).
 """
 
 from __future__ import annotations
