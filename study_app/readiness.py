@@ -28,6 +28,7 @@ from study_app.settings import (
     ENV_REPLICAS,
     PROJECT_ROOT,
     SECRET_PASSWORD,
+    SECRETS_FILE,
     AppSettings,
     read_secrets_file,
     resolve_settings,
@@ -237,7 +238,7 @@ def format_report(readiness: Readiness) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", type=Path, default=None,
                         help="study file (default: $XAI_STUDY_FILE, secrets.toml study_file, else the demo)")
-    parser.add_argument("--secrets", type=Path, default=Path(".streamlit") / "secrets.toml",
+    parser.add_argument("--secrets", type=Path, default=SECRETS_FILE,
                         help="secrets file to read (default: %(default)s)")
     parser.add_argument("--config", type=Path, default=None,
                         help="Streamlit config to judge (default: .streamlit/config.toml here or in the project)")

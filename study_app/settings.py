@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from study_app.store.database import SECRETS_FILE
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = PROJECT_ROOT / "demo" / "study.toml"
 EXAMPLE_STUDIES = PROJECT_ROOT / "examples" / "studies"
-SECRETS_FILE = Path(".streamlit") / "secrets.toml"
 
 ENV_STUDY_FILE = "XAI_STUDY_FILE"
 ENV_PASSWORD = "XAI_STUDY_RESEARCHER_PASSWORD"  # noqa: S105 - a variable name, not a password

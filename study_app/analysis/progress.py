@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-COMPLETED = "completed"
+from study_app.store.records import COMPLETED
 
 
 def participant_state(p, active_since: dt.datetime) -> str:

@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-CONTROL = "none"
-EFFECTS = ("helped", "no_effect", "hurt")
+from study_app.study.steps import EFFECT_OPTIONS, NO_EXPLANATION
+
+CONTROL = NO_EXPLANATION  # the no-explanation condition
+EFFECTS = EFFECT_OPTIONS
 N_BOOT = 2000
 
 

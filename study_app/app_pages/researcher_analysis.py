@@ -5,6 +5,7 @@ import streamlit as st
 
 from study_app.analysis import tables as analysis
 from study_app.store.export import participant_rows, response_rows
+from study_app.store.records import COMPLETED
 from study_app.ui.researcher_frame import researcher_page
 
 engine = researcher_page("Analysis")
@@ -12,7 +13,7 @@ if engine is not None:
     rows = response_rows(engine.repository, engine.record)
     people = participant_rows(engine.repository, engine.record)
     df = analysis.trial_frame(rows)
-    completed = sum(1 for p in people if p["status"] == "completed")
+    completed = sum(1 for p in people if p["status"] == COMPLETED)
     st.caption(f"{len(df)} answered trials (attention checks excluded) from {len(people)} participants, "
                f"{completed} completed. Intervals: 95 % bootstrap over participants.")
     if df.empty:

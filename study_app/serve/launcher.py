@@ -45,7 +45,8 @@ from study_app.serve.haproxy import (
     render_config,
     replica_names,
 )
-from study_app.settings import ENV_REPLICAS, read_secrets_file, resolve_settings
+from study_app.settings import ENV_PASSWORD, ENV_REPLICAS, ENV_STUDY_FILE, read_secrets_file, resolve_settings
+from study_app.store.database import DB_URL_ENV
 from study_app.store.migrate import upgrade_database
 
 MAIN_SCRIPT = Path(__file__).resolve().parents[1] / "main.py"
@@ -188,11 +189,11 @@ class Deployment:
         self.config_path = self.log_dir / "haproxy.cfg"
         self.researcher_password, self.password_generated = self._password(env or {}, researcher_password)
         self._env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
-                     "XAI_STUDY_DB_URL": db_url, ENV_REPLICAS: str(replicas), ENV_COOKIE_SECRET: self.cookie_secret}
+                     DB_URL_ENV: db_url, ENV_REPLICAS: str(replicas), ENV_COOKIE_SECRET: self.cookie_secret}
         if self.study_file is not None:
-            self._env["XAI_STUDY_FILE"] = str(self.study_file)
+            self._env[ENV_STUDY_FILE] = str(self.study_file)
         if self.researcher_password:
-            self._env["XAI_STUDY_RESEARCHER_PASSWORD"] = self.researcher_password
+            self._env[ENV_PASSWORD] = self.researcher_password
         self._logs: list = []
         self.schema = ""
 

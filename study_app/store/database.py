@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DB_URL_ENV = "XAI_STUDY_DB_URL"
+SECRETS_FILE = Path(".streamlit") / "secrets.toml"  # relative to the working directory (also in ~)
 SECRETS_KEY = "db_url"
 DEFAULT_SQLITE_NAME = "responses.sqlite"
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -66,7 +67,7 @@ def resolve_db_url(explicit: str | None = None, *, study_path: str | Path | None
     if env:
         return env
     if secrets_paths is None:
-        secrets_paths = [Path.cwd() / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"]
+        secrets_paths = [Path.cwd() / SECRETS_FILE, Path.home() / SECRETS_FILE]
     for path in secrets_paths:
         url = _read_secrets_url(path)
         if url:

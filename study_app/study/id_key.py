@@ -25,10 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from study_app.store.database import SECRETS_FILE
+
 ID_KEY_ENV = "XAI_STUDY_ID_KEY"
 SECRET_ID_KEY = "id_key"  # noqa: S105 - a key name
 IN_DATABASE = "database"
-SECRETS_FILE = Path(".streamlit") / "secrets.toml"
 
 log = logging.getLogger("study_app.id_key")
 
