@@ -8,6 +8,7 @@ the withdrawn participant's plan served the newcomer from it.
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from study.kit import answer_for, run_participant
 
 from study_app.store import Repository, make_engine
+from study_app.study.plan import Plan
 
 
 @pytest.fixture
@@ -71,10 +73,8 @@ def test_a_newcomer_never_inherits_a_withdrawn_participants_id_events_or_cached_
             break
         step = a.submit(new_token, step.step_id, answer_for(step, random.Random(3)))
     assert step.kind == "done"
-    import json
-
-    plan = json.loads(repo.plans(a.record.id)[new.id])
-    planned = [(s["trial"], s["phase"], s["image_id"]) for s in plan["trial_steps"]]
+    plan = Plan.from_json(json.loads(repo.plans(a.record.id)[new.id]))
+    planned = [(s.trial, s.phase, s.image_id) for s in plan.trial_steps]
     stored = [(r.trial_index, r.phase, r.image_id) for r in repo.responses(a.record.id) if r.participant_id == new.id]
     assert stored == planned, "the newcomer's answers were stored against another participant's plan"
     kinds = [e.kind for e in repo.events(a.record.id) if e.participant_id == new.id]
