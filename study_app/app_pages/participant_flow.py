@@ -28,6 +28,7 @@ from study_app.study.steps import (
 )
 from study_app.ui import state_keys
 from study_app.ui.friendly_errors import friendly_errors
+from study_app.ui.language import _, use_language
 from study_app.ui.resources import StudyUnavailable, study_engine
 from study_app.ui.submission import Submission, show_notice
 
@@ -44,7 +45,7 @@ def participant_and_step(engine):
     try:
         token, step = engine.resume(given, external_ids=params)
     except ValueError:
-        st.warning("The link you followed carries an unreadable participant id; it was ignored.")
+        st.warning(_("The link you followed carries an unreadable participant id; it was ignored."))
         token, step = engine.resume(given)
     st.session_state[state_keys.PARTICIPANT_TOKEN] = token
     if st.query_params.get(state_keys.TOKEN_PARAM) != token:
@@ -60,7 +61,8 @@ def forget_participant() -> None:
 def show_progress(step) -> None:
     answered, total = step.progress
     if total > 0:
-        st.progress(min(1.0, answered / total), text=f"Progress: step {min(answered + 1, total)} of {total}")
+        st.progress(min(1.0, answered / total),
+                    text=_("Progress: step {step} of {total}").format(step=min(answered + 1, total), total=total))
 
 
 def draw_step(step, engine, submission: Submission) -> None:
@@ -85,7 +87,8 @@ def store_answer(engine, token: str, step, answer: dict) -> str | None:
     try:
         following = engine.submit(token, step.step_id, answer)
     except AnswerError as err:
-        return f"Please check your answer ({err.field or 'answer'}): it could not be saved as given."
+        return _("Please check your answer ({field}): it could not be saved as given.").format(
+            field=err.field or _("answer"))
     if following.kind in (DECLINED, WITHDRAWN):
         st.session_state[ENDED] = following.kind
         forget_participant()
@@ -100,10 +103,10 @@ def _withdraw(engine, token: str) -> None:
 
 
 def offer_withdrawal(engine, token: str) -> None:
-    with st.expander("Withdraw from the study"):
-        st.markdown("You can stop at any time. Withdrawing **deletes every answer you have given** here.")
-        sure = st.checkbox("Yes, delete my answers and leave the study", key="withdraw_confirm")
-        st.button("Withdraw and delete my answers", key="withdraw_button", disabled=not sure,
+    with st.expander(_("Withdraw from the study")):
+        st.markdown(_("You can stop at any time. Withdrawing **deletes every answer you have given** here."))
+        sure = st.checkbox(_("Yes, delete my answers and leave the study"), key="withdraw_confirm")
+        st.button(_("Withdraw and delete my answers"), key="withdraw_button", disabled=not sure,
                   on_click=_withdraw, args=(engine, token))
 
 
@@ -111,9 +114,9 @@ def show_ended(kind: str, study) -> None:
     if kind == DECLINED:
         done.render_declined(study)
     else:
-        st.title("You have withdrawn")
-        st.markdown("Your answers have been deleted. Thank you for your time; you can close this page.")
-    st.button("Start again", key="start_again", on_click=st.session_state.pop, args=(ENDED, None))
+        st.title(_("You have withdrawn"))
+        st.markdown(_("Your answers have been deleted. Thank you for your time; you can close this page."))
+    st.button(_("Start again"), key="start_again", on_click=st.session_state.pop, args=(ENDED, None))
 
 
 def run_participant_flow() -> None:
@@ -131,10 +134,11 @@ def _participant_run(built: dict) -> None:
         try:
             engine = study_engine()
         except StudyUnavailable:
-            st.title("This study is not available right now")
-            st.markdown("Please try again later. If you came from a recruitment site, you can contact the "
-                        "research team there.")
+            st.title(_("This study is not available right now"))
+            st.markdown(_("Please try again later. If you came from a recruitment site, you can contact the "
+                          "research team there."))
             return
+        use_language(engine.study.language)
         ended = st.session_state.get(ENDED)
         if ended:
             show_ended(ended, engine.study)

@@ -22,10 +22,12 @@ from functools import lru_cache
 from study_app.explain.methods import get_method
 from study_app.explain.sanity import RANDOMIZED_SUFFIX
 from study_app.explain.service import explanation_key
+from study_app.i18n import N_, translator
 from study_app.study.plan import ModelView, Plan, PlannedMap, TrialStep
 from study_app.study.predictions import TaskPredictions
 from study_app.study.schema import MethodConfig, Stimulus, Study, TaskConfig
 from study_app.study.steps import (
+    DECISION_LABELS,
     DISTINCTION,
     FORWARD_SIMULATION,
     NO_EXPLANATION,
@@ -40,13 +42,15 @@ from study_app.study.steps import (
     Question,
 )
 
+# English msgids: the trial page shows them in the study's language.
 PROMPTS = {
-    (RATE, PHASE_TRUST): "How much do you trust this prediction?",
-    (RATE, PHASE_EXPLANATION): "For each explanation: did it help or hurt your understanding of the prediction?",
-    (VERIFICATION, PHASE_MAIN): "Is the model's prediction correct? Accept or reject it, and say how confident you are.",
-    (FORWARD_SIMULATION, PHASE_LEARN): "Study the model's prediction and its explanation.",
-    (FORWARD_SIMULATION, PHASE_PREDICT): "What will the model predict for this image?",
-    (DISTINCTION, PHASE_MAIN): "Each map explains one candidate class. Which class did the model predict?",
+    (RATE, PHASE_TRUST): N_("How much do you trust this prediction?"),
+    (RATE, PHASE_EXPLANATION): N_("For each explanation: did it help or hurt your understanding of the prediction?"),
+    (VERIFICATION, PHASE_MAIN): N_("Is the model's prediction correct? Accept or reject it, and say how confident "
+                                   "you are."),
+    (FORWARD_SIMULATION, PHASE_LEARN): N_("Study the model's prediction and its explanation."),
+    (FORWARD_SIMULATION, PHASE_PREDICT): N_("What will the model predict for this image?"),
+    (DISTINCTION, PHASE_MAIN): N_("Each map explains one candidate class. Which class did the model predict?"),
 }
 
 
@@ -211,37 +215,44 @@ def _task_trials(study: Study, task: TaskConfig, items: dict[str, list[str]], pr
     test = [phases(i, "test", _arms_for_task(study, task, condition, positions[i])) for i in items["test"]]
     rng.shuffle(learn)
     rng.shuffle(test)
+    t = translator(study.language)  # attention prompts are stored with the plan, in the study's language
     for _ in range(task.attention_checks):
         image_id = rng.choice(sorted(stim))
         arms = _arms_for_task(study, task, condition, rng.randrange(len(study.arms)))
         check = phases(image_id, "test", arms)[0]  # one phase: the one with the answer
         if task.protocol == RATE:
             expected = {"trust": task.scale[1]}
-            prompt = f"Attention check: please choose {task.scale[1]} on the scale."
+            prompt = t.gettext("Attention check: please choose {value} on the scale.").format(value=task.scale[1])
         elif task.protocol == VERIFICATION:
             decision = rng.choice(VERIFICATION_DECISIONS)
             expected = {"decision": decision}
-            prompt = f"Attention check: please choose '{decision}' whatever the image shows."
+            # TRANSLATORS: {decision} is the stored value (accept/reject), {label} the answer as the radio
+            # button reads it (e.g. "Yes, the prediction is correct"); a translation should name {label}.
+            prompt = t.gettext("Attention check: please choose '{decision}' whatever the image shows.").format(
+                decision=decision, label=t.gettext(DECISION_LABELS[decision]))
         else:
             choice = rng.choice(check.options)
             expected = {"choice": choice}
-            prompt = f"Attention check: please choose '{choice}'."
+            prompt = t.gettext("Attention check: please choose '{choice}'.").format(choice=choice)
         check = replace(check, is_attention_check=True, expected=expected, attention_prompt=prompt)
         test.insert(rng.randrange(1, len(test) + 1), [check])
     return learn + test
 
 
 def rate_post_questions(study: Study, arms_seen: Sequence[str]) -> list[Question]:
-    """The seed study's closing questions: rank the methods seen (if more than one) and trust in each."""
+    """The seed study's closing questions: rank the methods seen (if more than one) and trust in each, in
+    the study's language."""
+    _ = translator(study.language).gettext
     seen = set(arms_seen)
     methods = [m for m in study.methods if m.key in seen]  # file order, whatever order they were shown in
     questions = []
     if len(methods) > 1:
-        questions.append(Question(id="method_rank", text="Rank the explanations from most to least useful.",
+        questions.append(Question(id="method_rank", text=_("Rank the explanations from most to least useful."),
                                   kind="rank", options=tuple(m.label for m in methods)))
     for m in methods:
-        questions.append(Question(id=f"trust_{m.key}", text=f"How much do you trust explanations by {m.label}?",
-                                  kind="likert", low=1, high=7, options=("not at all", "completely")))
+        questions.append(Question(id=f"trust_{m.key}",
+                                  text=_("How much do you trust explanations by {label}?").format(label=m.label),
+                                  kind="likert", low=1, high=7, options=(_("not at all"), _("completely"))))
     return questions
 
 

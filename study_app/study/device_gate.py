@@ -8,7 +8,12 @@ recommends, by ``Mobi`` in the User-Agent; the width is the browser window's, re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from study_app.i18n import N_
+
+Gettext = Callable[[str], str]  # a translator's gettext; N_ keeps the English text
 
 
 @dataclass(frozen=True)
@@ -20,26 +25,31 @@ class DeviceGate:
     def active(self) -> bool:
         return self.min_viewport_width is not None or not self.allow_phones
 
-    def requirement(self) -> str | None:
-        """The requirement in words for the consent page, or ``None`` when the study has none."""
-        parts = []
-        if not self.allow_phones:
-            parts.append("a computer or tablet (not a phone)")
-        if self.min_viewport_width is not None:
-            parts.append(f"a browser window at least {self.min_viewport_width} pixels wide")
-        return "This study needs " + " and ".join(parts) + "." if parts else None
+    def requirement(self, _: Gettext = N_) -> str | None:
+        """The requirement in words for the consent page (in ``_``'s language), or ``None`` when the study
+        has none."""
+        no_phone = not self.allow_phones
+        width = self.min_viewport_width
+        if no_phone and width is not None:
+            return _("This study needs a computer or tablet (not a phone) and a browser window at least "
+                     "{width} pixels wide.").format(width=width)
+        if no_phone:
+            return _("This study needs a computer or tablet (not a phone).")
+        if width is not None:
+            return _("This study needs a browser window at least {width} pixels wide.").format(width=width)
+        return None
 
-    def refusal(self, *, user_agent: str | None, viewport_width: int | None) -> str | None:
-        """Why this device cannot take part, or ``None``. An unknown width is not refused yet (the page
-        has not reported it)."""
+    def refusal(self, *, user_agent: str | None, viewport_width: int | None, _: Gettext = N_) -> str | None:
+        """Why this device cannot take part (in ``_``'s language), or ``None``. An unknown width is not
+        refused yet (the page has not reported it)."""
         if not self.allow_phones and is_phone(user_agent):
-            return ("This study cannot be done on a phone. Please open the same link on a computer or "
-                    "tablet; nothing has been stored.")
+            return _("This study cannot be done on a phone. Please open the same link on a computer or "
+                     "tablet; nothing has been stored.")
         if self.min_viewport_width is not None and viewport_width is not None \
                 and viewport_width < self.min_viewport_width:
-            return (f"Your browser window is {viewport_width} pixels wide; this study needs at least "
-                    f"{self.min_viewport_width}. Please widen the window (or use a larger screen) to start; "
-                    "nothing has been stored.")
+            return _("Your browser window is {width} pixels wide; this study needs at least {minimum}. "
+                     "Please widen the window (or use a larger screen) to start; nothing has been stored."
+                     ).format(width=viewport_width, minimum=self.min_viewport_width)
         return None
 
 

@@ -9,11 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from study_app.i18n import N_
 from study_app.study.predictions import TaskPredictions
 from study_app.study.schema import Study
 from study_app.study.steps import PHASE_MAIN, PredictionView, ShownMethod, TrialSpec
 
-CLINICAL_NOTICE = "Research only — not for clinical use. These images and predictions must not inform any diagnosis."
+CLINICAL_NOTICE = N_("Research only — not for clinical use. These images and predictions must not inform any "
+                     "diagnosis.")  # translated where it is shown
 _MEDICAL_WORDS = re.compile(r"mri|brain|tumou?r|glioma|meningioma|pituitary|x-?ray|\bct\b|clinical|medical",
                             re.IGNORECASE)
 

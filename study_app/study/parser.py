@@ -2,7 +2,7 @@
 
 A researcher edits the file by hand, so a mistake must come back as ``study.toml: tasks[1].trials: must be
 a positive integer`` rather than a ``KeyError`` three calls later. Parsing here is pure (no file system
-access); :mod:`study_app.study.loader` reads the file, resolves paths and checks images and checkpoints.
+access but the message catalogues, :mod:`study_app.i18n`); :mod:`study_app.study.loader` reads the file, resolves paths and checks images and checkpoints.
 Method names and parameters are checked against the explanation registry, the one list of methods.
 """
 
@@ -12,15 +12,16 @@ import re
 from typing import Any
 
 from study_app.explain.methods import METHODS, get_method
+from study_app.i18n import DEFAULT_LANGUAGE, available_languages, translator
 from study_app.study.device_gate import DeviceGate
 from study_app.study.errors import StudyFileError
 from study_app.study.schema import (
-    DEFAULT_PRE_QUESTIONNAIRE,
     Design,
     MethodConfig,
     StimulusSpec,
     Study,
     TaskConfig,
+    default_pre_questionnaire,
 )
 from study_app.study.steps import DISTINCTION, FORWARD_SIMULATION, NO_EXPLANATION, PROTOCOLS, RATE, Question
 
@@ -238,6 +239,11 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
     if min_width is not None and not 200 <= min_width <= 4000:
         raise s.error("min_viewport_width", "must be a width in pixels between 200 and 4000")
     device = DeviceGate(min_viewport_width=min_width, allow_phones=s.get("allow_phones", bool, True))
+    language = s.text("language", DEFAULT_LANGUAGE)
+    if language not in available_languages():
+        raise s.error("language", f"{language!r} is not an available language (available: "
+                                  f"{', '.join(available_languages())})")
+    _ = translator(language).gettext
     s.get("consent_file", str, None)
     s.get("instructions_file", str, None)
     consent_text = consent if consent is not None else s.text("consent", None)
@@ -274,11 +280,12 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
         base = next((m for m in methods if m.key == negative), None)
         if base is None:
             raise d.error("negative_control", f"{negative!r} is not a method key ({', '.join(m.key for m in methods)})")
-        methods.append(MethodConfig(key=f"{base.key}@random", name=base.name, label=f"{base.label} (random model)",
+        methods.append(MethodConfig(key=f"{base.key}@random", name=base.name,
+                                    label=_("{label} (random model)").format(label=base.label),
                                     params=dict(base.params), randomized_model=True))
     if blind:
-        methods = [MethodConfig(key=m.key, name=m.name, label=f"Explanation {chr(65 + i)}", params=m.params,
-                                randomized_model=m.randomized_model) for i, m in enumerate(methods)]
+        methods = [MethodConfig(key=m.key, name=m.name, label=_("Explanation {letter}").format(letter=chr(65 + i)),
+                                params=m.params, randomized_model=m.randomized_model) for i, m in enumerate(methods)]
 
     raw_tasks = top.get("tasks", list, what="an array of tables ([[tasks]])")
     if not raw_tasks:
@@ -293,7 +300,7 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
                                  "rotate in; use display = 'single' or a between design")
 
     pre = _parse_questions(source, "pre_questionnaire", top.get("pre_questionnaire", list, None),
-                           DEFAULT_PRE_QUESTIONNAIRE)
+                           default_pre_questionnaire(_))
     post = _parse_questions(source, "post_questionnaire", top.get("post_questionnaire", list, None), ())
     top.finish()
     return Study(id=sid, title=title, seed=seed, completion_code=code, redirect_url=redirect,
@@ -302,4 +309,4 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
                  design=Design(type=dtype, control=control, negative_control=negative), methods=tuple(methods),
                  tasks=tasks, pre_questionnaire=pre, post_questionnaire=post, source=source, cache_dir=cache,
                  screened_out_code=screened_code, no_consent_code=no_consent_code,
-                 redirect_seconds=float(redirect_seconds), device=device)
+                 redirect_seconds=float(redirect_seconds), device=device, language=language)

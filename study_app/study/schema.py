@@ -18,6 +18,8 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     redirect_seconds = 5               # optional: seconds on the end page before returning (0: link only)
     min_viewport_width = 900           # optional device gate, checked on consent (px)
     allow_phones = true                # optional device gate: false refuses phones on consent
+    language = "en"                    # optional: the participant-facing text's language ("en", "de");
+                                       # the study's own texts below are written in it by the researcher
     consent = '''Markdown'''           # or consent_file = "consent.md" (relative to this file)
     instructions = '''Markdown'''      # or instructions_file = "..."
     keep_external_ids = false          # true: store Prolific ids as given; false: HMAC-SHA256
@@ -65,8 +67,10 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from study_app.i18n import DEFAULT_LANGUAGE, N_
 from study_app.study.device_gate import DeviceGate
 from study_app.study.steps import NO_EXPLANATION, Question, ShownMethod
 
@@ -156,6 +160,7 @@ class Study:
     no_consent_code: str | None = None
     redirect_seconds: float = 5.0
     device: DeviceGate = DeviceGate()
+    language: str = DEFAULT_LANGUAGE  # the catalogue of the participant-facing text (study_app.i18n)
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -178,25 +183,31 @@ class Study:
         raise KeyError(name)
 
 
-DEFAULT_PRE_QUESTIONNAIRE = (
-    Question(
-        id="age_band",
-        text="What is your age?",
-        kind="choice",
-        options=("18-24", "25-34", "35-44", "45-54", "55-64", "65+", "prefer not to say"),
-    ),
-    Question(
-        id="ml_experience",
-        text="How much experience do you have with machine learning?",
-        kind="choice",
-        options=("none", "I have read about it", "I have used ML tools", "I build ML models"),
-    ),
-    Question(
-        id="domain_expertise",
-        text="How familiar are you with the kind of images in this study?",
-        kind="likert",
-        low=1,
-        high=5,
-        options=("not at all", "expert"),
-    ),
-)
+def default_pre_questionnaire(_: Callable[[str], str] = N_) -> tuple[Question, ...]:
+    """The pre-questionnaire a study file without one gets, its text in ``_``'s language (the parser passes
+    the study's translator; answers are stored as the options read, in the study's language)."""
+    return (
+        Question(
+            id="age_band",
+            text=_("What is your age?"),
+            kind="choice",
+            options=("18-24", "25-34", "35-44", "45-54", "55-64", "65+", _("prefer not to say")),
+        ),
+        Question(
+            id="ml_experience",
+            text=_("How much experience do you have with machine learning?"),
+            kind="choice",
+            options=(_("none"), _("I have read about it"), _("I have used ML tools"), _("I build ML models")),
+        ),
+        Question(
+            id="domain_expertise",
+            text=_("How familiar are you with the kind of images in this study?"),
+            kind="likert",
+            low=1,
+            high=5,
+            options=(_("not at all"), _("expert")),
+        ),
+    )
+
+
+DEFAULT_PRE_QUESTIONNAIRE = default_pre_questionnaire()  # in English

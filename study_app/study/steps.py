@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from study_app.i18n import N_
+
 # Stage names, in the order every participant moves through them.
 CONSENT = "consent"
 PRE_QUESTIONNAIRE = "pre_questionnaire"
@@ -38,6 +40,10 @@ PHASE_PREDICT = "predict"  # forward simulation: guess the model's output, no ex
 # Answers the ``rate`` protocol accepts for "did this explanation help you understand the prediction?".
 EFFECT_OPTIONS = ("helped", "no_effect", "hurt")
 VERIFICATION_DECISIONS = ("accept", "reject")
+# What the participant reads for each stored value (English msgids; shown in the study's language).
+EFFECT_LABELS = {"helped": N_("It helped me understand"), "no_effect": N_("No effect"),
+                 "hurt": N_("It confused me")}
+DECISION_LABELS = {"accept": N_("Yes, the prediction is correct"), "reject": N_("No, the prediction is wrong")}
 NO_EXPLANATION = "none"  # method key of the no-explanation control condition
 
 

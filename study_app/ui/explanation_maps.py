@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from study_app.i18n import N_
 from study_app.maps.service import MapRequest
+from study_app.ui.language import _
 from study_app.ui.resources import study_map_service
 
-SPINNER_TEXT = "Preparing the explanation… (this happens only once per image)"
+SPINNER_TEXT = N_("Preparing the explanation… (this happens only once per image)")
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def map_picture(trial, shown) -> MapPicture:
     request = MapRequest.of(trial.checkpoint, trial.image_path, shown)
     rendered = service.cached(request)
     if rendered is None:
-        with st.spinner(SPINNER_TEXT):  # the service computes a missing map once for all who ask
+        with st.spinner(_(SPINNER_TEXT)):  # the service computes a missing map once for all who ask
             rendered = service.get_or_compute(request)
     return MapPicture(label=shown.label, png=rendered.png, alt=rendered.alt_text)
 

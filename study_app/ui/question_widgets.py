@@ -11,13 +11,15 @@ from collections.abc import Iterable, Sequence
 
 import streamlit as st
 
+from study_app.i18n import N_
+from study_app.ui.language import _
 from study_app.ui.state_keys import widget_key
 
-_PLACE_NAMES = ("1st", "2nd", "3rd")
+_PLACE_NAMES = (N_("1st place"), N_("2nd place"), N_("3rd place"))
 
 
 def _place(i: int) -> str:
-    return _PLACE_NAMES[i] if i < len(_PLACE_NAMES) else f"{i + 1}th"
+    return _(_PLACE_NAMES[i]) if i < len(_PLACE_NAMES) else _("{number}th place").format(number=i + 1)
 
 
 def _likert_options(q) -> list[int]:
@@ -28,13 +30,14 @@ def _likert_options(q) -> list[int]:
 def _likert_caption(q) -> str | None:
     if len(q.options) >= 2:
         values = _likert_options(q)
-        return f"{values[0]} = {q.options[0]}, {values[-1]} = {q.options[-1]}"
+        return _("{low} = {low_anchor}, {high} = {high_anchor}").format(
+            low=values[0], low_anchor=q.options[0], high=values[-1], high_anchor=q.options[-1])
     return None
 
 
 def ask_question(q, scope: str):
     """Draw one item; returns the current answer (``None``/empty when not answered)."""
-    label = q.text + ("" if q.required else " (optional)")
+    label = q.text if q.required else _("{question} (optional)").format(question=q.text)
     key = widget_key(scope, q.id)
     if q.kind == "choice":
         return st.radio(label, list(q.options), index=None, key=key)
@@ -53,8 +56,8 @@ def rank_items(label: str, options: Sequence[str], *, scope: str, item: str) -> 
     """A ranking as one select box per place, which keyboards and screen readers handle well."""
     st.markdown(f"**{label}**")
     return [
-        st.selectbox(f"{_place(i)} place", list(options), index=None, key=widget_key(scope, f"{item}#{i}"),
-                     placeholder="Choose…")
+        st.selectbox(_place(i), list(options), index=None, key=widget_key(scope, f"{item}#{i}"),
+                     placeholder=_("Choose…"))
         for i in range(len(options))
     ]
 
@@ -62,9 +65,9 @@ def rank_items(label: str, options: Sequence[str], *, scope: str, item: str) -> 
 def rank_problem(ranking: list[str | None]) -> str | None:
     """Why a ranking cannot be stored yet, or ``None`` when it is a full permutation."""
     if any(r is None for r in ranking):
-        return "give every place a choice"
+        return _("give every place a choice")
     if len(set(ranking)) != len(ranking):
-        return "use each choice once"
+        return _("use each choice once")
     return None
 
 
@@ -97,7 +100,7 @@ def missing_answers(questions: Iterable, answers: dict) -> list[str]:
         if q.kind == "rank":
             issue = rank_problem(list(value or []))
             if issue and (q.required or any(v is not None for v in value or [])):
-                problems.append(f"{q.text} ({issue})")
+                problems.append(_("{question} ({problem})").format(question=q.text, problem=issue))
         elif q.required and _empty(value):
             problems.append(q.text)
     return problems

@@ -14,6 +14,7 @@ PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
 RESEARCHER_OK = "researcher_authenticated"
 PARTICIPANT_TOKEN = "participant_token"  # noqa: S105 - a key name
 FLASH = "flash_message"  # one-shot notice shown on the next run (e.g. "answer saved")
+LANGUAGE = "participant_language"  # the study's language for this session's participant text (ui.language)
 
 
 def widget_key(scope: str, name: str, item: object = "") -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from study_app.study.display_rules import CLINICAL_NOTICE, shows_clinical_notice
+from study_app.ui.language import _, current
 from trainers.images import open_rgb
 from trainers.predict import display_image
 
@@ -22,7 +23,7 @@ PICTURE_WIDTH = 360  # px; shrinks to the screen on phones
 
 def show_clinical_notice(trial) -> None:
     if shows_clinical_notice(trial):
-        st.warning(CLINICAL_NOTICE, icon=":material/medical_information:")
+        st.warning(_(CLINICAL_NOTICE), icon=":material/medical_information:")
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
@@ -44,8 +45,9 @@ def show_picture(png: bytes, alt: str, caption: str | None = None, width: int | 
 
 
 def prediction_text(prediction, top: int = 3) -> str:
-    lines = [f"{i + 1}. **{label}** — {prob:.0%}" for i, (label, prob) in enumerate(prediction.topk[:top])]
-    return "The model's top predictions:\n\n" + "\n".join(lines)
+    percent = current().percent
+    lines = [f"{i + 1}. **{label}** — {percent(prob)}" for i, (label, prob) in enumerate(prediction.topk[:top])]
+    return _("The model's top predictions:") + "\n\n" + "\n".join(lines)
 
 
 def show_prediction(prediction, top: int = 3) -> None:
@@ -67,5 +69,5 @@ def show_maps(maps: Sequence[tuple[str, bytes, str]], columns: int = 3) -> None:
 
 
 def map_legend() -> None:
-    st.caption("Bright yellow marks the regions the explanation says counted most for the prediction; "
-               "where the photo shows through unchanged, the explanation found no evidence.")
+    st.caption(_("Bright yellow marks the regions the explanation says counted most for the prediction; "
+                 "where the photo shows through unchanged, the explanation found no evidence."))

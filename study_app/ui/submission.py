@@ -19,6 +19,7 @@ import streamlit as st
 
 from study_app.ui import state_keys
 from study_app.ui.friendly_errors import friendly_errors
+from study_app.ui.language import _
 
 Collect = Callable[[], tuple[dict | None, list[str]]]
 Store = Callable[[dict], str | None]  # stores the answer; returns a notice when it was refused
@@ -53,7 +54,8 @@ class Submission:
         with friendly_errors():
             answer, missing = collect()
             if missing or answer is None:
-                notify(self.step_id, "Please answer: " + "; ".join(missing or ["every question"]))
+                notify(self.step_id, _("Please answer: {missing}").format(
+                    missing="; ".join(missing or [_("every question")])))
                 return
             notice = self._store(answer)
             if notice:

@@ -11,21 +11,29 @@ from __future__ import annotations
 
 import streamlit as st
 
+from study_app.study.steps import DECISION_LABELS, EFFECT_LABELS
+from study_app.ui.language import _
 from study_app.ui.state_keys import widget_key
 from study_app.ui.submission import Submission, widget_value
 
-EFFECT_LABELS = {"helped": "It helped me understand", "no_effect": "No effect", "hurt": "It confused me"}
-DECISION_LABELS = {"accept": "Yes, the prediction is correct", "reject": "No, the prediction is wrong"}
+__all__ = ["DECISION_LABELS", "EFFECT_LABELS", "choice_form", "continue_form", "effect_form", "trust_form",
+           "verification_form"]
+
+
+def _label(labels: dict[str, str]):
+    """A ``format_func`` showing a stored value's label in the participant's language."""
+    return lambda value: _(labels[value])
 
 
 def _scale(trial, label: str, key: str, anchors: tuple[str, str]) -> None:
     low, high = trial.scale
     st.radio(label, list(range(low, high + 1)), index=None, horizontal=True, key=key,
-             captions=None, help=f"{low} = {anchors[0]}, {high} = {anchors[1]}")
+             captions=None, help=_("{low} = {low_anchor}, {high} = {high_anchor}").format(
+                 low=low, low_anchor=anchors[0], high=high, high_anchor=anchors[1]))
 
 
-def _continue(submission: Submission, step_id: str, collect, label: str = "Continue") -> None:
-    submission.button(label, collect, key=widget_key(step_id, "submit"))
+def _continue(submission: Submission, step_id: str, collect, label: str | None = None) -> None:
+    submission.button(label or _("Continue"), collect, key=widget_key(step_id, "submit"))
 
 
 def trust_form(step_id: str, trial, submission: Submission) -> None:
@@ -33,11 +41,13 @@ def trust_form(step_id: str, trial, submission: Submission) -> None:
 
     def collect():
         trust = widget_value(key)
-        return (None, ["how much you trust the prediction"]) if trust is None else ({"trust": int(trust)}, [])
+        if trust is None:
+            return None, [_("how much you trust the prediction")]
+        return {"trust": int(trust)}, []
 
     with st.form(f"form:{step_id}"):
-        _scale(trial, "Do you trust this prediction?", key, ("not at all", "completely"))
-        st.caption(f"{trial.scale[0]} = not at all, {trial.scale[1]} = completely")
+        _scale(trial, _("Do you trust this prediction?"), key, (_("not at all"), _("completely")))
+        st.caption(_("{low} = not at all, {high} = completely").format(low=trial.scale[0], high=trial.scale[1]))
         _continue(submission, step_id, collect)
 
 
@@ -47,7 +57,8 @@ def effect_form(step_id: str, trial, submission: Submission) -> None:
 
     def collect():
         effects = {method: widget_value(key) for method, key in keys.items()}
-        missing = [f"the question on {m.label}" for m in trial.methods if effects[m.key] is None]
+        missing = [_("the question on {label}").format(label=m.label) for m in trial.methods
+                   if effects[m.key] is None]
         if missing:
             return None, missing
         answer: dict = {"effect": effects}
@@ -58,10 +69,11 @@ def effect_form(step_id: str, trial, submission: Submission) -> None:
 
     with st.form(f"form:{step_id}"):
         for m in trial.methods:
-            st.radio(f"{m.label}: did this explanation help or confuse your understanding of the prediction?",
-                     list(EFFECT_LABELS), format_func=EFFECT_LABELS.get, index=None, horizontal=True,
+            st.radio(_("{label}: did this explanation help or confuse your understanding of the prediction?"
+                       ).format(label=m.label),
+                     list(EFFECT_LABELS), format_func=_label(EFFECT_LABELS), index=None, horizontal=True,
                      key=keys[m.key])
-        st.text_area("Comment (optional)", max_chars=10_000, key=comment_key, height=80)
+        st.text_area(_("Comment (optional)"), max_chars=10_000, key=comment_key, height=80)
         _continue(submission, step_id, collect)
 
 
@@ -70,14 +82,15 @@ def verification_form(step_id: str, trial, submission: Submission) -> None:
 
     def collect():
         decision, confidence = widget_value(decision_key), widget_value(confidence_key)
-        missing = [name for name, v in (("correct or not", decision), ("confidence", confidence)) if v is None]
+        missing = [name for name, v in ((_("correct or not"), decision), (_("confidence"), confidence))
+                   if v is None]
         return (None, missing) if missing else ({"decision": decision, "confidence": int(confidence)}, [])
 
     with st.form(f"form:{step_id}"):
-        st.radio("Is the model's prediction correct?", list(DECISION_LABELS), format_func=DECISION_LABELS.get,
-                 index=None, key=decision_key)
-        _scale(trial, "How confident are you?", confidence_key, ("guessing", "certain"))
-        st.caption(f"{trial.scale[0]} = guessing, {trial.scale[1]} = certain")
+        st.radio(_("Is the model's prediction correct?"), list(DECISION_LABELS),
+                 format_func=_label(DECISION_LABELS), index=None, key=decision_key)
+        _scale(trial, _("How confident are you?"), confidence_key, (_("guessing"), _("certain")))
+        st.caption(_("{low} = guessing, {high} = certain").format(low=trial.scale[0], high=trial.scale[1]))
         _continue(submission, step_id, collect)
 
 
@@ -88,7 +101,7 @@ def choice_form(step_id: str, trial, question: str, submission: Submission) -> N
     def collect():
         choice, confidence = widget_value(choice_key), widget_value(confidence_key)
         if choice is None:
-            return None, ["which class"]
+            return None, [_("which class")]
         answer: dict = {"choice": choice}
         if confidence is not None:
             answer["confidence"] = int(confidence)
@@ -96,10 +109,10 @@ def choice_form(step_id: str, trial, question: str, submission: Submission) -> N
 
     with st.form(f"form:{step_id}"):
         st.radio(question, list(trial.options), index=None, key=choice_key)
-        _scale(trial, "How confident are you? (optional)", confidence_key, ("guessing", "certain"))
+        _scale(trial, _("How confident are you? (optional)"), confidence_key, (_("guessing"), _("certain")))
         _continue(submission, step_id, collect)
 
 
-def continue_form(step_id: str, submission: Submission, label: str = "Continue") -> None:
+def continue_form(step_id: str, submission: Submission, label: str | None = None) -> None:
     with st.form(f"form:{step_id}", border=False):
         _continue(submission, step_id, lambda: ({}, []), label)

@@ -11,19 +11,20 @@ import streamlit as st
 
 from study_app.ui import stimulus_view
 from study_app.ui.explanation_maps import map_picture
+from study_app.ui.language import _, current
 from study_app.ui.worked_example import pick_worked_example
 
 
 def _example(engine) -> None:
     chosen = pick_worked_example(engine)
-    st.subheader("A worked example")
+    st.subheader(_("A worked example"))
     if chosen is None:
-        st.markdown(
+        st.markdown(_(
             "You will see an image, what the model predicted, and a *map* over the image. The map highlights "
             "the regions that, according to the explanation, mattered most for the prediction. If the model "
             "is right for the wrong reason (for example, it looks at the background rather than the animal), "
             "the map can reveal it."
-        )
+        ))
         return
     example = chosen.example
     stimulus_view.show_clinical_notice(example.trial)
@@ -31,23 +32,25 @@ def _example(engine) -> None:
     pred = example.trial.prediction
     left, right = st.columns(2)
     with left:
-        stimulus_view.show_picture(chosen.image_png, alt="Worked example: the image", caption="The image")
+        stimulus_view.show_picture(chosen.image_png, alt=_("Worked example: the image"), caption=_("The image"))
     with right:
-        stimulus_view.show_picture(picture.png, alt=f"Worked example, {picture.label}: {picture.alt}",
-                                   caption=picture.label)
-    verdict = (f"The model predicted **{pred.label}** ({pred.prob:.0%} sure), but the image shows "
-               f"**{example.true_label}**: the model is wrong." if example.model_wrong else
-               f"The model predicted **{pred.label}** ({pred.prob:.0%} sure), which is right.")
+        stimulus_view.show_picture(picture.png, alt=_("Worked example, {label}: {alt}").format(
+            label=picture.label, alt=picture.alt), caption=picture.label)
+    facts = {"label": pred.label, "prob": current().percent(pred.prob), "truth": example.true_label}
+    verdict = (_("The model predicted **{label}** ({prob} sure), but the image shows **{truth}**: the model is "
+                 "wrong.") if example.model_wrong else
+               _("The model predicted **{label}** ({prob} sure), which is right.")).format(**facts)
     st.markdown(
-        verdict + " Look at where the map is brightest: those are the regions the explanation says drove the "
-        "prediction. If they are not on the object itself, the model may be relying on the wrong cues — "
-        "this is how an explanation can expose a mistake, or make a right answer less trustworthy."
+        verdict + " " + _("Look at where the map is brightest: those are the regions the explanation says drove "
+                          "the prediction. If they are not on the object itself, the model may be relying on the "
+                          "wrong cues — this is how an explanation can expose a mistake, or make a right answer "
+                          "less trustworthy.")
     )
 
 
 def render(step, engine, submission) -> None:
-    st.header("Instructions")
+    st.header(_("Instructions"))
     st.markdown(step.text)
     _example(engine)
     with st.form(f"form:{step.step_id}", border=False):
-        submission.button("I understand — begin", lambda: ({}, []), key="instructions_begin")
+        submission.button(_("I understand — begin"), lambda: ({}, []), key="instructions_begin")

@@ -21,6 +21,7 @@ from study_app.study.steps import (
 )
 from study_app.ui import stimulus_view, trial_forms
 from study_app.ui.explanation_maps import trial_maps
+from study_app.ui.language import _, current
 from study_app.ui.resources import checkpoint_input_size
 
 
@@ -34,7 +35,8 @@ def _prediction(trial) -> None:
     if trial.protocol == RATE:
         stimulus_view.show_prediction(trial.prediction, top=3)
     else:
-        st.markdown(f"The model predicts **{trial.prediction.label}** ({trial.prediction.prob:.0%} sure).")
+        st.markdown(_("The model predicts **{label}** ({prob} sure).").format(
+            label=trial.prediction.label, prob=current().percent(trial.prediction.prob)))
 
 
 def _pictures(trial) -> None:
@@ -48,17 +50,17 @@ def _pictures(trial) -> None:
     if len(maps) == 1:
         left, right = st.columns(2)
         with left:
-            st.markdown("**The image**")
-            stimulus_view.show_picture(image, alt="The image the model classified")
+            st.markdown("**" + _("The image") + "**")
+            stimulus_view.show_picture(image, alt=_("The image the model classified"))
         with right:
             label, png, alt = maps[0]
             st.markdown(f"**{label}**")
             stimulus_view.show_picture(png, alt=f"{label}: {alt}")
     else:
-        stimulus_view.show_picture(image, alt="The image the model classified", caption="The image",
+        stimulus_view.show_picture(image, alt=_("The image the model classified"), caption=_("The image"),
                                    width=stimulus_view.PICTURE_WIDTH)
         if trial.protocol == DISTINCTION and maps:
-            st.markdown("Each map explains the evidence for one class:")
+            st.markdown(_("Each map explains the evidence for one class:"))
         stimulus_view.show_maps(maps)
     if maps:
         stimulus_view.map_legend()
@@ -72,22 +74,22 @@ def _form(step_id: str, trial, submission) -> None:
     elif trial.protocol == VERIFICATION:
         trial_forms.verification_form(step_id, trial, submission)
     elif trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_LEARN:
-        trial_forms.continue_form(step_id, submission, "Next")
+        trial_forms.continue_form(step_id, submission, _("Next"))
     elif trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_PREDICT:
-        trial_forms.choice_form(step_id, trial, "What will the model predict for this image?", submission)
+        trial_forms.choice_form(step_id, trial, _("What will the model predict for this image?"), submission)
     else:
-        trial_forms.choice_form(step_id, trial, "Which class did the model predict?", submission)
+        trial_forms.choice_form(step_id, trial, _("Which class did the model predict?"), submission)
 
 
 def render(step, submission) -> None:
     trial = step.trial
-    st.subheader(f"Image {trial.index + 1} of {trial.total}")
+    st.subheader(_("Image {number} of {total}").format(number=trial.index + 1, total=trial.total))
     stimulus_view.show_clinical_notice(trial)
     if trial.is_attention_check and trial.attention_prompt:
         st.info(trial.attention_prompt, icon=":material/priority_high:")
-    st.markdown(trial.prompt)
+    st.markdown(_(trial.prompt))  # one of study.design.PROMPTS
     if trial.show_true_label and trial.true_label:
-        st.markdown(f"The correct answer for this image is **{trial.true_label}**.")
+        st.markdown(_("The correct answer for this image is **{label}**.").format(label=trial.true_label))
     _prediction(trial)
     _pictures(trial)
     _form(step.step_id, trial, submission)
