@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from study_app.study.steps import DECISION_LABELS, EFFECT_LABELS
-from study_app.ui.language import _
+from study_app.ui.language import _, current
 from study_app.ui.state_keys import widget_key
 from study_app.ui.submission import Submission, widget_value
 
@@ -21,8 +21,10 @@ __all__ = ["DECISION_LABELS", "EFFECT_LABELS", "choice_form", "continue_form", "
 
 
 def _label(labels: dict[str, str]):
-    """A ``format_func`` showing a stored value's label in the participant's language."""
-    return lambda value: _(labels[value])
+    """A ``format_func`` showing a stored value's label in the participant's language (the language is
+    taken now, while the page is drawn, not whenever Streamlit calls the function)."""
+    gettext = current().gettext
+    return lambda value: gettext(labels[value])
 
 
 def _scale(trial, label: str, key: str, anchors: tuple[str, str]) -> None:
