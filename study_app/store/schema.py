@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -88,7 +89,7 @@ class ParticipantRow(Base):
     public_id: Mapped[str] = mapped_column(String(32), unique=True)  # pseudonym for exports
     condition: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16))  # active | completed
+    status: Mapped[str] = mapped_column(String(16))  # active | completed | screened_out
     stage: Mapped[int] = mapped_column(Integer)  # index into the participant's step list
     stage_shown_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -99,6 +100,9 @@ class ParticipantRow(Base):
     prolific_study_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     prolific_session_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     external_ids_hashed: Mapped[bool] = mapped_column(Boolean)
+    # A researcher's pilot run (the pilot link): stored like any participant, never counted towards the
+    # assignment balance, left out of exports and analysis unless asked for.
+    pilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AssignmentRow(Base):
@@ -136,6 +140,12 @@ class ResponseRow(Base):
     correct: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     is_attention_check: Mapped[bool] = mapped_column(Boolean)
     attention_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # What the browser reported while the trial was on screen (Page Visibility API, window focus); NULL when
+    # it reported nothing (e.g. the answer reached a server that had not drawn the trial).
+    hidden_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hidden_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    blur_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    blur_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ShownTrialRow(Base):
