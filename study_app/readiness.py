@@ -37,6 +37,8 @@ from study_app.store import make_engine, resolve_db_url
 from study_app.store.migrate import schema_state, upgrade_command
 from study_app.study import load_study
 from study_app.study.completion import OUTCOMES, outcome_code, redirect_warnings
+from study_app.study.decision import pool_verdicts
+from study_app.study.predictions import predict_study
 from trainers.checkpoint import load_checkpoint
 
 CONFIG_FILE = Path(".streamlit") / "config.toml"
@@ -157,7 +159,9 @@ def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]
         return checks
     checks.append(check_return_to_recruiter(study))
     checks.append(_guard("checkpoints load", lambda: _load_checkpoints(study)))
-    checks.append(_guard("attribution cache complete", lambda: _cache_complete(study)))
+    if any(t.decision is not None for t in study.tasks):
+        checks.append(_guard("decision trials drawable", lambda: _decision_pools(study, holder)))
+    checks.append(_guard("attribution cache complete", lambda: _cache_complete(study, holder.get("predictions"))))
     checks.append(_guard("database reachable", lambda: _database(settings, db_url)))
     return checks
 
@@ -182,8 +186,18 @@ def _load_checkpoints(study) -> str:
     return ", ".join(names)
 
 
-def _cache_complete(study) -> str:
-    total, missing = missing_cache_entries(study)
+def _decision_pools(study, holder: dict) -> str:
+    """Whether each decision task's stimuli hold the AI-wrong and AI-right images its share asks for."""
+    holder["predictions"] = predict_study(study)
+    verdicts = pool_verdicts(study, holder["predictions"])
+    bad = [v for v in verdicts if not v.ok]
+    if bad:
+        raise LookupError("; ".join(f"not enough stimuli for {v.describe()}" for v in bad))
+    return "; ".join(f"enough: {v.describe()}" for v in verdicts)
+
+
+def _cache_complete(study, predictions=None) -> str:
+    total, missing = missing_cache_entries(study, predictions=predictions)
     if missing:
         examples = "; ".join(missing[:3])
         raise LookupError(f"{len(missing)} of {total} maps not precomputed (e.g. {examples}); "

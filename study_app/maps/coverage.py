@@ -2,18 +2,20 @@
 
 A participant may see any stimulus of a task (attention checks draw from all of them) with any of the
 study's methods (the negative control included); distinction trials show one map per candidate class
-(the model's top-k). Precomputing exactly this set is what keeps participants from waiting. Every request
+(the model's top-k); a decision task's placebo is its method on the weight-randomised model or another
+stimulus's own map (already among the method's maps). Precomputing exactly this set is what keeps participants from waiting. Every request
 names the class it explains (from the task's predictions), as the plan's trial steps do.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from study_app.explain.cache import DEFAULT_CACHE_DIRNAME, resolve_cache_dir
 from study_app.maps.service import MapRequest, make_map_service
 from study_app.study.predictions import predict_task
-from study_app.study.steps import DISTINCTION
+from study_app.study.steps import DISTINCTION, PLACEBO_RANDOMIZED
 
 
 def study_cache_dir(study) -> Path:
@@ -53,6 +55,11 @@ def required_maps(study, predictions=None) -> list[tuple[str, MapRequest]]:
                 for target in targets:
                     where = f"{task.name}/{stim.image_id} × {m.key}" + (f" → {target}" if target else "")
                     out.append((where, map_request(task, stim, m, preds, target)))
+            placebo = task.decision and task.decision.placebo_method
+            if placebo and task.decision.placebo_source == PLACEBO_RANDOMIZED:
+                m = replace(study.method(placebo), randomized_model=True)
+                out.append((f"{task.name}/{stim.image_id} × placebo ({m.key} on the random model)",
+                            map_request(task, stim, m, preds)))
     return out
 
 

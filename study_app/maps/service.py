@@ -142,7 +142,8 @@ class StudyMapService:
     def serve_step(self, step) -> list[ServedMap]:
         """The maps of a plan's trial step (:class:`study_app.study.plan.TrialStep`), in order: what the engine
         records as shown, and what the page then draws from memory."""
-        return [self.get_or_compute(MapRequest.of(step.checkpoint, step.image_path, m.shown())) for m in step.maps]
+        return [self.get_or_compute(MapRequest.of(step.checkpoint, m.image_path or step.image_path, m.shown()))
+                for m in step.maps]  # a map's own image: a decision placebo from another image
 
     def _serve(self, request: MapRequest) -> ServedMap:
         ckpt, image, method, params = self._call(request)

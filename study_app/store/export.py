@@ -124,6 +124,21 @@ def _shown_columns(shown: list[ShownTrial], row: dict) -> None:
         row[f"faithfulness_{metric}"] = {key: (m.faithfulness or {}).get(metric) for key, m in maps.items()}
 
 
+def _decision_columns(first, answers: list, row: dict) -> None:
+    """A decision trial's arm and how its advice was given (placebo source included), and both answers' times
+    under their phase names even when the trial had one phase (``response_time_ms_final``). The answers
+    themselves are ``answer_initial``/``answer_final``, ``answer_confidence_initial``/``_final`` and, on
+    request, ``answer_advice_requested`` and ``answer_advice_requested_ms`` (from the step being shown)."""
+    advice = first.advice if first is not None else None
+    if advice is None:
+        return
+    row.update(arm=advice.arm, decision_variant=advice.variant, advice_on_request=advice.on_request,
+               placebo_source=advice.placebo_source, placebo_method=advice.placebo_method,
+               placebo_image_id=advice.placebo_image_id)
+    for a in answers:
+        row[f"response_time_ms_{a.phase}"] = a.response_time_ms
+
+
 def _plans(repository: Repository, record: StudyRecord) -> dict[int, Plan]:
     return {pid: Plan.from_json(json.loads(text)) for pid, text in repository.plans(record.id).items()}
 
@@ -174,6 +189,7 @@ def response_rows(repository: Repository, record: StudyRecord) -> list[dict]:
             if len(answers) > 1:
                 row[f"response_time_ms_{a.phase}"] = a.response_time_ms
         _shown_columns(shown.get((pid, trial_index), []), row)
+        _decision_columns(first, answers, row)
         rows.append(row)
     return rows
 

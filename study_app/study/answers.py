@@ -13,6 +13,9 @@ Answer shapes, per step:
   "no_effect" | "hurt"}}``
 * verification: ``{"decision": "accept" | "reject", "confidence": int}``
 * forward-simulation ``predict`` and distinction: ``{"choice": option, "confidence": int (optional)}``
+* decision ``initial``: ``{"initial": class, "confidence_initial": int}``; decision ``final``: ``{"final": class,
+  "confidence_final": int}``, and where the advice is given on request ``"advice_requested": bool`` with
+  ``"advice_requested_ms": int`` (milliseconds from the step being shown to the click) when it was requested
 
 Every trial answer may also carry ``"comment": str`` (free text, up to 10 000 characters).
 
@@ -35,8 +38,11 @@ from study_app.store.records import canonical_json
 from study_app.study.errors import AnswerError
 from study_app.study.plan import TrialStep
 from study_app.study.steps import (
+    DECISION,
     EFFECT_OPTIONS,
     PHASE_EXPLANATION,
+    PHASE_FINAL,
+    PHASE_INITIAL,
     PHASE_LEARN,
     PHASE_MAIN,
     PHASE_PREDICT,
@@ -195,6 +201,8 @@ def validate_trial(step: TrialStep, answer) -> dict:
             if not isinstance(value, str) or value not in EFFECT_OPTIONS:
                 raise AnswerError(f"effect.{key}", f"{_show(value)} is not one of {', '.join(EFFECT_OPTIONS)}")
         clean["effect"] = dict(effect)
+    elif protocol == DECISION:
+        clean.update(_decision_answer(step, answer))
     elif protocol == VERIFICATION:
         _no_extra(answer, {"decision", "confidence", "comment"})
         if not isinstance(answer.get("decision"), str) or answer["decision"] not in VERIFICATION_DECISIONS:
@@ -211,16 +219,44 @@ def validate_trial(step: TrialStep, answer) -> dict:
     return clean
 
 
+def _decision_answer(step: TrialStep, answer: Mapping) -> dict:
+    low, high = step.scale
+    key = PHASE_INITIAL if step.phase == PHASE_INITIAL else PHASE_FINAL
+    on_request = step.phase == PHASE_FINAL and step.advice is not None and step.advice.on_request
+    allowed = {key, f"confidence_{key}", "comment"} | ({"advice_requested", "advice_requested_ms"} if on_request else set())
+    _no_extra(answer, allowed)
+    if not isinstance(answer.get(key), str) or answer[key] not in step.options:
+        raise AnswerError(key, f"{_show(answer.get(key))} is not one of {', '.join(step.options)}")
+    clean = {key: answer[key], f"confidence_{key}": _int_in(f"confidence_{key}", answer.get(f"confidence_{key}"),
+                                                             low, high)}
+    if on_request:
+        requested = answer.get("advice_requested")
+        if not isinstance(requested, bool):
+            raise AnswerError("advice_requested", "must be true or false")
+        clean["advice_requested"] = requested
+        if requested:
+            ms = answer.get("advice_requested_ms")
+            if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
+                raise AnswerError("advice_requested_ms", f"must be a whole number of milliseconds >= 0, got {_show(ms)}")
+            clean["advice_requested_ms"] = ms
+        elif "advice_requested_ms" in answer:
+            raise AnswerError("advice_requested_ms", "only when the advice was requested")
+    return clean
+
+
 def score_trial(step: TrialStep, answer: Mapping) -> tuple[bool | None, bool | None]:
     """``(participant correct, attention check passed)``; ``None`` where the question has no right answer.
 
     Verification is correct when the participant accepts a right prediction or rejects a wrong one;
-    forward simulation and distinction when they name the class the model predicted.
+    forward simulation and distinction when they name the class the model predicted; a decision when the
+    final answer is the true class (the initial phase is not scored: the export's ``answer_initial`` says it).
     """
     correct = None
     model = step.model
     if step.protocol == VERIFICATION:
         correct = (answer["decision"] == "accept") == model.correct
+    elif step.protocol == DECISION:  # the trial's outcome is the final answer; the initial one is in the export
+        correct = answer[PHASE_FINAL] == step.true_label if step.phase == PHASE_FINAL else None
     elif "choice" in answer and step.phase in (PHASE_PREDICT, PHASE_MAIN):
         correct = answer["choice"] == model.label
     passed = None

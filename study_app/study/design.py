@@ -23,20 +23,29 @@ from study_app.explain.methods import get_method
 from study_app.explain.sanity import RANDOMIZED_SUFFIX
 from study_app.explain.service import explanation_key
 from study_app.i18n import N_, translator
-from study_app.study.plan import ModelView, Plan, PlannedMap, TrialStep
+from study_app.study import decision
+from study_app.study.plan import Advice, ModelView, Plan, PlannedMap, TrialStep
 from study_app.study.predictions import TaskPredictions
 from study_app.study.schema import MethodConfig, Stimulus, Study, TaskConfig
 from study_app.study.steps import (
+    ARM_AI,
+    ARM_HUMAN,
+    ARM_PLACEBO,
+    DECISION,
     DECISION_LABELS,
     DISTINCTION,
     FORWARD_SIMULATION,
     NO_EXPLANATION,
     PHASE_EXPLANATION,
+    PHASE_FINAL,
+    PHASE_INITIAL,
     PHASE_LEARN,
     PHASE_MAIN,
     PHASE_PREDICT,
     PHASE_TRUST,
+    PLACEBO_RANDOMIZED,
     RATE,
+    TWO_STEP,
     VERIFICATION,
     VERIFICATION_DECISIONS,
     Question,
@@ -51,6 +60,8 @@ PROMPTS = {
     (FORWARD_SIMULATION, PHASE_LEARN): N_("Study the model's prediction and its explanation."),
     (FORWARD_SIMULATION, PHASE_PREDICT): N_("What will the model predict for this image?"),
     (DISTINCTION, PHASE_MAIN): N_("Each map explains one candidate class. Which class did the model predict?"),
+    (DECISION, PHASE_INITIAL): N_("What does this image show? Give your answer and how confident you are."),
+    (DECISION, PHASE_FINAL): N_("What does this image show? Give your final answer and how confident you are."),
 }
 
 
@@ -64,10 +75,15 @@ def latin_square_arm(arms: Sequence[str], row: int, item_position: int) -> str:
 
 
 def condition_labels(study: Study) -> tuple[str, ...]:
-    """One label per condition. Within: Latin-square rows; between: one per arm (method or ``none``)."""
+    """One label per condition. Within: Latin-square rows; between: one per arm (method or ``none``).
+
+    With decision tasks, whose arms differ from the methods, there are as many conditions as the least common
+    multiple of the arm lists' lengths (:func:`study_app.study.decision.n_conditions`), so each list is
+    balanced; a between label then joins the arm of each list (``gradcam/placebo``)."""
+    sets, n = decision.arm_sets(study), decision.n_conditions(study)
     if study.design.type == "within":
-        return tuple(f"latin-{r}" for r in range(len(study.arms)))
-    return tuple(study.arms)
+        return tuple(f"latin-{r}" for r in range(n))
+    return tuple("/".join(arms[c % len(arms)] for arms in sets) for c in range(n))
 
 
 def assign_condition(counts: Mapping[int, int], n_conditions: int) -> int:
@@ -112,6 +128,10 @@ def select_items(study: Study, predictions: Mapping[str, TaskPredictions]) -> di
         rng = random.Random(f"{study.seed}:{task.name}")
         ids = [s.image_id for s in task.stimuli]
         preds = predictions[task.name].by_image
+        if task.decision is not None:  # each participant's trials are drawn from this pool (study.decision)
+            wrong, right = decision.eligible(task, predictions[task.name])
+            selection[task.name] = {"learn": [], "test": sorted(wrong + right)}
+            continue
         if task.protocol in (VERIFICATION, FORWARD_SIMULATION):
             key = {i: preds[i].correct for i in ids}
         else:
@@ -153,6 +173,24 @@ def _planned_maps(study: Study, task: TaskConfig, preds: TaskPredictions, stim: 
     return tuple(maps)
 
 
+def _placebo_map(study: Study, task: TaskConfig, preds: TaskPredictions, stim: Stimulus,
+                 other: Stimulus | None) -> tuple[PlannedMap, ...]:
+    """The placebo arm's map, keyed ``placebo`` and labelled as its method: the method on the weight-randomised
+    model (source ``randomized_model``), or the method's map of ``other`` explaining its own prediction."""
+    m = study.method(task.decision.placebo_method)
+    if task.decision.placebo_source == PLACEBO_RANDOMIZED:
+        m, source = replace(m, randomized_model=True), stim
+    else:
+        source = other or stim
+    index = _class_index(task, preds, preds.by_image[source.image_id].label)
+    own = source is stim
+    return (PlannedMap(key=ARM_PLACEBO, name=m.name, label=m.label, params=dict(m.params),
+                       randomized_model=m.randomized_model, target_index=index,
+                       cache_key=None if index is None else map_cache_key(preds, source.sha256, m, index),
+                       image_id=None if own else source.image_id, image_path=None if own else source.path,
+                       image_sha256=None if own else source.sha256),)
+
+
 def _class_index(task: TaskConfig, preds: TaskPredictions, label: str) -> int | None:
     names = preds.class_names or task.class_names
     return list(names).index(label) if label in names else None
@@ -162,7 +200,7 @@ def _arms_for_task(study: Study, task: TaskConfig, condition: int, position: int
     """Arm keys shown on the item at ``position``: all (rotated) for side-by-side, else one."""
     arms = study.arms
     if study.design.type == "between":
-        return [arms[condition]]
+        return [arms[condition % len(arms)]]
     if task.protocol == RATE and task.display == "side_by_side":
         return [arms[(condition + j) % len(arms)] for j in range(len(arms))]
     return [latin_square_arm(arms, condition, position)]
@@ -211,28 +249,55 @@ def _task_trials(study: Study, task: TaskConfig, items: dict[str, list[str]], pr
         return [step(image_id, arms, group, PHASE_MAIN, None,
                      _planned_maps(study, task, preds, stim[image_id], arms, options), tuple(options))]
 
-    learn = [phases(i, "learn", _arms_for_task(study, task, condition, positions[i])) for i in items["learn"]]
-    test = [phases(i, "test", _arms_for_task(study, task, condition, positions[i])) for i in items["test"]]
-    rng.shuffle(learn)
-    rng.shuffle(test)
+    def decision_phases(drawn: decision.DrawnTrial) -> list[TrialStep]:
+        """Two-step: own answer, then the arm's advice and the final answer; one-step and the human arm
+        (nothing to react to): the final answer only."""
+        cfg, arm, image_id = task.decision, drawn.arm, drawn.image_id
+        placebo = arm == ARM_PLACEBO
+        advice = Advice(arm=arm, variant=cfg.variant, on_request=cfg.advice_on_request and arm != ARM_HUMAN,
+                        placebo_source=cfg.placebo_source if placebo else None,
+                        placebo_method=cfg.placebo_method if placebo else None, placebo_image_id=drawn.placebo_image_id)
+        if placebo:
+            maps = _placebo_map(study, task, preds, stim[image_id], stim.get(drawn.placebo_image_id or ""))
+        else:
+            maps = () if arm in (ARM_HUMAN, ARM_AI) else _planned_maps(study, task, preds, stim[image_id], [arm])
+        prediction = None if arm == ARM_HUMAN else _model_view(preds.by_image[image_id]).trimmed(1)
+        options = tuple(preds.class_names or task.class_names)
+        final = replace(step(image_id, [arm], "test", PHASE_FINAL, prediction, maps, options), advice=advice)
+        if cfg.variant != TWO_STEP or arm == ARM_HUMAN:
+            return [final]
+        return [replace(step(image_id, [arm], "test", PHASE_INITIAL, None, (), options), advice=advice), final]
+
+    if task.decision is not None:
+        learn: list[list[TrialStep]] = []
+        test = [decision_phases(d) for d in decision.draw_trials(task, preds, condition, rng=rng,
+                                                                 within=study.design.type == "within")]
+    else:
+        learn = [phases(i, "learn", _arms_for_task(study, task, condition, positions[i])) for i in items["learn"]]
+        test = [phases(i, "test", _arms_for_task(study, task, condition, positions[i])) for i in items["test"]]
+        rng.shuffle(learn)
+        rng.shuffle(test)
     t = translator(study.language)  # attention prompts are stored with the plan, in the study's language
     for _ in range(task.attention_checks):
         image_id = rng.choice(sorted(stim))
-        arms = _arms_for_task(study, task, condition, rng.randrange(len(study.arms)))
-        check = phases(image_id, "test", arms)[0]  # one phase: the one with the answer
+        if task.decision is not None:  # no advice to weigh: the human arm's single answer
+            check = decision_phases(decision.DrawnTrial(image_id, ARM_HUMAN))[0]
+        else:
+            arms = _arms_for_task(study, task, condition, rng.randrange(len(study.arms)))
+            check = phases(image_id, "test", arms)[0]  # one phase: the one with the answer
         if task.protocol == RATE:
             expected = {"trust": task.scale[1]}
             prompt = t.gettext("Attention check: please choose {value} on the scale.").format(value=task.scale[1])
         elif task.protocol == VERIFICATION:
-            decision = rng.choice(VERIFICATION_DECISIONS)
-            expected = {"decision": decision}
+            verdict = rng.choice(VERIFICATION_DECISIONS)
+            expected = {"decision": verdict}
             # TRANSLATORS: {decision} is the stored value (accept/reject), {label} the answer as the radio
             # button reads it (e.g. "Yes, the prediction is correct"); a translation should name {label}.
             prompt = t.gettext("Attention check: please choose '{decision}' whatever the image shows.").format(
-                decision=decision, label=t.gettext(DECISION_LABELS[decision]))
+                decision=verdict, label=t.gettext(DECISION_LABELS[verdict]))
         else:
             choice = rng.choice(check.options)
-            expected = {"choice": choice}
+            expected = {PHASE_FINAL if task.decision is not None else "choice": choice}
             prompt = t.gettext("Attention check: please choose '{choice}'.").format(choice=choice)
         check = replace(check, is_attention_check=True, expected=expected, attention_prompt=prompt)
         test.insert(rng.randrange(1, len(test) + 1), [check])

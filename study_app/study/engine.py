@@ -23,6 +23,7 @@ from study_app.store.records import COMPLETED, NewResponse, ParticipantRecord, S
 from study_app.store.repository import Repository
 from study_app.store.stage_writes import LAST_SEEN_RESOLUTION
 from study_app.study import answers as answer_checks
+from study_app.study.decision import require_pools
 from study_app.study.design import assign_condition, build_plan, condition_labels, select_items
 from study_app.study.errors import UnknownParticipantError
 from study_app.study.id_key import IdKey, IdKeyError, database_key_message, resolve_id_key
@@ -93,6 +94,7 @@ class StudyEngine:
         missing = [t.name for t in study.tasks if t.name not in self.predictions]
         if missing:
             raise ValueError(f"predictions missing for task(s) {', '.join(missing)}")
+        require_pools(study, self.predictions)  # a decision task its stimuli cannot satisfy never starts
         self.items = select_items(study, self.predictions)
         self.conditions = condition_labels(study)
         needed = not study.keep_external_ids

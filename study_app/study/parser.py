@@ -13,6 +13,7 @@ from typing import Any
 
 from study_app.explain.methods import METHODS, get_method
 from study_app.i18n import DEFAULT_LANGUAGE, available_languages, translator
+from study_app.study.decision import check_decision_arms, parse_decision
 from study_app.study.device_gate import DeviceGate
 from study_app.study.errors import StudyFileError
 from study_app.study.schema import (
@@ -203,11 +204,12 @@ def _parse_task(source: str, path: str, raw: Any) -> TaskConfig:
         raise f.error("scale", f"must be [low, high] integers with low < high, got {scale!r}")
     show_true = f.get("show_true_label", bool, False)
     clinical = f.get("clinical_notice", bool, None)
+    decision = parse_decision(f, protocol)
     f.finish()
     return TaskConfig(name=name, protocol=protocol, checkpoint=checkpoint, stimuli_dir=stimuli_dir,
                       stimuli_list=stimuli_list, trials=trials, learning_trials=learning, k=k, display=display,
                       attention_checks=checks, scale=(scale[0], scale[1]), show_true_label=show_true,
-                      clinical_notice=clinical)
+                      clinical_notice=clinical, decision=decision)
 
 
 def parse_study(data: dict, source: str, *, consent: str | None = None, instructions: str | None = None) -> Study:
@@ -298,6 +300,7 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
             raise StudyFileError(source, f"tasks[{i}].display",
                                  "side_by_side shows every method on every trial, so design.control cannot "
                                  "rotate in; use display = 'single' or a between design")
+    check_decision_arms(source, tasks, [m.key for m in methods])
 
     pre = _parse_questions(source, "pre_questionnaire", top.get("pre_questionnaire", list, None),
                            default_pre_questionnaire(_))

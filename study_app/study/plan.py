@@ -10,7 +10,9 @@ label) and, for every map, the attribution-cache key it is served from. What was
 recorded when the step is shown (:class:`study_app.store.records.ShownRecord`).
 
 Versions: 1 (the first release: no target indices or cache keys; loaded with ``None`` cache keys and the
-target index looked up in the task's class names), 2 (this one).
+target index looked up in the task's class names), 2 (target indices and cache keys), 3 (this one: a decision
+trial's :class:`Advice`, and a map's own image where it is not the trial's; plans of versions 1 and 2 have
+neither and read back unchanged).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from study_app.study.steps import (
     ShownMethod,
 )
 
-PLAN_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+PLAN_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 class PlanFormatError(ValueError):
@@ -64,6 +66,8 @@ class PlannedMap:
         target: The class name the study asked this map to explain; ``None``: the model's prediction.
         target_index: The class index the map explains (``None`` only in version-1 plans without class names).
         cache_key: The attribution-cache key the map is served from (``None`` in version-1 plans).
+        image_id, image_path, image_sha256: The image the map was computed on when it is not the step's (a
+            decision placebo from another image); ``None``: the step's image.
     """
 
     key: str
@@ -74,16 +78,40 @@ class PlannedMap:
     target: str | None = None
     target_index: int | None = None
     cache_key: str | None = None
+    image_id: str | None = None
+    image_path: str | None = None
+    image_sha256: str | None = None
 
     def shown(self) -> ShownMethod:
         return ShownMethod(key=self.key, name=self.name, label=self.label, params=dict(self.params),
                            randomized_model=self.randomized_model, target=self.target,
-                           target_index=self.target_index)
+                           target_index=self.target_index, image_path=self.image_path)
 
     @property
     def column(self) -> str:
         """How the export names this map among several: ``key``, or ``key->target`` for distinction."""
         return self.key if self.target is None else f"{self.key}->{self.target}"
+
+
+@dataclass(frozen=True)
+class Advice:
+    """A decision trial's arm and how its advice is given (the same on both phases of a trial).
+
+    Attributes:
+        arm: ``human`` (no advice), ``ai`` (prediction only), a method key, or ``placebo``.
+        variant: ``two_step`` (own answer, then advice and a final answer) or ``one_step``.
+        on_request: The advice shows only when the participant asks for it (final phase).
+        placebo_source: ``randomized_model`` or ``other_image`` on placebo trials, else ``None``.
+        placebo_method: The method key whose map the placebo shows.
+        placebo_image_id: The other image whose map the placebo shows (``other_image``).
+    """
+
+    arm: str
+    variant: str
+    on_request: bool = False
+    placebo_source: str | None = None
+    placebo_method: str | None = None
+    placebo_image_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +142,7 @@ class TrialStep:
     is_attention_check: bool = False
     attention_prompt: str = ""
     expected: Mapping = field(default_factory=dict)
+    advice: Advice | None = None  # decision trials only
 
     @property
     def step_id(self) -> str:
@@ -236,4 +265,5 @@ def _step(data: Mapping, version: int, class_names) -> TrialStep:
         show_true_label=bool(data["show_true_label"]), clinical_notice=data.get("clinical_notice"),
         scale=(int(data["scale"][0]), int(data["scale"][1])), is_attention_check=bool(data["is_attention_check"]),
         attention_prompt=data.get("attention_prompt", ""), expected=dict(data.get("expected") or {}),
+        advice=Advice(**data["advice"]) if version >= 3 and data.get("advice") else None,
     )

@@ -108,6 +108,23 @@ class MethodConfig:
 
 
 @dataclass(frozen=True)
+class DecisionConfig:
+    """A ``decision`` task's design (see the module docstring); ``placebo_*`` only with a ``placebo`` arm."""
+
+    arms: tuple[str, ...]
+    ai_wrong_share: float
+    min_ai_confidence: float = 0.0
+    variant: str = "two_step"
+    advice_on_request: bool = False
+    placebo_method: str | None = None
+    placebo_source: str | None = None
+
+    def n_wrong(self, trials: int) -> int:
+        """AI-wrong trials per participant: the share of ``trials``, rounded to the nearest whole trial."""
+        return int(round(self.ai_wrong_share * trials))
+
+
+@dataclass(frozen=True)
 class TaskConfig:
     name: str
     protocol: str
@@ -122,6 +139,7 @@ class TaskConfig:
     scale: tuple[int, int] = (1, 7)
     show_true_label: bool = False
     clinical_notice: bool | None = None  # None: decided from the task's names
+    decision: DecisionConfig | None = None  # protocol decision only
     # Filled by the loader.
     stimuli: tuple[Stimulus, ...] = ()
     class_names: tuple[str, ...] = ()

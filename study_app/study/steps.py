@@ -27,7 +27,8 @@ RATE = "rate"
 FORWARD_SIMULATION = "forward_simulation"
 VERIFICATION = "verification"
 DISTINCTION = "distinction"
-PROTOCOLS = (RATE, FORWARD_SIMULATION, VERIFICATION, DISTINCTION)
+DECISION = "decision"
+PROTOCOLS = (RATE, FORWARD_SIMULATION, VERIFICATION, DISTINCTION, DECISION)
 
 # Trial phases. Most trials have one phase; ``rate`` asks trust before revealing the explanation, and the
 # server must know the trust answer was given before the map was shown, so it is a separate step.
@@ -36,6 +37,20 @@ PHASE_TRUST = "trust"
 PHASE_EXPLANATION = "explanation"
 PHASE_LEARN = "learn"  # forward simulation: study the model's output with its explanation
 PHASE_PREDICT = "predict"  # forward simulation: guess the model's output, no explanation
+PHASE_INITIAL = "initial"  # decision, two-step: the participant's own answer, before any advice
+PHASE_FINAL = "final"  # decision: the answer with the advice of the participant's arm (the only phase in one-step)
+
+# Decision arms besides the study's method keys: no advice, the prediction alone, an uninformative map.
+ARM_HUMAN = "human"
+ARM_AI = "ai"
+ARM_PLACEBO = "placebo"
+DECISION_ARMS = (ARM_HUMAN, ARM_AI, ARM_PLACEBO)
+TWO_STEP = "two_step"
+ONE_STEP = "one_step"
+DECISION_VARIANTS = (TWO_STEP, ONE_STEP)
+PLACEBO_RANDOMIZED = "randomized_model"  # the placebo method's map on the weight-randomised model
+PLACEBO_OTHER_IMAGE = "other_image"  # the placebo method's map of another stimulus of the task
+PLACEBO_SOURCES = (PLACEBO_RANDOMIZED, PLACEBO_OTHER_IMAGE)
 
 # Answers the ``rate`` protocol accepts for "did this explanation help you understand the prediction?".
 EFFECT_OPTIONS = ("helped", "no_effect", "hurt")
@@ -63,6 +78,8 @@ class ShownMethod:
             trials show one map per candidate class.
         target_index: The class index the map explains, as the plan resolved it (``None``: not resolved,
             e.g. the researcher's gallery; the map service then uses the model's prediction).
+        image_path: The image the map was computed on when it is not the trial's (a decision placebo
+            drawn from another image); ``None``: the trial's image.
     """
 
     key: str
@@ -72,6 +89,7 @@ class ShownMethod:
     randomized_model: bool = False
     target: str | None = None
     target_index: int | None = None
+    image_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +151,8 @@ class TrialSpec:
         clinical_notice: The task's ``clinical_notice`` setting: show the research-only notice (True), never
             (False), or decide from the task, model and class names (None; also for plans stored before
             the setting existed).
+        advice_on_request: Decision ``final`` phase: the advice (``prediction`` and ``methods``) stays
+            hidden until the participant asks for it; the answer says whether and when they did.
     """
 
     index: int
@@ -153,6 +173,7 @@ class TrialSpec:
     attention_prompt: str = ""
     scale: tuple[int, int] = (1, 7)
     clinical_notice: bool | None = None
+    advice_on_request: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from study_app.study.design import PROMPTS
 from study_app.study.plan import TrialStep
-from study_app.study.steps import TrialSpec
+from study_app.study.steps import PHASE_FINAL, TrialSpec
 
 # URL parameter -> participants column. Prolific appends these to the study URL.
 EXTERNAL_ID_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id"}
@@ -53,4 +53,5 @@ def trial_spec(step: TrialStep, total: int) -> TrialSpec:
         prompt=PROMPTS[(step.protocol, step.phase)], show_true_label=step.show_true_label,
         is_attention_check=step.is_attention_check, attention_prompt=step.attention_prompt,
         scale=step.scale, clinical_notice=step.clinical_notice,
+        advice_on_request=step.phase == PHASE_FINAL and step.advice is not None and step.advice.on_request,
     )

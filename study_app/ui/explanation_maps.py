@@ -36,7 +36,7 @@ def explanation_service():
 def map_picture(trial, shown) -> MapPicture:
     """One map for ``shown`` (a ``ShownMethod``) on ``trial``'s image."""
     service = explanation_service()
-    request = MapRequest.of(trial.checkpoint, trial.image_path, shown)
+    request = MapRequest.of(trial.checkpoint, shown.image_path or trial.image_path, shown)  # placebo: another image
     rendered = service.cached(request)
     if rendered is None:
         with st.spinner(_(SPINNER_TEXT)):  # the service computes a missing map once for all who ask

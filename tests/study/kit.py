@@ -162,6 +162,10 @@ def answer_for(step: Step, rng: random.Random | None = None, *, pass_checks: boo
         answer = {"effect": {m.key: rng.choice(EFFECT_OPTIONS) for m in trial.methods}}
     elif trial.protocol == VERIFICATION:
         answer = {"decision": rng.choice(["accept", "reject"]), "confidence": rng.randint(low, high)}
+    elif trial.protocol == "decision":  # phase initial or final; on request, ask for the advice after 1.5 s
+        answer = {trial.phase: rng.choice(trial.options), f"confidence_{trial.phase}": rng.randint(low, high)}
+        if trial.advice_on_request:
+            answer.update(advice_requested=True, advice_requested_ms=1500)
     else:
         answer = {"choice": rng.choice(trial.options), "confidence": rng.randint(low, high)}
     if trial.is_attention_check and pass_checks:
@@ -171,6 +175,8 @@ def answer_for(step: Step, rng: random.Random | None = None, *, pass_checks: boo
             answer["trust"] = high if str(high) in prompt else low
         elif "decision" in answer:
             answer["decision"] = "accept" if "'accept'" in prompt else "reject"
+        elif trial.protocol == "decision":
+            answer[trial.phase] = next(o for o in trial.options if f"'{o}'" in prompt)
         else:
             answer["choice"] = next(o for o in trial.options if f"'{o}'" in prompt)
     return answer

@@ -7,9 +7,12 @@ stay hidden, e.g. the prediction in forward simulation's test phase); the answer
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from study_app.study.steps import (
+    DECISION,
     DISTINCTION,
     FORWARD_SIMULATION,
     PHASE_EXPLANATION,
@@ -19,7 +22,7 @@ from study_app.study.steps import (
     RATE,
     VERIFICATION,
 )
-from study_app.ui import stimulus_view, trial_forms
+from study_app.ui import decision_form, stimulus_view, trial_forms
 from study_app.ui.explanation_maps import trial_maps
 from study_app.ui.language import _, current
 from study_app.ui.resources import checkpoint_input_size
@@ -67,7 +70,9 @@ def _pictures(trial) -> None:
 
 
 def _form(step_id: str, trial, submission) -> None:
-    if trial.protocol == RATE and trial.phase == PHASE_TRUST:
+    if trial.protocol == DECISION:
+        decision_form.decision_form(step_id, trial, submission)
+    elif trial.protocol == RATE and trial.phase == PHASE_TRUST:
         trial_forms.trust_form(step_id, trial, submission)
     elif trial.protocol == RATE and trial.phase == PHASE_EXPLANATION:
         trial_forms.effect_form(step_id, trial, submission)
@@ -90,6 +95,8 @@ def render(step, submission) -> None:
     st.markdown(_(trial.prompt))  # one of study.design.PROMPTS
     if trial.show_true_label and trial.true_label:
         st.markdown(_("The correct answer for this image is **{label}**.").format(label=trial.true_label))
+    if trial.protocol == DECISION and not decision_form.advice_visible(step.step_id, trial):
+        trial = replace(trial, prediction=None, methods=())  # the advice waits for the participant's request
     _prediction(trial)
     _pictures(trial)
     _form(step.step_id, trial, submission)
