@@ -32,7 +32,7 @@ PROTOCOL_MODELS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "verification": ("correct", ("answer_confidence",)),
     "forward_simulation": ("correct", ("answer_confidence",)),
     "distinction": ("correct", ("answer_confidence",)),
-    "decision": ("correct", ("answer_confidence",)),
+    "decision": ("correct", ("answer_confidence_final",)),  # correct: the final answer; arm from ``arm``
     "rate": (None, ()),  # effect judgements per method, see TaskModels.effect_keys
 }
 REFERENCE_ARMS = ("none", "human", "ai")
@@ -95,6 +95,7 @@ responses <- if (length(args) >= 1) args[1] else "responses.csv"
 d <- read.csv(responses, colClasses = "character", na.strings = "", check.names = FALSE)
 as_flag <- function(x) ifelse(tolower(x) == "true", 1L, ifelse(tolower(x) == "false", 0L, NA_integer_))
 d <- d[is.na(as_flag(d$is_attention_check)) | as_flag(d$is_attention_check) == 0L, ]
+if ("arm" %in% names(d)) d$methods <- ifelse(is.na(d$arm), d$methods, d$arm)  # decision: human, ai, ..., placebo
 d$participant <- factor(d$participant)
 d$image <- factor(d$image_id)
 """
@@ -247,6 +248,8 @@ def fit_ordinal(name, frame, column, reference, levels):
 
 D = pd.read_csv(RESPONSES, dtype=str, keep_default_na=False)
 D = D[flag(D["is_attention_check"]).fillna(0.0) == 0.0]
+if "arm" in D:  # decision trials: the arm (human, ai, a method, placebo) is the condition, not the maps
+    D["methods"] = D["arm"].where(D["arm"] != "", D["methods"])
 '''
 
 PY_ACCURACY = "fit_accuracy(@TASK@, @OUTCOME@, @REF@)\n"

@@ -23,13 +23,16 @@ N_BOOT = 2000
 
 
 def trial_frame(rows: Iterable[Mapping]) -> pd.DataFrame:
-    """Responses without attention checks; ``method`` is the arm shown (``none`` for the control)."""
+    """Responses without attention checks; ``method`` is the arm shown (``none`` for the control; a decision
+    trial's ``arm``)."""
     df = pd.DataFrame(list(rows))
     if df.empty:
         return df
     if "is_attention_check" in df:
         df = df[~df["is_attention_check"].fillna(False).astype(bool)]
     df = df.assign(method=df.get("methods", pd.Series(CONTROL, index=df.index)).fillna(CONTROL))
+    if "arm" in df:  # decision trials: the arm (human, ai, a method, placebo) rather than the maps shown
+        df["method"] = df["arm"].where(df["arm"].notna() & (df["arm"] != ""), df["method"])
     return df.reset_index(drop=True)
 
 

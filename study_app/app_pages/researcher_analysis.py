@@ -4,6 +4,8 @@ helpfulness, response times and the method ranking. Built from the same rows as 
 import streamlit as st
 
 from study_app.analysis import tables as analysis
+from study_app.analysis.reliance import MEASURES
+from study_app.analysis.reliance_report import arm_reliance, participant_reliance
 from study_app.store.export import participant_rows, response_rows
 from study_app.store.records import COMPLETED
 from study_app.ui.researcher_frame import researcher_page
@@ -38,6 +40,19 @@ if engine is not None:
         effects = analysis.effect_counts(df)
         if not effects.empty:
             st.pyplot(analysis.effect_figure(effects))
+
+        reliance = arm_reliance(rows)
+        if not reliance.empty:
+            st.subheader("Reliance on the AI's advice")
+            st.caption("Per task and arm: the mean of participant values with a 95 % participant-bootstrap "
+                       "interval. " + "; ".join(f"**{m.name}**: {m.meaning}" for m in MEASURES[:10])
+                       + "; **complementarity**: team accuracy minus the better of the participant's own and "
+                       "the AI's (Bansal et al. 2021). Verification tasks give the measures that need no "
+                       "initial answer.")
+            st.dataframe(reliance, hide_index=True, width="stretch")
+            per_participant = participant_reliance(rows)
+            st.download_button("Per-participant reliance (CSV)", per_participant.to_csv(index=False),
+                               file_name="reliance.csv", mime="text/csv")
 
         st.subheader("Response times")
         st.pyplot(analysis.distribution_figure(analysis.response_times(df), "seconds",

@@ -260,3 +260,32 @@ def test_export_has_both_answers_times_arm_and_placebo_source(make_study, make_e
     assert set(table["arm"]) == {"human", "ai", "gradcam", "placebo"} and (table["n_trials"] == 2).all()
     assert table.loc[table["arm"] == "human", "accuracy_initial"].isna().all()
     assert table.loc[table["arm"] == "ai", "accuracy_initial"].notna().all()
+
+
+def test_export_command_writes_reliance_csv_and_the_page_tables_agree(make_study, make_engine_for, sqlite_repo,
+                                                                        clock, tmp_path, capsys):
+    import pandas as pd
+
+    from study_app.analysis import tables
+    from study_app.analysis.reliance_report import arm_reliance, participant_reliance
+    from study_app.cli import main
+    from study_app.store.export import response_rows
+
+    study = make_study("decision", trials=8, checks=1, extra=decision_extra())
+    engine = make_engine_for(study, sqlite_repo)
+    for _ in range(2):
+        _walk(engine, clock)
+    out = tmp_path / "results" / "responses.csv"
+    url = f"sqlite:///{tmp_path / 'responses.sqlite'}"
+    assert main(["export", "--study", study.source, "--out", str(out), "--db", url]) == 0
+    assert "reliance measures for 8 participant x arm rows" in capsys.readouterr().out
+    written = pd.read_csv(out.with_name("reliance.csv"))
+    rows = response_rows(engine.repository, engine.record)
+    direct = participant_reliance(rows)
+    assert list(written.columns) == list(direct.columns) and len(written) == 8
+    assert set(written["arm"]) == {"human", "ai", "gradcam", "placebo"} and set(written["task"]) == {"pets"}
+    pd.testing.assert_series_equal(written["accuracy_final"], direct["accuracy_final"].astype(float),
+                                   check_names=False)
+    summary = arm_reliance(rows, n_boot=50)
+    assert {"rair", "rsr", "over_reliance", "switch_fraction", "complementarity"} <= set(summary["measure"])
+    assert set(tables.trial_frame(rows)["method"]) == {"human", "ai", "gradcam", "placebo"}
