@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from study_app.store.records import (
+    SIGNAL_COLUMNS,
     AuditEntry,
     ParticipantRecord,
     ShownMapRecord,
@@ -76,6 +77,7 @@ class StudyReads:
                     response_time_ms=r.response_time_ms, answer=json.loads(r.answer_json),
                     answer_sha256=r.answer_sha256, correct=r.correct, is_attention_check=r.is_attention_check,
                     attention_passed=r.attention_passed,
+                    signals={name: getattr(r, name) for name in SIGNAL_COLUMNS},
                 )
                 for r in rows
             ])

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from study_app.store.schema import ParticipantRow, StudyRow
 
 ACTIVE = "active"
 COMPLETED = "completed"
+SCREENED_OUT = "screened_out"  # ended by the study's screen-out rule; their slot returns to the pool
+SIGNAL_COLUMNS = ("hidden_count", "hidden_ms", "blur_count", "blur_ms")
 
 
 def canonical_json(value) -> str:
@@ -54,6 +57,7 @@ class ParticipantRecord:
     prolific_study_id: str | None
     prolific_session_id: str | None
     external_ids_hashed: bool
+    pilot: bool = False  # a researcher's pilot run: never counted, left out of exports unless asked for
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class NewResponse:
     correct: bool | None
     is_attention_check: bool
     attention_passed: bool | None
+    signals: Mapping[str, int] | None = None  # what the browser reported (study_app.analysis.quality)
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ class StoredResponse:
     correct: bool | None
     is_attention_check: bool
     attention_passed: bool | None
+    signals: Mapping[str, int | None] | None = None  # hidden_count, hidden_ms, blur_count, blur_ms
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,7 @@ def participant_record(row: ParticipantRow) -> ParticipantRecord:
         created_at=row.created_at, consented_at=row.consented_at, last_seen_at=row.last_seen_at,
         completed_at=row.completed_at, prolific_pid=row.prolific_pid, prolific_study_id=row.prolific_study_id,
         prolific_session_id=row.prolific_session_id, external_ids_hashed=row.external_ids_hashed,
+        pilot=bool(row.pilot),
     )
 
 

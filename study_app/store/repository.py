@@ -166,6 +166,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
                     ParticipantRow.status == COMPLETED,
                     (ParticipantRow.status == ACTIVE) & (ParticipantRow.last_seen_at >= active_since),
                 ),
+                ParticipantRow.pilot.is_(False),  # pilot runs never tip the balance
             )
             .group_by(ParticipantRow.condition)
         )
@@ -184,6 +185,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
         external_ids: Mapping[str, str | None],
         external_ids_hashed: bool,
         consent_detail: dict,
+        pilot: bool = False,
     ) -> Enrolment:
         """Create a consenting participant with a balanced condition and their plan, in one transaction.
 
@@ -204,7 +206,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
             return self._enrol(study_id, token=token, now=now, active_since=active_since,
                                choose_condition=choose_condition, make_plan=make_plan, first_stage=first_stage,
                                external_ids=external_ids, external_ids_hashed=external_ids_hashed,
-                               consent_detail=consent_detail)
+                               consent_detail=consent_detail, pilot=pilot)
         except IntegrityError:
             # The same token consented twice at once (double click): the other transaction won.
             existing = self.participant_by_token(token)
@@ -213,7 +215,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
             return Enrolment(existing, self.plan_json(existing.id))
 
     def _enrol(self, study_id: int, *, token, now, active_since, choose_condition, make_plan, first_stage,
-               external_ids, external_ids_hashed, consent_detail) -> Enrolment:
+               external_ids, external_ids_hashed, consent_detail, pilot) -> Enrolment:
         with self._sessions.begin() as session:
             # Serialise enrolments per study: PostgreSQL row lock; SQLite already holds the write lock.
             session.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update(key_share=True))
@@ -237,7 +239,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
                 last_seen_at=now, completed_at=None, prolific_pid=pid,
                 prolific_study_id=external_ids.get("prolific_study_id"),
                 prolific_session_id=external_ids.get("prolific_session_id"),
-                external_ids_hashed=external_ids_hashed,
+                external_ids_hashed=external_ids_hashed, pilot=pilot,
             )
             session.add(row)
             session.flush()

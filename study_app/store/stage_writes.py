@@ -10,11 +10,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from study_app.store.records import ACTIVE, COMPLETED, NewResponse, ShownTrial, canonical_json
+from study_app.store.records import (
+    ACTIVE,
+    COMPLETED,
+    SCREENED_OUT,
+    SIGNAL_COLUMNS,
+    NewResponse,
+    ShownTrial,
+    canonical_json,
+)
 from study_app.store.schema import (
     AssignmentRow,
     EventRow,
@@ -129,6 +137,7 @@ class StageWrites:
                         answer_sha256=response.answer_sha256, correct=response.correct,
                         is_attention_check=response.is_attention_check,
                         attention_passed=response.attention_passed,
+                        **{name: (response.signals or {}).get(name) for name in SIGNAL_COLUMNS},
                     ))
                 if questionnaire is not None:
                     name, answers = questionnaire
@@ -150,6 +159,29 @@ class StageWrites:
                 return True
         except (IntegrityError, _StaleStage):
             return False
+
+    def attention_failures(self, participant_id: int) -> int:
+        """How many attention checks this participant has failed (read only when one just failed)."""
+        with self._reads.begin() as session:
+            return int(session.scalar(
+                select(func.count()).select_from(ResponseRow)
+                .where(ResponseRow.participant_id == participant_id, ResponseRow.attention_passed.is_(False))
+            ) or 0)
+
+    def screen_out(self, participant_id: int, *, study_id: int, now: dt.datetime, reason: dict) -> bool:
+        """End an active participant's study by the screen-out rule (their answers stay; the slot is freed:
+        the assignment balance counts only active and completed participants). ``False`` if not active."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.id == participant_id, ParticipantRow.status == ACTIVE)
+                .values(status=SCREENED_OUT, completed_at=now, last_seen_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            session.add(EventRow(study_id=study_id, participant_id=participant_id, kind="screen_out", at=now,
+                                 detail_json=_json(reason), sha256=None))
+            return True
 
     def withdraw(self, participant_id: int, now: dt.datetime) -> dict[str, int]:
         """Delete everything stored about a participant and log, without their data, that this happened.

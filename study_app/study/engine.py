@@ -30,6 +30,7 @@ from study_app.study.id_key import IdKey, IdKeyError, database_key_message, reso
 from study_app.study.plan import Plan, StagePlan
 from study_app.study.predictions import TaskPredictions, predict_study
 from study_app.study.schema import Study
+from study_app.study.screening import pilot_key, screen_out_if_due, screened_out_step
 from study_app.study.showing import MapServer, record_showing
 from study_app.study.steps import (
     CONSENT,
@@ -38,6 +39,7 @@ from study_app.study.steps import (
     INSTRUCTIONS,
     POST_QUESTIONNAIRE,
     PRE_QUESTIONNAIRE,
+    SCREENED_OUT,
     TRIAL,
     WITHDRAWN,
     Step,
@@ -182,8 +184,12 @@ class StudyEngine:
             return self._consent_step(0)
         return self._step_for(participant, record_shown=True)
 
-    def submit(self, token: str, step_id: str, answer: Mapping) -> Step:
+    def submit(self, token: str, step_id: str, answer: Mapping, *, signals: Mapping[str, int] | None = None,
+               pilot: bool = False) -> Step:
         """Store the answer to ``step_id`` if it is the current step, then return the next step.
+
+        ``signals`` are the browser's data-quality counts for a trial (stored beside the answer); ``pilot``
+        marks a participant who consents through the pilot link (:mod:`study_app.study.screening`).
 
         Any other step id (stale tab, double click, replay after finishing) changes nothing and returns the
         current step. Each stored answer is one transaction together with the move to the next stage.
@@ -200,7 +206,7 @@ class StudyEngine:
                 with self._lock:
                     self._pending.pop(token, None)
                 return Step(kind=DECLINED, step_id=DECLINED)
-            participant = self._enrol(token)
+            participant = self._enrol(token, pilot=pilot)
             return self._step_for(participant, record_shown=True)
         plan = self._plan(participant)
         stage = participant.stage
@@ -218,6 +224,7 @@ class StudyEngine:
                 answer_sha256=answer_checks.answer_sha256(clean), answer_detail={"step": step_id},
                 shown=self._shown(plan, stage + 1), **stored)
 
+        passed = None
         if kind == INSTRUCTIONS:
             stored = advance(answer_checks.validate_empty(answer))
         elif kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
@@ -231,9 +238,12 @@ class StudyEngine:
             stored = advance(clean, response=NewResponse(
                 trial_index=spec.trial, phase=spec.phase, task=spec.task, image_id=spec.image_id, answer=clean,
                 answer_sha256=answer_checks.answer_sha256(clean), correct=correct,
-                is_attention_check=spec.is_attention_check, attention_passed=passed))
+                is_attention_check=spec.is_attention_check, attention_passed=passed, signals=signals))
         if not stored:  # another tab or process moved the participant on: ask the database where they are
             return self.current_step(token)
+        if passed is False and screen_out_if_due(self.study, self.repository, participant.id,
+                                                 study_id=self.record.id, now=now):
+            return screened_out_step()
         # The advance itself recorded the next stage as shown now (it is drawn in this same click).
         moved = dataclasses.replace(participant, stage=stage + 1, stage_shown_at=now, last_seen_at=now,
                                     status=COMPLETED if completes else participant.status,
@@ -254,6 +264,11 @@ class StudyEngine:
             with self._lock:
                 self._plans.pop((participant.id, participant.public_id), None)
         return Step(kind=WITHDRAWN, step_id=WITHDRAWN)
+
+    @property
+    def pilot_key(self) -> str:
+        """The key the pilot link carries (``?pilot=KEY``)."""
+        return pilot_key(self._id_key, self.study.id)
 
     def condition_counts(self) -> dict[str, int]:
         """Completed-or-active participants per condition label, as assignment sees them now."""
@@ -302,7 +317,7 @@ class StudyEngine:
             raise UnknownParticipantError("this token belongs to another study or study version")
         return participant
 
-    def _enrol(self, token: str) -> ParticipantRecord:
+    def _enrol(self, token: str, pilot: bool = False) -> ParticipantRecord:
         # Read, not pop: two tabs may consent at once, and whichever wins must carry the external ids.
         with self._lock:
             ids = dict(self._pending.get(token, {}))
@@ -317,7 +332,8 @@ class StudyEngine:
             choose_condition=lambda counts: assign_condition(counts, len(self.conditions)),
             make_plan=make_plan, first_stage=1, external_ids=self._stored_ids(ids),
             external_ids_hashed=not self.study.keep_external_ids,
-            consent_detail={"study_sha256": self.study.sha256, "external_ids": sorted(ids)},
+            consent_detail={"study_sha256": self.study.sha256, "external_ids": sorted(ids), "pilot": pilot},
+            pilot=pilot,
         )
         with self._lock:
             self._pending.pop(token, None)
@@ -352,6 +368,8 @@ class StudyEngine:
         return Step(kind=CONSENT, step_id=CONSENT, text=self.study.consent, progress=(0, total))
 
     def _step_for(self, participant: ParticipantRecord, *, record_shown: bool) -> Step:
+        if participant.status == SCREENED_OUT:
+            return screened_out_step()
         plan = self._plan(participant)
         stage = participant.stage
         kind = plan.kinds[stage]

@@ -241,6 +241,12 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
     if min_width is not None and not 200 <= min_width <= 4000:
         raise s.error("min_viewport_width", "must be a width in pixels between 200 and 4000")
     device = DeviceGate(min_viewport_width=min_width, allow_phones=s.get("allow_phones", bool, True))
+    screen_out_after = s.get("screen_out_after", int, None)
+    if screen_out_after is not None and screen_out_after < 1:
+        raise s.error("screen_out_after", "must be a positive number of failed attention checks")
+    min_trial_seconds = s.get("min_trial_seconds", (int, float), None)
+    if min_trial_seconds is not None and not 0 < min_trial_seconds <= 600:
+        raise s.error("min_trial_seconds", "must be a number of seconds between 0 and 600")
     language = s.text("language", DEFAULT_LANGUAGE)
     if language not in available_languages():
         raise s.error("language", f"{language!r} is not an available language (available: "
@@ -312,4 +318,5 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
                  design=Design(type=dtype, control=control, negative_control=negative), methods=tuple(methods),
                  tasks=tasks, pre_questionnaire=pre, post_questionnaire=post, source=source, cache_dir=cache,
                  screened_out_code=screened_code, no_consent_code=no_consent_code,
-                 redirect_seconds=float(redirect_seconds), device=device, language=language)
+                 redirect_seconds=float(redirect_seconds), device=device, screen_out_after=screen_out_after,
+                 min_trial_seconds=None if min_trial_seconds is None else float(min_trial_seconds), language=language)

@@ -18,6 +18,9 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     redirect_seconds = 5               # optional: seconds on the end page before returning (0: link only)
     min_viewport_width = 900           # optional device gate, checked on consent (px)
     allow_phones = true                # optional device gate: false refuses phones on consent
+    screen_out_after = 2               # optional: this many failed attention checks end the study politely
+                                       # (the screened-out code; the slot returns to the assignment pool)
+    min_trial_seconds = 2              # optional: answers faster than this are flagged in export and progress
     language = "en"                    # optional: the participant-facing text's language ("en", "de");
                                        # the study's own texts below are written in it by the researcher
     consent = '''Markdown'''           # or consent_file = "consent.md" (relative to this file)
@@ -178,6 +181,8 @@ class Study:
     no_consent_code: str | None = None
     redirect_seconds: float = 5.0
     device: DeviceGate = DeviceGate()
+    screen_out_after: int | None = None  # failed attention checks that end the study (None: never)
+    min_trial_seconds: float | None = None  # answers faster than this are flagged (never excluded)
     language: str = DEFAULT_LANGUAGE  # the catalogue of the participant-facing text (study_app.i18n)
 
     @property

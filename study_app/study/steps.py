@@ -21,6 +21,7 @@ DONE = "done"
 # End states that are not reached by finishing.
 DECLINED = "declined"
 WITHDRAWN = "withdrawn"
+SCREENED_OUT = "screened_out"  # ended by the study's screen-out rule (the end page with its own code)
 
 # Protocols.
 RATE = "rate"
