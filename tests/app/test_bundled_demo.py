@@ -51,7 +51,9 @@ def test_bundled_demo_runs_from_consent_to_code(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not DEMO.is_file(), reason="the bundled demo study is not present")
 def test_bundled_demo_cache_holds_every_map_and_nothing_else():
-    """Every map any participant could be shown is committed, and no map of an old checkpoint lingers."""
+    """Every map any participant of the demo or of the offline examples (which share its cache) could be
+    shown is committed, and no map of an old checkpoint lingers. The demo's decision task adds no map: its
+    method arm and its placebo (Grad-CAM of another slice) show the MRI task's Grad-CAM maps."""
     from study_app.maps.coverage import missing_cache_entries, required_maps
     from study_app.maps.service import make_map_service
     from study_app.study import load_study
@@ -59,6 +61,12 @@ def test_bundled_demo_cache_holds_every_map_and_nothing_else():
     study = load_study(DEMO)
     service = make_map_service(DEMO.parent / "cache")
     total, missing = missing_cache_entries(study, service)
-    assert total == 72 and missing == []
-    needed = {service.key(request) for _, request in required_maps(study)}
+    assert missing == []
+    demo_maps = {service.key(request) for _, request in required_maps(study)}
+    assert total == 108 and len(demo_maps) == 72  # the decision task repeats the MRI task's 36 requests
+    needed = set(demo_maps)
+    for example in sorted((DEMO.parents[1] / "examples" / "studies" / "offline").glob("*.toml")):
+        other = load_study(example)
+        assert missing_cache_entries(other, service)[1] == [], example.name
+        needed |= {service.key(request) for _, request in required_maps(other)}
     assert set(service.service.cache.keys()) == needed

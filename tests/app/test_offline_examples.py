@@ -29,10 +29,10 @@ def test_one_offline_example_per_protocol_on_the_bundled_checkpoints():
         header = path.read_text(encoding="utf-8")
         relative = path.relative_to(PROJECT_ROOT)
         assert f"streamlit run study_app/main.py -- --study {relative}" in header  # the README's form
-    assert sorted(protocols) == sorted(["rate", "forward_simulation", "verification", "distinction"])
+    assert sorted(protocols) == sorted(["rate", "forward_simulation", "verification", "distinction", "decision"])
 
 
-@pytest.mark.parametrize("protocol", ["rate", "forward_simulation", "verification", "distinction"])
+@pytest.mark.parametrize("protocol", ["rate", "forward_simulation", "verification", "distinction", "decision"])
 def test_offline_example_is_ready_to_launch(protocol, monkeypatch, capsys, tmp_path):
     for name in ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", "XAI_STUDY_DB_URL"):
         monkeypatch.delenv(name, raising=False)
