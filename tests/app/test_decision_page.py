@@ -1,0 +1,56 @@
+"""The decision protocol on the participant page (AppTest): the offline example, with the AI's advice on
+request, on the bundled MRI model and the demo's committed cache."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from app.conftest import PASSWORD_ENV
+from app.drive import answer_step, click, current_kind, fill_form, new_app, texts
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "studies" / "offline" / "decision.toml"
+ADVICE = "Show the AI's advice"
+
+
+def test_decision_example_asks_then_gives_advice_on_request(tmp_path, monkeypatch):
+    from study_app.store import Repository, make_engine
+
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    cache = shutil.copytree(ROOT / "demo" / "cache", tmp_path / "cache")
+    monkeypatch.setenv("XAI_STUDY_FILE", str(EXAMPLE))
+    monkeypatch.setenv("XAI_STUDY_CACHE", str(cache))
+    monkeypatch.setenv("XAI_STUDY_DB_URL", f"sqlite:///{tmp_path / 'decision.sqlite'}")
+    monkeypatch.chdir(tmp_path)
+    at = new_app().run()
+    while current_kind(at) != "trial":
+        answer_step(at)
+    requested = skipped = 0
+    phases = []
+    for _ in range(20):
+        if current_kind(at) != "trial":
+            break
+        page = texts(at)
+        phases.append("final" if "final answer" in page else "initial")
+        if any(b.label == ADVICE for b in at.button):
+            assert "The model predicts" not in page  # hidden until asked
+            if requested == 0:
+                at = click(at, ADVICE)
+                assert "The model predicts" in texts(at) and not any(b.label == ADVICE for b in at.button)
+                requested += 1
+            else:
+                skipped += 1
+        fill_form(at)
+        at = click(at, "Continue")
+    assert requested == 1 and skipped >= 1
+    assert phases.count("initial") == 3  # the three arms with advice ask first; the human arm and the check do not
+    repo = Repository(make_engine(f"sqlite:///{tmp_path / 'decision.sqlite'}"))
+    try:
+        (study,) = repo.studies()
+        finals = [r.answer for r in repo.responses(study.id) if r.phase == "final"]
+    finally:
+        repo.dispose()
+    asked = [a for a in finals if a.get("advice_requested")]
+    assert len(asked) == 1 and asked[0]["advice_requested_ms"] >= 0
+    assert sum(a.get("advice_requested") is False for a in finals) == skipped
