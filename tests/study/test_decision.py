@@ -289,3 +289,21 @@ def test_export_command_writes_reliance_csv_and_the_page_tables_agree(make_study
     summary = arm_reliance(rows, n_boot=50)
     assert {"rair", "rsr", "over_reliance", "switch_fraction", "complementarity"} <= set(summary["measure"])
     assert set(tables.trial_frame(rows)["method"]) == {"human", "ai", "gradcam", "placebo"}
+
+
+def test_xai_study_check_reports_the_pool(make_study, tmp_path, monkeypatch, capsys):
+    from study_app.cli import main
+
+    monkeypatch.setenv("XAI_STUDY_RESEARCHER_PASSWORD", "a long enough password")
+    monkeypatch.setenv("XAI_STUDY_CACHE", str(tmp_path / "cache"))
+    study = make_study("decision", trials=8, checks=0, extra=decision_extra())
+    wrong, right = _pool(study)
+    main(["check", "--study", study.source, "--db", f"sqlite:///{tmp_path / 'r.sqlite'}"])
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "decision trials drawable" in x)
+    assert line.startswith("ok") and f"{len(wrong)} AI-wrong and {len(right)} AI-right" in line
+    impossible = make_study("decision", sid="impossible", trials=len(wrong) + 1, checks=0,
+                            extra=decision_extra(share=1.0))
+    assert main(["check", "--study", impossible.source, "--db", f"sqlite:///{tmp_path / 'r.sqlite'}"]) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if "decision trials drawable" in x)
+    assert line.startswith("FAIL") and f"{len(wrong) + 1} with the AI wrong" in line
