@@ -307,3 +307,24 @@ def test_xai_study_check_reports_the_pool(make_study, tmp_path, monkeypatch, cap
     assert main(["check", "--study", impossible.source, "--db", f"sqlite:///{tmp_path / 'r.sqlite'}"]) == 1
     line = next(x for x in capsys.readouterr().out.splitlines() if "decision trials drawable" in x)
     assert line.startswith("FAIL") and f"{len(wrong) + 1} with the AI wrong" in line
+
+
+@pytest.mark.parametrize("source", ["other_image", "randomized_model"])
+def test_placebo_map_is_served_and_recorded_from_its_own_source(source, make_study, tmp_path):
+    from dataclasses import replace as copy
+
+    from study_app.maps.service import make_map_service
+    from study_app.study.showing import record_showing
+
+    study = make_study("decision", trials=8, checks=0, extra=decision_extra(source=source))
+    preds = predictions_for(study)
+    plan = build_plan(study, select_items(study, preds), preds, 0, 2)
+    step = next(s for s in plan.trial_steps if s.advice.arm == "placebo" and s.maps)
+    service = make_map_service(tmp_path / "cache")
+    (record,) = record_showing(step, service).maps
+    planned = step.maps[0]
+    assert record.cache_key == planned.cache_key and record.png_sha256
+    own = copy(planned, image_path=None, randomized_model=False)
+    (own_record,) = record_showing(copy(step, maps=(own,)), service).maps
+    assert own_record.cache_key != record.cache_key  # not the trial image's real map
+    assert planned.randomized_model == (source == "randomized_model")
