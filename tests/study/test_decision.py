@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -289,6 +291,12 @@ def test_export_command_writes_reliance_csv_and_the_page_tables_agree(make_study
     summary = arm_reliance(rows, n_boot=50)
     assert {"rair", "rsr", "over_reliance", "switch_fraction", "complementarity"} <= set(summary["measure"])
     assert set(tables.trial_frame(rows)["method"]) == {"human", "ai", "gradcam", "placebo"}
+    # the generated Python analysis reads this export as it is, with the arm as the condition
+    assert main(["analysis-script", "--study", study.source, "--out", str(tmp_path / "scripts")]) == 0
+    done = subprocess.run([sys.executable, str(tmp_path / "scripts" / "analysis.py"), str(out),
+                           str(tmp_path / "analysis")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "human" in done.stdout and "placebo" in done.stdout
 
 
 def test_xai_study_check_reports_the_pool(make_study, tmp_path, monkeypatch, capsys):
