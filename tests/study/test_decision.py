@@ -336,3 +336,34 @@ def test_placebo_map_is_served_and_recorded_from_its_own_source(source, make_stu
     (own_record,) = record_showing(copy(step, maps=(own,)), service).maps
     assert own_record.cache_key != record.cache_key  # not the trial image's real map
     assert planned.randomized_model == (source == "randomized_model")
+
+
+def test_mixed_study_balances_every_arm_list(make_study, checkpoint_dir, stimuli_dir):
+    from study.kit import TASK
+
+    tasks = (TASK.format(task="verify", protocol="verification", checkpoint=checkpoint_dir.as_posix(),
+                         stimuli=stimuli_dir.as_posix(), trials=4, checks=0, extra="")
+             + TASK.format(task="decide", protocol="decision", checkpoint=checkpoint_dir.as_posix(),
+                           stimuli=stimuli_dir.as_posix(), trials=8, checks=0, extra=decision_extra()))
+    study = make_study("decision", design="between", tasks=tasks)
+    labels = condition_labels(study)  # methods (2 arms) and decision arms (4): lcm 4 conditions
+    assert labels == ("gradcam/human", "integrated_gradients/ai", "gradcam/gradcam", "integrated_gradients/placebo")
+    preds = predictions_for(study)
+    items = select_items(study, preds)
+    for condition, label in enumerate(labels):
+        plan = build_plan(study, items, preds, condition, 4)
+        verify = {s.arms for s in plan.trial_steps if s.task == "verify"}
+        decide = {s.advice.arm for s in plan.trial_steps if s.task == "decide"}
+        assert "/".join([*next(iter(verify)), *decide]) == label and len(verify) == 1
+
+
+def test_verification_studies_get_reliance_measures_too(make_study, make_engine_for, sqlite_repo, clock):
+    from study_app.analysis.reliance_report import participant_reliance
+    from study_app.store.export import response_rows
+
+    study = make_study("verification", trials=4, checks=1, control=True)
+    engine = make_engine_for(study, sqlite_repo)
+    _walk(engine, clock)
+    table = participant_reliance(response_rows(engine.repository, engine.record))
+    assert set(table["protocol"]) == {"verification"} and table["n_trials"].sum() == 4
+    assert table["agreement"].notna().all() and table["accuracy_initial"].isna().all()
