@@ -233,12 +233,12 @@ def test_advice_on_request_records_whether_and_when(make_study, make_engine_for,
     assert stored.response_time_ms == 4000 and stored.answer["advice_requested_ms"] <= stored.response_time_ms
 
 
-def test_export_has_both_answers_times_arm_and_placebo_source(make_study, make_engine_for, sqlite_repo, clock):
+def test_export_has_both_answers_times_arm_and_placebo_source(make_study, make_engine_for, repo, clock):
     from study_app.analysis.reliance import ExportColumns, participant_table, trials_from_export
     from study_app.store.export import response_rows
 
     study = make_study("decision", trials=8, checks=1, extra=decision_extra(on_request=True))
-    engine = make_engine_for(study, sqlite_repo)
+    engine = make_engine_for(study, repo)
     _walk(engine, clock)
     rows = [r for r in response_rows(engine.repository, engine.record) if not r["is_attention_check"]]
     assert len(rows) == 8 and {r["arm"] for r in rows} == {"human", "ai", "gradcam", "placebo"}
