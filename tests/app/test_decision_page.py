@@ -6,8 +6,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from study.test_decision import decision_extra
+
 from app.conftest import PASSWORD_ENV
-from app.drive import answer_step, click, current_kind, fill_form, new_app, texts
+from app.drive import answer_step, click, current_kind, fill_form, new_app, run_to_end, texts
+from study_app.ui import state_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "studies" / "offline" / "decision.toml"
@@ -54,3 +57,18 @@ def test_decision_example_asks_then_gives_advice_on_request(tmp_path, monkeypatc
     asked = [a for a in finals if a.get("advice_requested")]
     assert len(asked) == 1 and asked[0]["advice_requested_ms"] >= 0
     assert sum(a.get("advice_requested") is False for a in finals) == skipped
+
+
+def test_analysis_page_shows_reliance_per_arm(setup_study):
+    setup_study("decision", trials=8, extra=decision_extra())
+    run_to_end(new_app().run())
+    at = new_app()
+    at.session_state[state_keys.RESEARCHER_OK] = True
+    at.run()
+    at.switch_page("app_pages/researcher_analysis.py").run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert "Reliance on the AI's advice" in [s.value for s in at.subheader]
+    table = next(t.value for t in at.dataframe if "measure" in t.value.columns)
+    assert set(table["arm"]) == {"human", "ai", "gradcam", "placebo"}
+    assert {"over_reliance", "rair", "rsr", "complementarity"} <= set(table["measure"])
+    assert [d.proto.label for d in at.get("download_button")] == ["Per-participant reliance (CSV)"]
