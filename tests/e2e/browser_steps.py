@@ -49,3 +49,42 @@ def shot(page: Page, folder: Path, name: str) -> Path:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+DECISION_INITIAL = "What does the image show?"
+DECISION_FINAL = "Your final answer"
+DECISION_ADVICE = "Show the AI's advice"
+
+
+def answer_decision_trial(page: Page, answer: str, *, request_advice: bool = True,
+                          timeout: int = TIMEOUT_MS) -> dict:
+    """One decision trial, whichever arm: the own answer (when asked: arms with advice in two-step designs),
+    then the advice (asked for when it is given on request and ``request_advice``) and the final answer.
+    Returns what the page showed: ``phases``, ``advice_button``, ``prediction`` (shown with the final
+    answer) and ``maps`` (decoded pictures besides the image)."""
+    seen = {"phases": [], "advice_button": False, "prediction": False, "maps": 0}
+    expect(page.get_by_role("radiogroup", name=DECISION_INITIAL).or_(
+        page.get_by_role("radiogroup", name=DECISION_FINAL))).to_be_visible(timeout=timeout)
+    if page.get_by_role("radiogroup", name=DECISION_INITIAL).count():
+        assert page.get_by_text("The model predicts").count() == 0, "no advice before the own answer"
+        choose(page, DECISION_INITIAL, answer)
+        choose(page, "How confident are you?", "3")
+        seen["phases"].append("initial")
+        click(page, "Continue")
+        wait_text(page, DECISION_FINAL, timeout)
+    seen["phases"].append("final")
+    if page.get_by_role("button", name=DECISION_ADVICE).count():
+        seen["advice_button"] = True
+        assert page.get_by_text("The model predicts").count() == 0, "the advice waits for the request"
+        if request_advice:
+            click(page, DECISION_ADVICE)
+            wait_text(page, "The model predicts", timeout)
+    seen["prediction"] = page.get_by_text("The model predicts").count() > 0
+    images = page.locator("[data-testid='stImage'] img")
+    page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=timeout)
+    seen["maps"] = images.count() - 1
+    choose(page, DECISION_FINAL, answer)
+    choose(page, "How confident are you?", "4")
+    click(page, "Continue")
+    return seen

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.browser_steps import choose, click, wait_settled, wait_text
+from e2e.browser_steps import answer_decision_trial, choose, click, wait_settled, wait_text
 from e2e.doc_screenshots import doc_shot
 from e2e.streamlit_server import PROJECT_ROOT, StreamlitServer
 from e2e.study_setup import E2EStudy, open_repository
@@ -60,6 +60,9 @@ def trial_steps_per_task(task) -> int:
     items = task.trials + task.learning_trials
     if task.protocol == "rate":
         return 2 * items + task.attention_checks
+    if task.protocol == "decision" and task.decision.variant == "two_step":
+        # two steps per trial but one on the human arm's (within subjects: trials / arms of them)
+        return 2 * items - items // len(task.decision.arms) + task.attention_checks
     return items + task.attention_checks
 
 
@@ -229,7 +232,8 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
     study = load_study(DEMO_STUDY, check_images=False)
     rate = [t for t in study.tasks if t.protocol == "rate"]
     verification = [t for t in study.tasks if t.protocol == "verification"]
-    assert [t.name for t in study.tasks] == [t.name for t in rate + verification]  # pets first, then MRI
+    decision = [t for t in study.tasks if t.protocol == "decision"]
+    assert [t.name for t in study.tasks] == [t.name for t in rate + verification + decision]
     assert study.completion_code == "XAIDEMO"
     method_labels = [m.label for m in study.methods]
     assert method_labels == ["LIME", "Kernel SHAP", "Grad-CAM"]
@@ -285,6 +289,15 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
                     checks_seen += is_check
                     document = document if is_check else None
             assert checks_seen == sum(t.attention_checks for t in verification)
+            for task in decision:  # own answer, the arm's advice, final answer (the human arm: one answer)
+                arms_seen = []
+                for _ in range(task.trials):
+                    image += 1
+                    wait_text(page, f"Image {image} of {total}", STEP_MS)
+                    shown = answer_decision_trial(page, task.class_names[image % len(task.class_names)],
+                                                  timeout=STEP_MS)
+                    arms_seen.append((len(shown["phases"]), shown["prediction"], shown["maps"]))
+                assert sorted(arms_seen) == [(1, False, 0), (2, True, 0), (2, True, 1), (2, True, 1)], arms_seen
 
             answer_post_questionnaire(page, stored_plan(setup)["post_questions"])
             pages.shot("post_questionnaire")

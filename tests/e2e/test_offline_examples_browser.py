@@ -1,7 +1,7 @@
 """Every protocol runs offline: each study in ``examples/studies/offline/`` walked in Chromium.
 
 The examples use the bundled checkpoints, the demo's stimuli and the demo's committed attribution cache,
-so a fresh clone without internet can try rate, forward simulation, verification and distinction. Each
+so a fresh clone without internet can try rate, forward simulation, verification, distinction and decision. Each
 walk starts the server the way its file's header says (``streamlit run study_app/main.py -- --study FILE``
 for two of them, ``XAI_STUDY_FILE=FILE`` for the others, so both launch forms stay working), answers
 every step as the page asks (attention checks as instructed), and then checks the database (one completed
@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from e2e.browser_steps import choose, click, wait_settled, wait_text
+from e2e.browser_steps import (
+    DECISION_FINAL,
+    DECISION_INITIAL,
+    answer_decision_trial,
+    choose,
+    click,
+    wait_settled,
+    wait_text,
+)
 from e2e.doc_screenshots import doc_shot
 from e2e.streamlit_server import PROJECT_ROOT, StreamlitServer
 from e2e.study_setup import E2E_PASSWORD, E2EStudy, open_repository
@@ -43,7 +51,8 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "offline"
 EFFECT = "did this explanation help or confuse your understanding of the prediction?"
 CHOICE_QUESTIONS = ("What will the model predict for this image?", "Which class did the model predict?")
 # protocol -> how the server is told which study to run
-LAUNCH = {"rate": "argv", "forward_simulation": "env", "verification": "env", "distinction": "argv"}
+LAUNCH = {"rate": "argv", "forward_simulation": "env", "verification": "env", "distinction": "argv",
+          "decision": "env"}
 
 
 def attention_prompt(page: Page) -> str:
@@ -89,6 +98,11 @@ def answer_trial(page: Page, pages: Pages, image: int, total: int, class_names: 
             doc_shot(page, document)
         click(page, "Continue")
         return "verification", maps, bool(prompt)
+    if radio_group(page, DECISION_INITIAL).count() or radio_group(page, DECISION_FINAL).count():
+        wanted = re.search(r"choose '(.+)'", prompt)
+        shown = answer_decision_trial(page, wanted.group(1) if wanted else class_names[image % len(class_names)],
+                                      timeout=STEP_MS)
+        return "decision", shown["maps"], bool(prompt)
     for question in CHOICE_QUESTIONS:
         if radio_group(page, question).count():
             wanted = re.search(r"choose '(.+)'", prompt)
@@ -137,7 +151,7 @@ def no_study_settings(monkeypatch) -> None:
 
 
 @pytest.mark.usefixtures("no_study_settings")
-@pytest.mark.parametrize("protocol", ["rate", "forward_simulation", "verification", "distinction"])
+@pytest.mark.parametrize("protocol", ["rate", "forward_simulation", "verification", "distinction", "decision"])
 def test_offline_example_runs_end_to_end(protocol, chromium, tmp_path):
     from study_app.study import load_study  # noqa: PLC0415
     from study_app.study.design import rate_post_questions  # noqa: PLC0415
@@ -208,3 +222,6 @@ def test_offline_example_runs_end_to_end(protocol, chromium, tmp_path):
     assert len(responses) == trial_steps_per_task(task)
     checks = [r for r in responses if r.is_attention_check]
     assert len(checks) == task.attention_checks and all(r.attention_passed for r in checks)
+    if protocol == "decision":  # the advice was asked for on the three arms that give it, and timed
+        asked = [r.answer for r in responses if r.phase == "final" and "advice_requested" in r.answer]
+        assert len(asked) == 3 and all(a["advice_requested"] and a["advice_requested_ms"] >= 0 for a in asked)
