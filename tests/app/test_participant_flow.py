@@ -10,7 +10,7 @@ import pytest
 from app.conftest import db_counts, stored_responses
 from app.drive import answer_step, click, current_kind, new_app, run_to_end, texts
 
-PROTOCOLS = ["rate", "verification", "forward_simulation", "distinction"]
+PROTOCOLS = ["rate", "verification", "forward_simulation", "distinction", "decision"]
 
 
 def test_consent_page_shows_the_study_and_stores_nothing(setup_study):

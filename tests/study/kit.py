@@ -56,6 +56,12 @@ label = "Integrated Gradients"
 params = {{ n_steps = 16 }}
 """
 
+DECISION_EXTRA = """\
+arms = ["human", "ai", "gradcam", "placebo"]
+placebo = { method = "gradcam", source = "randomized_model" }
+ai_wrong_share = 0.5
+"""
+
 TASK = """
 [[tasks]]
 name = "{task}"
@@ -98,7 +104,8 @@ def write_study(folder: Path, protocol: str, *, checkpoint: Path, stimuli: Path,
                 tail: str = "") -> Path:
     """Write a study file for one protocol and return its path."""
     if not extra:
-        extra = {"forward_simulation": "learning_trials = 4", "distinction": "k = 2"}.get(protocol, "")
+        extra = {"forward_simulation": "learning_trials = 4", "distinction": "k = 2",
+                 "decision": DECISION_EXTRA}.get(protocol, "")
     text = STUDY_HEADER.format(
         sid=sid or f"test-{protocol}", protocol=protocol, keep=str(keep).lower(), design=design,
         control=str(control).lower(), negative=f'negative_control = "{negative}"\n' if negative else "",

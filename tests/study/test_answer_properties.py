@@ -25,7 +25,7 @@ from study_app.study.answers import answer_sha256, validate_questionnaire, valid
 from study_app.study.plan import Plan, TrialStep
 from study_app.study.steps import EFFECT_OPTIONS, Question
 
-PROTOCOLS = ["rate", "forward_simulation", "verification", "distinction"]
+PROTOCOLS = ["rate", "forward_simulation", "verification", "distinction", "decision"]
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 ENGINE_RUNS = settings(max_examples=25, deadline=None,
                        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -99,6 +99,8 @@ def valid_trial_answer(spec: TrialStep):
         fields = {"effect": st.fixed_dictionaries({m.key: st.sampled_from(EFFECT_OPTIONS) for m in spec.maps})}
     elif protocol == "verification":
         fields = {"decision": st.sampled_from(["accept", "reject"]), "confidence": scale}
+    elif protocol == "decision":  # phase initial or final
+        fields = {phase: st.sampled_from(spec.options), f"confidence_{phase}": scale}
     else:
         fields = {"choice": st.sampled_from(spec.options), "confidence": st.one_of(st.none(), scale)}
     return st.fixed_dictionaries(fields, optional={"comment": text})

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from study.kit import FakeClock, answer_for, run_participant
 from study_app.study import AnswerError, UnknownParticipantError
 
-PROTOCOLS = ["rate", "forward_simulation", "verification", "distinction"]
+PROTOCOLS = ["rate", "forward_simulation", "verification", "distinction", "decision"]
 
 
 def _trial_steps(steps):
