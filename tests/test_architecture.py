@@ -14,9 +14,7 @@ PACKAGE = ROOT / "study_app"
 # trainers -> explain -> study/store -> (maps, analysis, settings, readiness, serve) -> ui -> app_pages/main
 LAYERS = {
     "trainers": 0,
-    "study_app.i18n": 0,  # participant-facing text catalogues: imports nothing of the project
     "study_app.explain": 1,
-    "study_app.i18n": 1,  # message catalogues: imports nothing of the project
     "study_app.study": 2,
     "study_app.store": 2,
     "study_app.maps": 3,
