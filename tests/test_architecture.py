@@ -15,6 +15,7 @@ PACKAGE = ROOT / "study_app"
 LAYERS = {
     "trainers": 0,
     "study_app.explain": 1,
+    "study_app.i18n": 1,  # participant-facing text catalogues: imports nothing of the project
     "study_app.study": 2,
     "study_app.store": 2,
     "study_app.maps": 3,
