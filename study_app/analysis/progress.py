@@ -1,8 +1,9 @@
 """Live progress numbers from the repository's plain records. No Streamlit here.
 
-A participant is *completed*, *in progress* (seen within the study's inactivity timeout) or *abandoned*
-(unfinished and silent for longer: their slot goes to the next newcomer). Withdrawn participants have no
-rows left; the event log counts them.
+A participant is *completed*, *screened out* (by the study's screen-out rule: their slot goes back to the
+pool), *in progress* (seen within the study's inactivity timeout) or *abandoned* (unfinished and silent for
+longer: their slot goes to the next newcomer). Withdrawn participants have no rows left; the event log
+counts them. Pilot runs are counted apart (:func:`split_pilots`), never in the study's numbers.
 """
 
 from __future__ import annotations
@@ -12,22 +13,32 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from study_app.store.records import COMPLETED
+from study_app.store.records import COMPLETED, SCREENED_OUT
+
+STATES = ("started", "completed", "screened out", "in progress", "abandoned")
+
+
+def split_pilots(participants: Iterable) -> tuple[list, list]:
+    """``(study participants, pilot runs)``."""
+    everyone = list(participants)
+    return [p for p in everyone if not p.pilot], [p for p in everyone if p.pilot]
 
 
 def participant_state(p, active_since: dt.datetime) -> str:
     if p.status == COMPLETED:
         return "completed"
+    if p.status == SCREENED_OUT:
+        return "screened out"
     last_seen = p.last_seen_at if p.last_seen_at.tzinfo else p.last_seen_at.replace(tzinfo=dt.UTC)
     return "in progress" if last_seen >= active_since else "abandoned"
 
 
 def progress_table(participants: Iterable, conditions: Sequence[str], active_since: dt.datetime) -> pd.DataFrame:
-    """Started / completed / in progress / abandoned per condition label, plus a total row."""
-    counts = {label: {"started": 0, "completed": 0, "in progress": 0, "abandoned": 0} for label in conditions}
+    """Started / completed / screened out / in progress / abandoned per condition label, plus a total row."""
+    counts = {label: dict.fromkeys(STATES, 0) for label in conditions}
     for p in participants:
         label = conditions[p.condition] if 0 <= p.condition < len(conditions) else f"condition {p.condition}"
-        row = counts.setdefault(label, {"started": 0, "completed": 0, "in progress": 0, "abandoned": 0})
+        row = counts.setdefault(label, dict.fromkeys(STATES, 0))
         row["started"] += 1
         row[participant_state(p, active_since)] += 1
     table = pd.DataFrame.from_dict(counts, orient="index")

@@ -16,6 +16,7 @@ import streamlit as st
 
 from study_app.app_pages.steps import consent, done, instructions, questionnaire, trial
 from study_app.study import AnswerError
+from study_app.study.screening import PILOT_PARAM, is_pilot_link
 from study_app.study.steps import (
     CONSENT,
     DECLINED,
@@ -23,14 +24,17 @@ from study_app.study.steps import (
     INSTRUCTIONS,
     POST_QUESTIONNAIRE,
     PRE_QUESTIONNAIRE,
+    SCREENED_OUT,
     TRIAL,
     WITHDRAWN,
 )
 from study_app.ui import state_keys
+from study_app.ui.browser import submitted_signals
 from study_app.ui.friendly_errors import friendly_errors
 from study_app.ui.language import _, use_language
 from study_app.ui.resources import StudyUnavailable, study_engine
 from study_app.ui.submission import Submission, show_notice
+from study_app.ui.trial_forms import signals_key
 
 ENDED = "participant_ended"  # "declined" / "withdrawn": shown until the participant starts again
 SUBMITTED = "answer_submitted"  # set by a submit callback: this run follows a stored answer (for timing)
@@ -51,6 +55,11 @@ def participant_and_step(engine):
     if st.query_params.get(state_keys.TOKEN_PARAM) != token:
         st.query_params[state_keys.TOKEN_PARAM] = token
     return token, step
+
+
+def is_pilot_run(engine) -> bool:
+    """The page was opened through the study's pilot link (see :mod:`study_app.study.screening`)."""
+    return is_pilot_link(st.query_params.get(PILOT_PARAM), engine.pilot_key)
 
 
 def forget_participant() -> None:
@@ -77,6 +86,8 @@ def draw_step(step, engine, submission: Submission) -> None:
         trial.render(step, submission)
     elif step.kind == DONE:
         done.render(step, engine.study)
+    elif step.kind == SCREENED_OUT:
+        done.render_screened_out(engine.study)
     else:
         raise ValueError(f"unknown step kind {step.kind!r}")
 
@@ -84,8 +95,9 @@ def draw_step(step, engine, submission: Submission) -> None:
 def store_answer(engine, token: str, step, answer: dict) -> str | None:
     """Store ``answer`` to ``step`` (inside the submit callback); a notice when the engine refuses it."""
     st.session_state[SUBMITTED] = True
+    signals = submitted_signals(signals_key(step.step_id)) if step.kind == TRIAL else None
     try:
-        following = engine.submit(token, step.step_id, answer)
+        following = engine.submit(token, step.step_id, answer, signals=signals, pilot=is_pilot_run(engine))
     except AnswerError as err:
         return _("Please check your answer ({field}): it could not be saved as given.").format(
             field=err.field or _("answer"))
@@ -146,9 +158,12 @@ def _participant_run(built: dict) -> None:
         token, step = participant_and_step(engine)
         built["kind"] = step.kind
         built["submitted"] = st.session_state.pop(SUBMITTED, False)
-        if step.kind not in (CONSENT, DONE):
+        if PILOT_PARAM in st.query_params and is_pilot_run(engine):
+            st.info(_("Pilot run: your answers are stored flagged as a pilot and left out of the study's "
+                      "data and balance."), icon=":material/science:")
+        if step.kind not in (CONSENT, DONE, SCREENED_OUT):
             show_progress(step)
         draw_step(step, engine, Submission(step.step_id, partial(store_answer, engine, token, step)))
         show_notice(step.step_id)
-        if step.kind not in (CONSENT, DONE):
+        if step.kind not in (CONSENT, DONE, SCREENED_OUT):
             offer_withdrawal(engine, token)

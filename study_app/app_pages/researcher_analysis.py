@@ -12,8 +12,10 @@ from study_app.ui.researcher_frame import researcher_page
 
 engine = researcher_page("Analysis")
 if engine is not None:
-    rows = response_rows(engine.repository, engine.record)
-    people = participant_rows(engine.repository, engine.record)
+    include_pilot = st.toggle("Include pilot runs", value=False, key="analysis_include_pilot",
+                              help="Pilot runs (the pilot link) are left out of the analysis unless included.")
+    rows = response_rows(engine.repository, engine.record, include_pilot=include_pilot)
+    people = participant_rows(engine.repository, engine.record, include_pilot=include_pilot)
     df = analysis.trial_frame(rows)
     completed = sum(1 for p in people if p["status"] == COMPLETED)
     st.caption(f"{len(df)} answered trials (attention checks excluded) from {len(people)} participants, "

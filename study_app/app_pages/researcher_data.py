@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from study_app.store.export import AUDIT_COLUMNS, export_study, write_audit_csv
+from study_app.study.quality import QualityRules
 from study_app.ui.researcher_frame import researcher_page
 
 EXPORT_KEY = "researcher_export"
@@ -17,11 +18,14 @@ if engine is not None:
     st.markdown("Long format: one row per participant × trial with full provenance, and one row per "
                 "participant with questionnaire answers. Formula-like cells are neutralised for spreadsheets. "
                 "Each export is recorded in the study's event log.")
+    include_pilot = st.toggle("Include pilot runs", value=False, key="export_include_pilot",
+                              help="Pilot runs (the pilot link) are left out unless included; a pilot column marks them.")
     if st.button("Prepare the CSV export", type="primary", key="prepare_export"):
         with tempfile.TemporaryDirectory() as tmp:
             result = export_study(engine.repository, [engine.record], Path(tmp) / "responses.csv",
                                   Path(tmp) / "participants.csv",
-                                  audit_path=Path(tmp) / "audit_log.csv", actor="web")
+                                  audit_path=Path(tmp) / "audit_log.csv", actor="web", include_pilot=include_pilot,
+                                  rules=QualityRules(min_trial_seconds=engine.study.min_trial_seconds))
             st.session_state[EXPORT_KEY] = {
                 "responses": result.responses_path.read_bytes(),
                 "participants": result.participants_path.read_bytes(),

@@ -4,7 +4,10 @@ import datetime as dt
 
 import streamlit as st
 
-from study_app.analysis.progress import progress_table, recent_texts
+from study_app.analysis.progress import progress_table, recent_texts, split_pilots
+from study_app.store.export import participant_rows
+from study_app.study.quality import QualityRules
+from study_app.study.screening import PILOT_PARAM
 from study_app.ui.researcher_frame import researcher_page
 
 engine = researcher_page("Live progress")
@@ -15,18 +18,19 @@ def live_progress(engine) -> None:
     repo, record = engine.repository, engine.record
     now = dt.datetime.now(dt.UTC)
     active_since = now - dt.timedelta(minutes=engine.study.inactive_timeout_minutes)
-    participants = repo.participants(record.id)
+    participants, pilots = split_pilots(repo.participants(record.id))
     table = progress_table(participants, engine.conditions, active_since)
     total = table[table["condition"] == "all"].iloc[0]
-    cols = st.columns(4)
-    for col, name in zip(cols, ("started", "completed", "in progress", "abandoned"), strict=True):
+    cols = st.columns(5)
+    for col, name in zip(cols, ("started", "completed", "screened out", "in progress", "abandoned"), strict=True):
         col.metric(name.capitalize(), int(total[name]))
     st.subheader("Per condition")
     st.table(table.set_index("condition"))
     withdrawn = sum(1 for e in repo.events(record.id) if e.kind == "withdrawal")
     st.caption(f"Abandoned = unfinished and inactive for over {engine.study.inactive_timeout_minutes:g} minutes "
-               f"(their slot is reassigned). Withdrawn (data deleted): {withdrawn}. "
-               f"Updated {now:%H:%M:%S} UTC.")
+               f"(their slot is reassigned). Withdrawn (data deleted): {withdrawn}. Pilot runs (not counted "
+               f"above): {len(pilots)}. Updated {now:%H:%M:%S} UTC.")
+    quality_flags(engine)
     st.subheader("Latest free-text answers")
     public_ids = {p.id: p.public_id for p in participants}
     texts = recent_texts(repo.responses(record.id), repo.questionnaire_answers(record.id), public_ids)
@@ -38,5 +42,33 @@ def live_progress(engine) -> None:
             st.text(row.text)  # st.text: participant input is shown verbatim, never as Markdown or HTML
 
 
+def quality_flags(engine) -> None:
+    """Participants with a data-quality flag (nobody is excluded: the researcher decides)."""
+    st.subheader("Data-quality flags")
+    rules = QualityRules(min_trial_seconds=engine.study.min_trial_seconds)
+    flagged = [r for r in participant_rows(engine.repository, engine.record, rules=rules) if r["quality_flags"]]
+    if not flagged:
+        st.caption("No participant is flagged.")
+        return
+    st.dataframe([{"participant": r["participant"], "status": r["status"], "flags": r["quality_flags"],
+                   "too fast": r["too_fast_trials"], "failed checks": r["failed_attention_checks"],
+                   "straight-lining": r["straight_lining"], "page hidden (times)": r["hidden_count"],
+                   "away (s)": round(r["away_ms"] / 1000, 1)} for r in flagged], hide_index=True)
+    st.caption(f"too_fast: answered in under {engine.study.min_trial_seconds or '—'} s (min_trial_seconds); "
+               "attention: failed an attention check; straight_lining: the same value on every scale answer "
+               "(5 or more); away: page hidden or window unfocused for 10 s or more in all. The same columns "
+               "are in participants.csv and responses.csv. Nobody is excluded automatically.")
+
+
+def pilot_link(engine) -> None:
+    with st.expander("Pilot link: try the real study without adding to its data"):
+        base = str(st.context.url or "").split("?")[0].rsplit("/", 1)[0]
+        st.code(f"{base}/?{PILOT_PARAM}={engine.pilot_key}", language=None)
+        st.caption("Answers given through this link are stored flagged as pilot: they never count towards "
+                   "the assignment balance and are left out of exports and analysis unless you include them "
+                   "(Data page, or xai-study export --include-pilot). Keep the link to the research team.")
+
+
 if engine is not None:
+    pilot_link(engine)
     live_progress(engine)

@@ -26,7 +26,11 @@ from pathlib import Path
 
 from study_app.store.records import ShownTrial
 from study_app.store.repository import Repository, StudyRecord
+from study_app.study import quality
 from study_app.study.plan import Plan
+from study_app.study.quality import QualityRules, participant_quality, trial_quality
+
+NO_RULES = QualityRules()  # no minimum time: ``too_fast`` stays empty unless the study sets one
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,12 +40,14 @@ RESPONSE_COLUMNS = [
     "model_topk", "options", "methods", "method_names", "method_params", "map_targets", "randomized_model",
     "checkpoint", "checkpoint_sha256", "target_label", "map_cache_key", "map_sha256", "png_sha256", "is_attention_check", "attention_expected",
     "attention_passed", "correct", "shown_at", "answered_at", "response_time_ms", "answer_sha256",
+    *quality.TRIAL_COLUMNS,
 ]
 AUDIT_COLUMNS = ["id", "at", "action", "outcome", "actor", "study_id", "detail"]
 PARTICIPANT_COLUMNS = [
     "study_id", "study_sha256", "participant", "condition", "condition_label", "seed", "status", "created_at",
     "consented_at", "last_seen_at", "completed_at", "prolific_pid", "prolific_study_id", "prolific_session_id",
     "external_ids_hashed", "trials_planned", "trials_answered", "attention_checks", "attention_checks_passed",
+    "pilot", *quality.PARTICIPANT_COLUMNS,
 ]
 
 
@@ -143,16 +149,19 @@ def _plans(repository: Repository, record: StudyRecord) -> dict[int, Plan]:
     return {pid: Plan.from_json(json.loads(text)) for pid, text in repository.plans(record.id).items()}
 
 
-def response_rows(repository: Repository, record: StudyRecord) -> list[dict]:
-    """One dict per answered participant x trial (phases of a trial merged into one row)."""
-    participants = {p.id: p for p in repository.participants(record.id)}
+def response_rows(repository: Repository, record: StudyRecord, *, include_pilot: bool = False,
+                  rules: QualityRules = NO_RULES) -> list[dict]:
+    """One dict per answered participant x trial (phases of a trial merged into one row), with the trial's
+    data-quality columns (:mod:`study_app.study.quality`). Pilot runs only with ``include_pilot``."""
+    participants = {p.id: p for p in repository.participants(record.id) if include_pilot or not p.pilot}
     plans = _plans(repository, record)
     shown: dict[tuple[int, int], list[ShownTrial]] = {}
     for s in repository.shown_trials(record.id):
         shown.setdefault((s.participant_id, s.trial_index), []).append(s)
     grouped: dict[tuple[int, int], list] = {}
     for r in repository.responses(record.id):
-        grouped.setdefault((r.participant_id, r.trial_index), []).append(r)
+        if r.participant_id in participants:
+            grouped.setdefault((r.participant_id, r.trial_index), []).append(r)
     rows = []
     for (pid, trial_index), answers in grouped.items():
         participant, plan = participants[pid], plans.get(pid)
@@ -190,17 +199,41 @@ def response_rows(repository: Repository, record: StudyRecord) -> list[dict]:
                 row[f"response_time_ms_{a.phase}"] = a.response_time_ms
         _shown_columns(shown.get((pid, trial_index), []), row)
         _decision_columns(first, answers, row)
+        row.update(trial_quality(row["response_time_ms"], _summed_signals(answers), rules))
+        if include_pilot:
+            row["pilot"] = participant.pilot
         rows.append(row)
     return rows
 
 
-def participant_rows(repository: Repository, record: StudyRecord) -> list[dict]:
-    """One dict per participant with questionnaire answers as ``pre_<id>`` / ``post_<id>`` columns."""
+def _summed_signals(answers) -> dict | None:
+    """A trial's browser signals over its phases (``None`` when no phase brought any)."""
+    reported = [a.signals for a in answers if a.signals and any(v is not None for v in a.signals.values())]
+    if not reported:
+        return None
+    return {name: sum(s.get(name) or 0 for s in reported) for name in reported[0]}
+
+
+def _likert_values(answer: Mapping) -> list[int]:
+    """Scale answers in a trial answer (confidence and trust items, whatever the protocol calls them)."""
+    return [v for k, v in answer.items()
+            if isinstance(v, int) and not isinstance(v, bool) and ("confidence" in k or "trust" in k)]
+
+
+def participant_rows(repository: Repository, record: StudyRecord, *, include_pilot: bool = False,
+                     rules: QualityRules = NO_RULES) -> list[dict]:
+    """One dict per participant with questionnaire answers as ``pre_<id>`` / ``post_<id>`` columns and
+    their data-quality summary and flags (:mod:`study_app.study.quality`; nobody is excluded here)."""
     plans = _plans(repository, record)
+    trials: dict[str, list[dict]] = {}
+    for row in response_rows(repository, record, include_pilot=include_pilot, rules=rules):
+        trials.setdefault(row["participant"], []).append(row)
+    likert: dict[int, list[int]] = {}
     answered: dict[int, set[int]] = {}
     checks: dict[int, list[bool | None]] = {}
     for r in repository.responses(record.id):
         answered.setdefault(r.participant_id, set()).add(r.trial_index)
+        likert.setdefault(r.participant_id, []).extend(_likert_values(r.answer))
         if r.is_attention_check:
             checks.setdefault(r.participant_id, []).append(r.attention_passed)
     questionnaire: dict[int, dict] = {}
@@ -208,6 +241,8 @@ def participant_rows(repository: Repository, record: StudyRecord) -> list[dict]:
         questionnaire.setdefault(q.participant_id, {})[f"{q.questionnaire}_{q.question_id}"] = q.answer
     rows = []
     for p in repository.participants(record.id):
+        if p.pilot and not include_pilot:
+            continue
         plan = plans.get(p.id)
         passed = checks.get(p.id, [])
         row = {
@@ -218,8 +253,9 @@ def participant_rows(repository: Repository, record: StudyRecord) -> list[dict]:
             "prolific_study_id": p.prolific_study_id, "prolific_session_id": p.prolific_session_id,
             "external_ids_hashed": p.external_ids_hashed, "trials_planned": plan and plan.n_trials,
             "trials_answered": len(answered.get(p.id, ())), "attention_checks": len(passed),
-            "attention_checks_passed": sum(1 for v in passed if v),
+            "attention_checks_passed": sum(1 for v in passed if v), "pilot": p.pilot,
         }
+        row.update(participant_quality(trials.get(p.public_id, []), likert.get(p.id, []), rules))
         row.update(questionnaire.get(p.id, {}))
         rows.append(row)
     return rows
@@ -250,14 +286,14 @@ class ExportResult:
 
 def export_study(repository: Repository, records: list[StudyRecord], responses_path: str | Path,
                  participants_path: str | Path, *, now: dt.datetime | None = None, audit_path: str | Path | None = None,
-                 actor: str = "cli") -> ExportResult:
+                 actor: str = "cli", include_pilot: bool = False, rules: QualityRules = NO_RULES) -> ExportResult:
     """Write both CSVs for the given study versions, log an ``export`` event for each version and an entry
     in the researcher audit log, then (with ``audit_path``) the audit log itself, this export included."""
     now = now or dt.datetime.now(dt.UTC)
     responses, participants = [], []
     for record in records:
-        responses += response_rows(repository, record)
-        participants += participant_rows(repository, record)
+        responses += response_rows(repository, record, include_pilot=include_pilot, rules=rules)
+        participants += participant_rows(repository, record, include_pilot=include_pilot, rules=rules)
     n_r = write_csv(responses_path, responses, _columns(RESPONSE_COLUMNS, responses))
     n_p = write_csv(participants_path, participants, _columns(PARTICIPANT_COLUMNS, participants))
     digest = hashlib.sha256(Path(responses_path).read_bytes()).hexdigest()

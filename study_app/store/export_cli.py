@@ -27,6 +27,7 @@ from study_app.store.export import export_study
 from study_app.store.logs import cli_actor
 from study_app.store.migrate import SchemaMismatch
 from study_app.store.repository import Repository
+from study_app.study.quality import QualityRules
 
 
 class ExportError(RuntimeError):
@@ -43,6 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=None, help="SQLAlchemy database URL (overrides env and secrets)")
     parser.add_argument("--all-versions", action="store_true",
                         help="export every stored version of this study id, not only this file's hash")
+    parser.add_argument("--include-pilot", action="store_true",
+                        help="also export the researcher's pilot runs (with a pilot column); left out by default")
+
+
+def _quality_rules(path: Path) -> QualityRules:
+    """The study file's ``min_trial_seconds`` (read as written: the export needs no images or models)."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    seconds = (data.get("study") or {}).get("min_trial_seconds")
+    ok = isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0
+    return QualityRules(min_trial_seconds=float(seconds) if ok else None)
 
 
 def _study_identity(path: Path) -> tuple[str, str]:
@@ -62,7 +73,7 @@ def _study_identity(path: Path) -> tuple[str, str]:
 
 def export_from_file(study_path: Path, out: Path, participants_out: Path | None = None, *, db_url: str | None = None,
                      all_versions: bool = False,
-                     audit_out: Path | None = None):
+                     audit_out: Path | None = None, include_pilot: bool = False):
     """Export the study at ``study_path`` from its database; returns :class:`ExportResult`."""
     slug, sha = _study_identity(study_path)
     url = resolve_db_url(db_url, study_path=study_path)
@@ -81,7 +92,8 @@ def export_from_file(study_path: Path, out: Path, participants_out: Path | None 
                               f"(stored versions: {stored}); use --all-versions to export them")
         participants_out = participants_out or out.with_name("participants.csv")
         return export_study(repo, records, out, participants_out,
-                            audit_path=audit_out or out.with_name("audit_log.csv"), actor=cli_actor())
+                            audit_path=audit_out or out.with_name("audit_log.csv"), actor=cli_actor(),
+                            include_pilot=include_pilot, rules=_quality_rules(study_path))
     finally:
         repo.dispose()
 
@@ -90,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = export_from_file(args.study, args.out, args.participants, db_url=args.db,
                                   all_versions=args.all_versions,
-                                  audit_out=args.audit)
+                                  audit_out=args.audit, include_pilot=args.include_pilot)
     except (ExportError, DatabaseConfigError) as exc:
         print(f"export: {exc}", file=sys.stderr)
         return 1

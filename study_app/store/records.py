@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from study_app.store.schema import ParticipantRow, StudyRow
+from study_app.study.quality import BROWSER_SIGNALS
 
 ACTIVE = "active"
 COMPLETED = "completed"
 SCREENED_OUT = "screened_out"  # ended by the study's screen-out rule; their slot returns to the pool
-SIGNAL_COLUMNS = ("hidden_count", "hidden_ms", "blur_count", "blur_ms")
+SIGNAL_COLUMNS = BROWSER_SIGNALS  # the responses columns that hold them
 
 
 def canonical_json(value) -> str:
@@ -81,7 +82,7 @@ class NewResponse:
     correct: bool | None
     is_attention_check: bool
     attention_passed: bool | None
-    signals: Mapping[str, int] | None = None  # what the browser reported (study_app.analysis.quality)
+    signals: Mapping[str, int] | None = None  # what the browser reported (study_app.study.quality)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ def pilot_key(id_key: bytes, study_slug: str) -> str:
     return hmac.new(id_key, f"pilot:{study_slug}".encode(), hashlib.sha256).hexdigest()[:20]
 
 
-def is_pilot_link(given: str | None, id_key: bytes, study_slug: str) -> bool:
-    return bool(given) and hmac.compare_digest(str(given), pilot_key(id_key, study_slug))
+def is_pilot_link(given: str | None, key: str) -> bool:
+    """``given`` (the link's ``pilot`` parameter) is the study's pilot key (compared in constant time)."""
+    return bool(given) and hmac.compare_digest(str(given), key)
 
 
 def screened_out_step() -> Step:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from study_app.study.quality import BROWSER_SIGNALS
+
 _RETURN_JS = """
 export default function(component) {
   const { data } = component;
@@ -73,7 +75,6 @@ export default function(component) {
 }
 """
 
-SIGNAL_FIELDS = ("hidden_count", "hidden_ms", "blur_count", "blur_ms")
 
 _return = st.components.v2.component("xai_study.return_after", js=_RETURN_JS)
 _width = st.components.v2.component("xai_study.viewport_width", js=_WIDTH_JS)
@@ -105,7 +106,7 @@ def submitted_signals(key: str) -> dict[str, int] | None:
     if not isinstance(raw, dict):
         return None
     out = {}
-    for name in SIGNAL_FIELDS:
+    for name in BROWSER_SIGNALS:
         value = raw.get(name)
         out[name] = int(value) if isinstance(value, int | float) and 0 <= value < 10**9 else 0
     return out

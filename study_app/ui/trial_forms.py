@@ -9,15 +9,19 @@ Each form's key includes the step id, so the next trial never inherits the previ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 
 from study_app.study.steps import DECISION_LABELS, EFFECT_LABELS
+from study_app.ui.browser import page_signals
 from study_app.ui.language import _, current
 from study_app.ui.state_keys import widget_key
 from study_app.ui.submission import Submission, widget_value
 
-__all__ = ["DECISION_LABELS", "EFFECT_LABELS", "choice_form", "continue_form", "effect_form", "trust_form",
-           "verification_form"]
+__all__ = ["DECISION_LABELS", "EFFECT_LABELS", "choice_form", "continue_form", "effect_form", "signals_key",
+           "trial_form", "trust_form", "verification_form"]
 
 
 def _label(labels: dict[str, str]):
@@ -34,6 +38,19 @@ def _scale(trial, label: str, key: str, anchors: tuple[str, str]) -> None:
                  low=low, low_anchor=anchors[0], high=high, high_anchor=anchors[1]))
 
 
+def signals_key(step_id: str) -> str:
+    """Where the trial form's page-visibility counts arrive when the form is submitted."""
+    return widget_key(step_id, "page_signals")
+
+
+@contextmanager
+def trial_form(step_id: str, border: bool = True) -> Iterator[None]:
+    """A trial step's form, carrying the browser's count of hiding and focus loss while it is on screen."""
+    with st.form(f"form:{step_id}", border=border):
+        page_signals(signals_key(step_id))
+        yield
+
+
 def _continue(submission: Submission, step_id: str, collect, label: str | None = None) -> None:
     submission.button(label or _("Continue"), collect, key=widget_key(step_id, "submit"))
 
@@ -47,7 +64,7 @@ def trust_form(step_id: str, trial, submission: Submission) -> None:
             return None, [_("how much you trust the prediction")]
         return {"trust": int(trust)}, []
 
-    with st.form(f"form:{step_id}"):
+    with trial_form(step_id):
         _scale(trial, _("Do you trust this prediction?"), key, (_("not at all"), _("completely")))
         st.caption(_("{low} = not at all, {high} = completely").format(low=trial.scale[0], high=trial.scale[1]))
         _continue(submission, step_id, collect)
@@ -69,7 +86,7 @@ def effect_form(step_id: str, trial, submission: Submission) -> None:
             answer["comment"] = comment.strip()
         return answer, []
 
-    with st.form(f"form:{step_id}"):
+    with trial_form(step_id):
         for m in trial.methods:
             st.radio(_("{label}: did this explanation help or confuse your understanding of the prediction?"
                        ).format(label=m.label),
@@ -88,7 +105,7 @@ def verification_form(step_id: str, trial, submission: Submission) -> None:
                    if v is None]
         return (None, missing) if missing else ({"decision": decision, "confidence": int(confidence)}, [])
 
-    with st.form(f"form:{step_id}"):
+    with trial_form(step_id):
         st.radio(_("Is the model's prediction correct?"), list(DECISION_LABELS),
                  format_func=_label(DECISION_LABELS), index=None, key=decision_key)
         _scale(trial, _("How confident are you?"), confidence_key, (_("guessing"), _("certain")))
@@ -109,12 +126,12 @@ def choice_form(step_id: str, trial, question: str, submission: Submission) -> N
             answer["confidence"] = int(confidence)
         return answer, []
 
-    with st.form(f"form:{step_id}"):
+    with trial_form(step_id):
         st.radio(question, list(trial.options), index=None, key=choice_key)
         _scale(trial, _("How confident are you? (optional)"), confidence_key, (_("guessing"), _("certain")))
         _continue(submission, step_id, collect)
 
 
 def continue_form(step_id: str, submission: Submission, label: str | None = None) -> None:
-    with st.form(f"form:{step_id}", border=False):
+    with trial_form(step_id, border=False):
         _continue(submission, step_id, lambda: ({}, []), label)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from study_app.analysis import tables as analysis
-from study_app.analysis.progress import progress_table, recent_texts
+from study_app.analysis.progress import progress_table, recent_texts, split_pilots
 
 
 def row(participant, methods, correct, *, check=False, model_correct=True, **extra):
@@ -74,11 +74,20 @@ def test_progress_table_counts_each_state():
     def p(condition, status, minutes_ago):
         return SimpleNamespace(condition=condition, status=status, last_seen_at=now - dt.timedelta(minutes=minutes_ago))
 
-    people = [p(0, "completed", 90), p(0, "active", 5), p(1, "active", 45), p(1, "active", 1)]
+    people = [p(0, "completed", 90), p(0, "active", 5), p(1, "active", 45), p(1, "active", 1),
+              p(1, "screened_out", 2)]
     table = progress_table(people, ["latin-0", "latin-1"], since).set_index("condition")
-    assert table.loc["latin-0"].to_dict() == {"started": 2, "completed": 1, "in progress": 1, "abandoned": 0}
-    assert table.loc["latin-1"].to_dict() == {"started": 2, "completed": 0, "in progress": 1, "abandoned": 1}
-    assert table.loc["all", "started"] == 4
+    assert table.loc["latin-0"].to_dict() == {"started": 2, "completed": 1, "screened out": 0, "in progress": 1,
+                                              "abandoned": 0}
+    assert table.loc["latin-1"].to_dict() == {"started": 3, "completed": 0, "screened out": 1, "in progress": 1,
+                                              "abandoned": 1}
+    assert table.loc["all", "started"] == 5
+
+
+def test_pilot_runs_are_counted_apart():
+    people = [SimpleNamespace(pilot=False, id=1), SimpleNamespace(pilot=True, id=2), SimpleNamespace(pilot=False, id=3)]
+    study, pilots = split_pilots(people)
+    assert [p.id for p in study] == [1, 3] and [p.id for p in pilots] == [2]
 
 
 def test_recent_texts_keeps_text_verbatim_newest_first():

@@ -21,6 +21,7 @@ from e2e.test_participant_browser import answer_questionnaire, answer_trial
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
+ID_KEY = "round-trip test id key"
 PHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
             "Version/17.0 Mobile/15E148 Safari/604.1")
 
@@ -66,7 +67,9 @@ def gated_server(tmp_path_factory, recruiter):
     path.write_text(text, encoding="utf-8")
     setup = E2EStudy(study_file=path, db_path=folder / "responses.sqlite", cache_dir=folder / "cache")
     precompute(setup)
-    with StreamlitServer(server_env(setup), ARTIFACTS / "round_trip_server.log") as server:
+    env = {**server_env(setup), "XAI_STUDY_ID_KEY": ID_KEY}
+    with StreamlitServer(env, ARTIFACTS / "round_trip_server.log") as server:
+        server.setup = setup
         yield server
     assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
 
@@ -133,3 +136,58 @@ def test_a_narrow_window_is_refused_until_it_is_widened(chromium, gated_server):
         assert page.get_by_text("Your browser window is").count() == 0
     finally:
         context.close()
+
+
+def test_a_pilot_link_flags_the_participant_and_the_browser_reports_hidden_time(chromium, gated_server):
+    """Through the pilot link: a banner, the participant stored as a pilot; while the trial is on screen the
+    page is hidden once (as switching tabs does), and the answer arrives with that count and its time."""
+    from e2e.study_setup import open_repository
+    from study_app.study.screening import pilot_key
+
+    key = pilot_key(ID_KEY.encode(), "round-trip")
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(f"{gated_server.url}/?pilot={key}")
+        wait_text(page, "Pilot run")
+        click(page, "I agree — start the study")
+        wait_text(page, "A few questions about you")
+        answer_questionnaire(page)
+        wait_text(page, "A worked example")
+        click(page, "I understand — begin")
+        wait_text(page, "Image 1 of 1")
+        page.evaluate(HIDE_JS % "hidden")
+        page.wait_for_timeout(400)
+        page.evaluate(HIDE_JS % "visible")
+        answer_trial(page, "No, the prediction is wrong", "3")
+        wait_text(page, "Thank you!")
+        token = page.url.split("p=")[1].split("&")[0]
+    finally:
+        context.close()
+    repo, record = open_repository(gated_server.setup)
+    try:
+        participant = repo.participant_by_token(token)
+        assert participant.pilot is True
+        (response,) = [r for r in repo.responses(record.id) if r.participant_id == participant.id]
+        assert response.signals["hidden_count"] == 1 and 300 <= response.signals["hidden_ms"] < 60_000
+    finally:
+        repo.dispose()
+
+
+def test_a_wrong_pilot_key_is_an_ordinary_participant(chromium, gated_server):
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{gated_server.url}/?pilot=guessed")
+        wait_text(page, "You agree to take part.")
+        assert page.get_by_text("Pilot run").count() == 0
+    finally:
+        context.close()
+
+
+# The Page Visibility API as a tab switch drives it (headless Chromium has no second tab to switch to).
+HIDE_JS = """() => {
+    Object.defineProperty(document, 'visibilityState', {value: '%s', configurable: true});
+    document.dispatchEvent(new Event('visibilitychange'));
+}"""

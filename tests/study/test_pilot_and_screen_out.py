@@ -91,5 +91,5 @@ def test_the_pilot_key_is_per_study_and_unguessable_without_the_id_key():
     key = pilot_key(b"k" * 32, "study-a")
     assert len(key) == 20 and key == pilot_key(b"k" * 32, "study-a")
     assert key != pilot_key(b"k" * 32, "study-b") and key != pilot_key(b"j" * 32, "study-a")
-    assert is_pilot_link(key, b"k" * 32, "study-a")
-    assert not is_pilot_link(None, b"k" * 32, "study-a") and not is_pilot_link(key[:-1] + "0", b"k" * 32, "study-a")
+    assert is_pilot_link(key, key)
+    assert not is_pilot_link(None, key) and not is_pilot_link("", key) and not is_pilot_link(key[:-1] + "x", key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from study_app.study.completion import COMPLETED, NO_CONSENT, outcome_code, return_url
+from study_app.study.completion import COMPLETED, NO_CONSENT, SCREENED_OUT, outcome_code, return_url
 from study_app.ui.browser import return_after
 from study_app.ui.language import _, current, ngettext
 
@@ -37,6 +37,14 @@ def render(step, study) -> None:
     st.title(_("Thank you!"))
     st.markdown(_("You have completed the study. Your answers are saved."))
     show_way_back(study, COMPLETED)
+
+
+def render_screened_out(study) -> None:
+    st.title(_("Thank you for your time"))
+    st.markdown(_("This study is looking for answers that follow its instructions closely, so it ends here "
+                  "for you. Your time is appreciated; please return to the recruitment site with the code "
+                  "below."))
+    show_way_back(study, SCREENED_OUT)
 
 
 def render_declined(study) -> None:

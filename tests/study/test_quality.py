@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from study_app.analysis.quality import (
+from study_app.study.quality import (
     QualityRules,
     is_too_fast,
     participant_quality,
