@@ -59,9 +59,11 @@ def test_plan_reads_the_design():
     assert plan.design == "within" and task.reference == "none" and task.outcome == "correct"
     assert set(task.arms) == set(ARM_EFFECT) and task.likert == ("answer_confidence",) and task.scale == (1, 5)
     demo = plan_from_study("demo/study.toml")
-    rate, mri = demo.tasks
+    rate, mri, decision = demo.tasks
     assert rate.outcome is None and rate.effect_keys == ("lime", "kernel_shap", "gradcam")
     assert mri.protocol == "verification" and mri.reference == "lime"  # no control arm: the first method
+    assert decision.protocol == "decision" and decision.reference == "human"
+    assert decision.arms == ("human", "ai", "gradcam", "placebo") and decision.likert == ("answer_confidence_final",)
 
 
 def test_r_script_fits_the_mixed_models():

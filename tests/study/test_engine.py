@@ -70,6 +70,9 @@ def test_protocol_specific_content(make_study, make_engine_for, sqlite_repo):
         elif protocol == "verification":
             assert all(len(t.prediction.topk) == 1 and len(t.methods) == 1 for t in trials)
             assert all(t.true_label is None for t in trials)  # it is the answer
+        elif protocol == "decision":  # no advice before the own answer; tests/study/test_decision.py has more
+            assert all(t.prediction is None and t.methods == () for t in trials if t.phase == "initial")
+            assert all(t.true_label is None and set(t.options) == {"cat", "dog"} for t in trials)
         else:
             assert all(t.prediction is None for t in trials)
             for t in trials:
