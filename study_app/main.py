@@ -33,6 +33,8 @@ if st.session_state.get(state_keys.RESEARCHER_OK):
                     url_path="researcher"),
             st.Page(PAGES / "researcher_progress.py", title="Progress", icon=":material/monitoring:",
                     url_path="progress"),
+            st.Page(PAGES / "researcher_preview.py", title="Preview", icon=":material/visibility:",
+                    url_path="preview"),
             st.Page(PAGES / "researcher_gallery.py", title="Gallery", icon=":material/photo_library:",
                     url_path="gallery"),
             st.Page(PAGES / "researcher_analysis.py", title="Analysis", icon=":material/analytics:",

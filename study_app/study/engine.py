@@ -188,8 +188,7 @@ class StudyEngine:
                pilot: bool = False) -> Step:
         """Store the answer to ``step_id`` if it is the current step, then return the next step.
 
-        ``signals`` are the browser's data-quality counts for a trial (stored beside the answer); ``pilot``
-        marks a participant who consents through the pilot link (:mod:`study_app.study.screening`).
+        ``signals``: the browser's data-quality counts for a trial; ``pilot``: consent via the pilot link.
 
         Any other step id (stale tab, double click, replay after finishing) changes nothing and returns the
         current step. Each stored answer is one transaction together with the move to the next stage.
@@ -372,17 +371,23 @@ class StudyEngine:
             return screened_out_step()
         plan = self._plan(participant)
         stage = participant.stage
-        kind = plan.kinds[stage]
-        progress = (stage, len(plan.kinds) - 1)
-        if kind == DONE:
-            return Step(kind=DONE, step_id=DONE, completion_code=self.study.completion_code,
-                        redirect_url=self.study.redirect_url, progress=progress)
-        if record_shown:
+        if record_shown and plan.kinds[stage] != DONE:
             now = self._now()
             seen = participant.last_seen_at
             if participant.stage_shown_at is None or seen is None or now - seen >= LAST_SEEN_RESOLUTION:
                 first = participant.stage_shown_at is None
                 self.repository.mark_shown(participant.id, stage, now, self._shown(plan, stage) if first else None)
+        return self.step_at(plan, stage)
+
+    def step_at(self, plan: StagePlan, stage: int) -> Step:
+        """What stage ``stage`` of ``plan`` shows (reads and writes nothing: the researcher's preview uses it)."""
+        kind = plan.kinds[stage]
+        progress = (stage, len(plan.kinds) - 1)
+        if kind == CONSENT:
+            return self._consent_step(0)
+        if kind == DONE:
+            return Step(kind=DONE, step_id=DONE, completion_code=self.study.completion_code,
+                        redirect_url=self.study.redirect_url, progress=progress)
         step_id = plan.step_id(stage)
         if kind == PRE_QUESTIONNAIRE:
             return Step(kind=kind, step_id=step_id, questions=self.study.pre_questionnaire, progress=progress)

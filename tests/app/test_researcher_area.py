@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.conftest import PASSWORD_ENV
-from app.drive import new_app, run_to_end, texts
+from app.drive import click, new_app, run_to_end, texts
 from study_app.ui import state_keys
 
 PAGES = {
@@ -171,3 +171,27 @@ def test_twenty_wrong_passwords_across_fresh_sessions_are_throttled_then_the_win
     log = table.value
     assert len(log) == 22 and list(log["outcome"][:2]) == ["ok", "locked"]
     assert (log["action"] == "login").all()
+
+
+def test_preview_jumps_to_any_step_and_stores_nothing(setup_study):
+    from app.conftest import db_counts
+    from app.drive import raw_option
+
+    setup = setup_study("verification", trials=2)
+    at = unlocked(new_app())
+    at.switch_page("app_pages/researcher_preview.py").run()
+    assert not at.exception
+    assert "You agree to take part." in texts(at)  # stage 0: consent
+    picker = next(sb for sb in at.selectbox if sb.key.startswith("preview_step_picker"))
+    first_trial = next(i for i, label in enumerate(picker.options) if "trial:0/" in label)
+    picker.set_value(first_trial).run()
+    assert "Image 1 of 2" in texts(at) and not at.exception
+    for radio in at.radio:
+        radio.set_value(raw_option(radio.options[0]))
+    at = click(at, "Continue")
+    assert "accepted by the form but not stored" in texts(at) and "Image 2 of 2" in texts(at)
+    counts = db_counts(setup)
+    assert counts.get("participants", 0) == 0 and counts.get("responses", 0) == 0
+    last = next(sb for sb in at.selectbox if sb.key.startswith("preview_step_picker"))
+    at = last.set_value(len(last.options) - 1).run()
+    assert "Thank you!" in texts(at) and not at.exception
