@@ -39,9 +39,12 @@ from study_app.study.steps import (
 DECISION_KEYS = ("arms", "placebo", "variant", "advice_on_request", "ai_wrong_share", "min_ai_confidence")
 
 
-def parse_decision(f, protocol: str) -> DecisionConfig | None:
+def parse_decision(f, protocol: str, trials: int = 0) -> DecisionConfig | None:
     """The decision fields of one ``[[tasks]]`` table (``f``: the parser's field reader); ``None`` for other
-    protocols, which must not set them. Method keys are checked by :func:`check_decision_arms`."""
+    protocols, which must not set them. A share that rounds away (no AI-wrong trial although the share is
+    above 0, or none right although it is below 1) is refused here; whether the stimuli hold enough images
+    of each kind needs the model's predictions (:func:`require_pools`). Method keys are checked by
+    :func:`check_decision_arms`."""
     if protocol != DECISION:
         for key in DECISION_KEYS:
             if key in f.table:
@@ -55,6 +58,10 @@ def parse_decision(f, protocol: str) -> DecisionConfig | None:
     share = f.get("ai_wrong_share", (int, float), what="a number from 0 to 1")
     if not 0 <= share <= 1:
         raise f.error("ai_wrong_share", f"must be from 0 to 1, got {share}")
+    n_wrong = int(round(share * trials))
+    if trials and ((share > 0 and n_wrong == 0) or (share < 1 and n_wrong == trials)):
+        raise f.error("ai_wrong_share", f"{share} of {trials} trials rounds to {n_wrong} with the AI wrong; "
+                                        "change ai_wrong_share or trials")
     confidence = f.get("min_ai_confidence", (int, float), 0.0, what="a number from 0 to 1")
     if not 0 <= confidence <= 1:
         raise f.error("min_ai_confidence", f"must be from 0 to 1, got {confidence}")

@@ -204,7 +204,7 @@ def _parse_task(source: str, path: str, raw: Any) -> TaskConfig:
         raise f.error("scale", f"must be [low, high] integers with low < high, got {scale!r}")
     show_true = f.get("show_true_label", bool, False)
     clinical = f.get("clinical_notice", bool, None)
-    decision = parse_decision(f, protocol)
+    decision = parse_decision(f, protocol, trials)
     f.finish()
     return TaskConfig(name=name, protocol=protocol, checkpoint=checkpoint, stimuli_dir=stimuli_dir,
                       stimuli_list=stimuli_list, trials=trials, learning_trials=learning, k=k, display=display,

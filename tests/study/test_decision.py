@@ -367,3 +367,11 @@ def test_verification_studies_get_reliance_measures_too(make_study, make_engine_
     table = participant_reliance(response_rows(engine.repository, engine.record))
     assert set(table["protocol"]) == {"verification"} and table["n_trials"].sum() == 4
     assert table["agreement"].notna().all() and table["accuracy_initial"].isna().all()
+
+
+def test_a_share_that_rounds_away_is_refused_when_the_file_is_read(make_study):
+    with pytest.raises(StudyFileError, match=r"tasks\[0\].ai_wrong_share: 0.1 of 4 trials rounds to 0"):
+        make_study("decision", trials=4, checks=0, extra=decision_extra(share=0.1))
+    with pytest.raises(StudyFileError, match=r"0.9 of 4 trials rounds to 4"):
+        make_study("decision", trials=4, checks=0, extra=decision_extra(share=0.9))
+    assert make_study("decision", trials=4, checks=0, extra=decision_extra(share=0.0)).tasks[0].decision
