@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from study_app.store.schema import ParticipantRow, StudyRow
-from study_app.study.quality import BROWSER_SIGNALS
 
 ACTIVE = "active"
 COMPLETED = "completed"
 SCREENED_OUT = "screened_out"  # ended by the study's screen-out rule; their slot returns to the pool
-SIGNAL_COLUMNS = BROWSER_SIGNALS  # the responses columns that hold them
+# What the browser reports about a trial (Page Visibility API, window focus): the responses columns that hold it.
+SIGNAL_COLUMNS = ("hidden_count", "hidden_ms", "blur_count", "blur_ms")
 
 
 def canonical_json(value) -> str:

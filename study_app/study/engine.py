@@ -30,7 +30,7 @@ from study_app.study.id_key import IdKey, IdKeyError, database_key_message, reso
 from study_app.study.plan import Plan, StagePlan
 from study_app.study.predictions import TaskPredictions, predict_study
 from study_app.study.schema import Study
-from study_app.study.screening import pilot_key, screen_out_if_due, screened_out_step
+from study_app.study.screening import pilot_key, screen_out, screen_out_due, screened_out_step
 from study_app.study.showing import MapServer, record_showing
 from study_app.study.steps import (
     CONSENT,
@@ -216,14 +216,13 @@ class StudyEngine:
         completes = plan.kinds[stage + 1] == DONE
 
         def advance(clean: dict, **stored) -> bool:
-            # Called once the answer is valid; what the next stage shows is recorded in the same transaction
-            # that moves the participant there (no extra round trip).
+            # Once the answer is valid; the next stage's showing is recorded in the same transaction.
             return self.repository.advance(
                 participant.id, study_id=self.record.id, expected_stage=stage, now=now, complete=completes,
                 answer_sha256=answer_checks.answer_sha256(clean), answer_detail={"step": step_id},
                 shown=self._shown(plan, stage + 1), **stored)
 
-        passed = None
+        passed = failures = None
         if kind == INSTRUCTIONS:
             stored = advance(answer_checks.validate_empty(answer))
         elif kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
@@ -234,15 +233,16 @@ class StudyEngine:
             spec = plan.trial_step(stage)
             clean = answer_checks.validate_trial(spec, answer)
             correct, passed = answer_checks.score_trial(spec, clean)
+            if passed is False and (failures := screen_out_due(self.study, self.repository, participant.id)):
+                completes = False  # screened out, not completed, even on the last trial
             stored = advance(clean, response=NewResponse(
                 trial_index=spec.trial, phase=spec.phase, task=spec.task, image_id=spec.image_id, answer=clean,
                 answer_sha256=answer_checks.answer_sha256(clean), correct=correct,
                 is_attention_check=spec.is_attention_check, attention_passed=passed, signals=signals))
         if not stored:  # another tab or process moved the participant on: ask the database where they are
             return self.current_step(token)
-        if passed is False and screen_out_if_due(self.study, self.repository, participant.id,
-                                                 study_id=self.record.id, now=now):
-            return screened_out_step()
+        if failures:
+            return screen_out(self.repository, participant.id, failures, study_id=self.record.id, now=now)
         # The advance itself recorded the next stage as shown now (it is drawn in this same click).
         moved = dataclasses.replace(participant, stage=stage + 1, stage_shown_at=now, last_seen_at=now,
                                     status=COMPLETED if completes else participant.status,

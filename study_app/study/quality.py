@@ -13,7 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-BROWSER_SIGNALS = ("hidden_count", "hidden_ms", "blur_count", "blur_ms")
+from study_app.store.records import SIGNAL_COLUMNS
+
+BROWSER_SIGNALS = SIGNAL_COLUMNS  # stored per response (study_app.store.records)
 TRIAL_COLUMNS = ("too_fast", *BROWSER_SIGNALS)
 PARTICIPANT_COLUMNS = ("too_fast_trials", "failed_attention_checks", "likert_items", "straight_lining",
                        "hidden_count", "away_ms", "quality_flags")

@@ -35,12 +35,16 @@ def screened_out_step() -> Step:
     return Step(kind=SCREENED_OUT, step_id=SCREENED_OUT)
 
 
-def screen_out_if_due(study, repository, participant_id: int, *, study_id: int, now: dt.datetime) -> bool:
-    """After a failed attention check: end the study if the rule says so (one read, one write)."""
+def screen_out_due(study, repository, participant_id: int) -> int | None:
+    """Before storing a failed attention check: the failures counting this one if they reach the study's
+    ``screen_out_after`` (the study then ends, even on the last trial), else ``None`` (one read)."""
     if study.screen_out_after is None:
-        return False
-    failures = repository.attention_failures(participant_id)
-    if failures < study.screen_out_after:
-        return False
-    return repository.screen_out(participant_id, study_id=study_id, now=now,
-                                 reason={"rule": "screen_out_after", "failed_attention_checks": failures})
+        return None
+    failures = repository.attention_failures(participant_id) + 1
+    return failures if failures >= study.screen_out_after else None
+
+
+def screen_out(repository, participant_id: int, failures: int, *, study_id: int, now: dt.datetime) -> Step:
+    repository.screen_out(participant_id, study_id=study_id, now=now,
+                          reason={"rule": "screen_out_after", "failed_attention_checks": failures})
+    return screened_out_step()
