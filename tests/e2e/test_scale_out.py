@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from e2e.browser_steps import click, wait_settled, wait_text
+from e2e.browser_steps import answer_decision_trial, click, wait_settled, wait_text
 from e2e.streamlit_server import PROJECT_ROOT, StreamlitServer
 from e2e.study_setup import open_repository
 from e2e.test_demo_browser import (
@@ -92,6 +92,13 @@ def walk_demo(page: Page, url: str, setup: DemoSetup, pages: Pages, fault_at: in
             if image == fault_at:
                 fault(image, total)
             answer_verification_trial(page, pages, image, total, labels)
+    for task in (t for t in study.tasks if t.protocol == "decision"):
+        for _ in range(task.trials + task.attention_checks):
+            image += 1
+            if image == fault_at:
+                fault(image, total)
+            wait_text(page, f"Image {image} of {total}", STEP_MS)
+            answer_decision_trial(page, task.class_names[image % len(task.class_names)], timeout=STEP_MS)
     answer_post_questionnaire(page, stored_plan(setup)["post_questions"])
     click(page, "Continue")
     wait_text(page, "Thank you!", STEP_MS)
