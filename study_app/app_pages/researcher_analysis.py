@@ -15,7 +15,7 @@ if engine is not None:
     include_pilot = st.toggle("Include pilot runs", value=False, key="analysis_include_pilot",
                               help="Pilot runs (the pilot link) are left out of the analysis unless included.")
     rows = response_rows(engine.repository, engine.record, include_pilot=include_pilot)
-    people = participant_rows(engine.repository, engine.record, include_pilot=include_pilot)
+    people = participant_rows(engine.repository, engine.record, include_pilot=include_pilot, trial_rows=rows)
     df = analysis.trial_frame(rows)
     completed = sum(1 for p in people if p["status"] == COMPLETED)
     st.caption(f"{len(df)} answered trials (attention checks excluded) from {len(people)} participants, "

@@ -221,12 +221,15 @@ def _likert_values(answer: Mapping) -> list[int]:
 
 
 def participant_rows(repository: Repository, record: StudyRecord, *, include_pilot: bool = False,
-                     rules: QualityRules = NO_RULES) -> list[dict]:
+                     rules: QualityRules = NO_RULES, trial_rows: list[dict] | None = None) -> list[dict]:
     """One dict per participant with questionnaire answers as ``pre_<id>`` / ``post_<id>`` columns and
-    their data-quality summary and flags (:mod:`study_app.study.quality`; nobody is excluded here)."""
+    their data-quality summary and flags (:mod:`study_app.study.quality`; nobody is excluded here).
+    ``trial_rows``: this record's :func:`response_rows` when the caller has built them already."""
     plans = _plans(repository, record)
+    if trial_rows is None:
+        trial_rows = response_rows(repository, record, include_pilot=include_pilot, rules=rules)
     trials: dict[str, list[dict]] = {}
-    for row in response_rows(repository, record, include_pilot=include_pilot, rules=rules):
+    for row in trial_rows:
         trials.setdefault(row["participant"], []).append(row)
     likert: dict[int, list[int]] = {}
     answered: dict[int, set[int]] = {}
@@ -292,8 +295,10 @@ def export_study(repository: Repository, records: list[StudyRecord], responses_p
     now = now or dt.datetime.now(dt.UTC)
     responses, participants = [], []
     for record in records:
-        responses += response_rows(repository, record, include_pilot=include_pilot, rules=rules)
-        participants += participant_rows(repository, record, include_pilot=include_pilot, rules=rules)
+        rows = response_rows(repository, record, include_pilot=include_pilot, rules=rules)
+        responses += rows
+        participants += participant_rows(repository, record, include_pilot=include_pilot, rules=rules,
+                                         trial_rows=rows)
     n_r = write_csv(responses_path, responses, _columns(RESPONSE_COLUMNS, responses))
     n_p = write_csv(participants_path, participants, _columns(PARTICIPANT_COLUMNS, participants))
     digest = hashlib.sha256(Path(responses_path).read_bytes()).hexdigest()

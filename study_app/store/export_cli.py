@@ -27,6 +27,8 @@ from study_app.store.export import export_study
 from study_app.store.logs import cli_actor
 from study_app.store.migrate import SchemaMismatch
 from study_app.store.repository import Repository
+from study_app.study.errors import StudyFileError
+from study_app.study.parser import parse_study
 from study_app.study.quality import QualityRules
 
 
@@ -49,11 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _quality_rules(path: Path) -> QualityRules:
-    """The study file's ``min_trial_seconds`` (read as written: the export needs no images or models)."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    seconds = (data.get("study") or {}).get("min_trial_seconds")
-    ok = isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0
-    return QualityRules(min_trial_seconds=float(seconds) if ok else None)
+    """The study file's data-quality rules, read by the study parser (no images or models are loaded)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        table = data.get("study") if isinstance(data.get("study"), dict) else {}
+        # texts kept in consent_file / instructions_file are not needed here: stand in empty ones, unread
+        study = parse_study(data, source=str(path), consent="" if "consent_file" in table else None,
+                            instructions="" if "instructions_file" in table else None)
+    except StudyFileError as exc:
+        raise ExportError(str(exc)) from exc
+    return QualityRules(min_trial_seconds=study.min_trial_seconds)
 
 
 def _study_identity(path: Path) -> tuple[str, str]:

@@ -42,6 +42,27 @@ class _Recruiter(BaseHTTPRequestHandler):
         pass
 
 
+def walk_to_the_end(page, decision: str, before_answering=lambda page: None) -> None:
+    """Consent, questions, instructions and the study's one trial, up to the end page."""
+    wait_text(page, "I agree — start the study")
+    click(page, "I agree — start the study")
+    wait_text(page, "A few questions about you")
+    answer_questionnaire(page)
+    wait_text(page, "A worked example")
+    click(page, "I understand — begin")
+    wait_text(page, "Image 1 of 1")
+    before_answering(page)
+    answer_trial(page, decision, "6")
+    wait_text(page, "Thank you!")
+
+
+def hide_the_page_once(page) -> None:
+    """The Page Visibility API as a tab switch drives it (headless Chromium has no second tab to switch to)."""
+    page.evaluate(HIDE_JS % "hidden")
+    page.wait_for_timeout(400)
+    page.evaluate(HIDE_JS % "visible")
+
+
 @pytest.fixture(scope="module")
 def recruiter():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recruiter)
@@ -80,15 +101,7 @@ def test_a_finished_participant_returns_with_the_completion_code(chromium, gated
     page.set_default_timeout(TIMEOUT_MS)
     try:
         page.goto(gated_server.url)
-        wait_text(page, "You agree to take part.")
-        click(page, "I agree — start the study")
-        wait_text(page, "A few questions about you")
-        answer_questionnaire(page)
-        wait_text(page, "A worked example")
-        click(page, "I understand — begin")
-        wait_text(page, "Image 1 of 1")
-        answer_trial(page, "Yes, the prediction is correct", "6")
-        wait_text(page, "Thank you!")
+        walk_to_the_end(page, "Yes, the prediction is correct")
         shot(page, artifacts, "done_before_return")
         expect(page.get_by_role("link", name="Return to Prolific to confirm your completion")).to_have_attribute(
             "href", f"{recruiter}/done?cc=DONE-42")
@@ -151,17 +164,7 @@ def test_a_pilot_link_flags_the_participant_and_the_browser_reports_hidden_time(
     try:
         page.goto(f"{gated_server.url}/?pilot={key}")
         wait_text(page, "Pilot run")
-        click(page, "I agree — start the study")
-        wait_text(page, "A few questions about you")
-        answer_questionnaire(page)
-        wait_text(page, "A worked example")
-        click(page, "I understand — begin")
-        wait_text(page, "Image 1 of 1")
-        page.evaluate(HIDE_JS % "hidden")
-        page.wait_for_timeout(400)
-        page.evaluate(HIDE_JS % "visible")
-        answer_trial(page, "No, the prediction is wrong", "3")
-        wait_text(page, "Thank you!")
+        walk_to_the_end(page, "No, the prediction is wrong", before_answering=hide_the_page_once)
         token = page.url.split("p=")[1].split("&")[0]
     finally:
         context.close()
@@ -186,7 +189,6 @@ def test_a_wrong_pilot_key_is_an_ordinary_participant(chromium, gated_server):
         context.close()
 
 
-# The Page Visibility API as a tab switch drives it (headless Chromium has no second tab to switch to).
 HIDE_JS = """() => {
     Object.defineProperty(document, 'visibilityState', {value: '%s', configurable: true});
     document.dispatchEvent(new Event('visibilitychange'));

@@ -54,3 +54,37 @@ def test_without_a_minimum_nothing_is_judged_too_fast(make_study, make_engine_fo
     engine = make_engine_for(make_study("verification", trials=2, checks=0), repo)
     _walk(engine, clock, seconds=1)
     assert {r["too_fast"] for r in response_rows(repo, engine.record)} == {None}
+
+
+def test_export_cli_reads_the_minimum_from_the_study_file_and_includes_pilots_only_when_asked(
+        tmp_path, checkpoint_dir, stimuli_dir, make_engine_for, clock, monkeypatch):
+    import csv
+
+    from study.kit import write_study
+
+    from study_app.cli import main
+    from study_app.store import Repository, make_engine
+    from study_app.study import load_study
+
+    monkeypatch.delenv("XAI_STUDY_DB_URL", raising=False)
+    path = write_study(tmp_path / "studies", "verification", checkpoint=checkpoint_dir, stimuli=stimuli_dir,
+                       trials=2, checks=0)
+    path.write_text(path.read_text(encoding="utf-8").replace("[design]", "min_trial_seconds = 3\n\n[design]", 1),
+                    encoding="utf-8")
+    repo = Repository(make_engine(f"sqlite:///{tmp_path / 'studies' / 'responses.sqlite'}"))
+    engine = make_engine_for(load_study(path), repo)
+    _walk(engine, clock, seconds=1)
+    _walk(engine, clock, seconds=5, pilot=True)
+    repo.dispose()
+
+    def export(*extra):
+        out = tmp_path / "out" / "responses.csv"
+        assert main(["export", "--study", str(path), "--out", str(out), *extra]) == 0
+        with out.open(encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+    rows = export()
+    assert len(rows) == 2 and {r["too_fast"] for r in rows} == {"true"}  # 1 s answers, 3 s minimum
+    rows = export("--include-pilot")
+    assert len(rows) == 4 and sorted(r["pilot"] for r in rows) == ["false", "false", "true", "true"]
+    assert {r["too_fast"] for r in rows if r["pilot"] == "true"} == {"false"}
