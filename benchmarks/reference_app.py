@@ -5,8 +5,9 @@
 The same kinds of screens as the bundled demo, in the same order and with the same widgets and pictures
 (consent, a questionnaire of radios, instructions with two pictures, four trust screens with one picture,
 four explanation screens with the picture and three maps plus a comment box, four verification screens
-with a picture and a map, a closing questionnaire with radios, three selectboxes and a text box, the
-completion code), but it computes nothing: the pictures are the demo's own images, encoded once per
+with a picture and a map, seven decision screens (four trials: one answered once without advice, three
+answered first alone and then with the AI's advice, two of those with a map), a closing questionnaire with
+radios, three selectboxes and a text box, the completion code), but it computes nothing: the pictures are the demo's own images, encoded once per
 process, and a click only moves a counter in the session. Run from the project root, it reads the
 project's ``.streamlit/config.toml`` exactly as the study app does.
 """
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STIMULI = ROOT / "demo" / "stimuli"
 SIDE = 360  # px on screen, as the study app's pictures
 SCALE = [1, 2, 3, 4, 5]
+CLASSES = ["glioma", "meningioma", "no tumour", "pituitary"]
 EFFECTS = ["It helped me understand", "No effect", "It confused me"]
 
 
@@ -44,6 +46,9 @@ def screens() -> list[tuple[str, int]]:
     for k in range(4):
         out += [("trust", k), ("explanation", k)]
     out += [("verification", 4 + k) for k in range(4)]
+    out += [("decision_alone", 0)]
+    for k, advice in enumerate(("decision_ai", "decision_map", "decision_map")):
+        out += [("decision_initial", 1 + k), (advice, 1 + k)]
     return out + [("post", 0), ("done", 0)]
 
 
@@ -63,7 +68,7 @@ def draw(kind: str, k: int, n: int, pics: list[bytes]) -> None:
         with st.form(f"f{n}", border=False):
             st.form_submit_button("I agree — start the study", type="primary", on_click=advance)
         return
-    st.progress(n / 17, text=f"Progress: step {n} of 17")
+    st.progress(n / 24, text=f"Progress: step {n} of 24")
     with st.form(f"f{n}"):
         if kind == "questionnaire":
             st.header("A few questions about you")
@@ -90,11 +95,27 @@ def draw(kind: str, k: int, n: int, pics: list[bytes]) -> None:
                     radios(f"Method {m + 1}: did this help?", EFFECTS, f"e{n}_{m}")
                 st.text_area("Comment (optional)", key=f"c{n}", height=80)
             else:
+                st.warning("Research only: not a medical device.")
                 left, right = st.columns(2)
                 left.image(pics[k % len(pics)], output_format="PNG")
                 right.image(pics[(k + 1) % len(pics)], output_format="PNG")
                 radios("Is the model's prediction correct?", ["Yes", "No"], f"d{n}", horizontal=False)
                 radios("How confident are you?", SCALE, f"v{n}")
+        elif kind.startswith("decision"):
+            st.subheader(f"Image {k + 1} of 4")
+            st.warning("Research only: not a medical device.")
+            if kind == "decision_map":
+                left, right = st.columns(2)
+                left.image(pics[k], output_format="PNG")
+                right.image(pics[(k + 1) % len(pics)], output_format="PNG")
+                st.caption("Bright marks what counted most.")
+            else:
+                st.image(pics[k], width=SIDE, output_format="PNG")
+            if kind in ("decision_ai", "decision_map"):
+                st.markdown("The model predicts **glioma** (91% sure).")
+            radios("What does the image show?", CLASSES, f"a{n}", horizontal=False)
+            radios("How confident are you?", SCALE, f"k{n}")
+            st.caption("1 = guessing, 5 = certain")
         else:  # post
             st.header("Your overall impressions")
             radios("How did the explanations change your trust?", ["Less", "Same", "More"], f"p{n}")
