@@ -33,6 +33,7 @@ from study_app.ui.browser import submitted_signals
 from study_app.ui.friendly_errors import friendly_errors
 from study_app.ui.language import _, use_language
 from study_app.ui.resources import StudyUnavailable, study_engine
+from study_app.ui.state_keys import widget_key
 from study_app.ui.submission import Submission, show_notice
 from study_app.ui.trial_forms import signals_key
 
@@ -104,6 +105,10 @@ def store_answer(engine, token: str, step, answer: dict) -> str | None:
     if following.kind in (DECLINED, WITHDRAWN):
         st.session_state[ENDED] = following.kind
         forget_participant()
+    if following.retry:  # a wrong comprehension answer with a retry left: read again, answer afresh
+        for question in step.questions:
+            st.session_state.pop(widget_key(step.step_id, question.id), None)
+        return _("Not every answer was right. Please read the instructions again, then answer once more.")
     return None
 
 

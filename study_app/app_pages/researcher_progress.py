@@ -45,19 +45,22 @@ def live_progress(engine) -> None:
 def quality_flags(engine) -> None:
     """Participants with a data-quality flag (nobody is excluded: the researcher decides)."""
     st.subheader("Data-quality flags")
-    rules = QualityRules(min_trial_seconds=engine.study.min_trial_seconds)
+    rules = QualityRules.of(engine.study)
     flagged = [r for r in participant_rows(engine.repository, engine.record, rules=rules) if r["quality_flags"]]
     if not flagged:
         st.caption("No participant is flagged.")
         return
     st.dataframe([{"participant": r["participant"], "status": r["status"], "flags": r["quality_flags"],
-                   "too fast": r["too_fast_trials"], "failed checks": r["failed_attention_checks"],
+                   "too fast": r["too_fast_trials"], "failed checks": r["failed_checks"],
+                   "of which comprehension": r["failed_comprehension"],
                    "straight-lining": r["straight_lining"], "page hidden (times)": r["hidden_count"],
                    "away (s)": round(r["away_ms"] / 1000, 1)} for r in flagged], hide_index=True)
     st.caption(f"too_fast: answered in under {engine.study.min_trial_seconds or '—'} s (min_trial_seconds); "
-               "attention: failed an attention check; straight_lining: the same value on every scale answer "
-               "(5 or more); away: page hidden or window unfocused for 10 s or more in all. The same columns "
-               "are in participants.csv and responses.csv. Nobody is excluded automatically.")
+               "attention: failed an attention check; comprehension: answered a comprehension question "
+               "wrongly (failed checks counts both, as screen_out_after does); straight_lining: the same "
+               "value on every scale answer (5 or more); away: page hidden or window unfocused for 10 s or "
+               "more in all. The same columns are in participants.csv and responses.csv. Nobody is excluded "
+               "automatically.")
 
 
 def pilot_link(engine) -> None:

@@ -29,6 +29,7 @@ from study_app.store.repository import Repository, StudyRecord
 from study_app.study import quality
 from study_app.study.plan import Plan
 from study_app.study.quality import QualityRules, participant_quality, trial_quality
+from study_app.study.screening import COMPREHENSION
 
 NO_RULES = QualityRules()  # no minimum time: ``too_fast`` stays empty unless the study sets one
 
@@ -240,8 +241,11 @@ def participant_rows(repository: Repository, record: StudyRecord, *, include_pil
         if r.is_attention_check:
             checks.setdefault(r.participant_id, []).append(r.attention_passed)
     questionnaire: dict[int, dict] = {}
+    comprehension: dict[int, dict] = {}  # scored against the rules' (the study file's) right options
     for q in repository.questionnaire_answers(record.id):
         questionnaire.setdefault(q.participant_id, {})[f"{q.questionnaire}_{q.question_id}"] = q.answer
+        if q.questionnaire == COMPREHENSION:
+            comprehension.setdefault(q.participant_id, {})[q.question_id] = q.answer
     rows = []
     for p in repository.participants(record.id):
         if p.pilot and not include_pilot:
@@ -258,7 +262,8 @@ def participant_rows(repository: Repository, record: StudyRecord, *, include_pil
             "trials_answered": len(answered.get(p.id, ())), "attention_checks": len(passed),
             "attention_checks_passed": sum(1 for v in passed if v), "pilot": p.pilot,
         }
-        row.update(participant_quality(trials.get(p.public_id, []), likert.get(p.id, []), rules))
+        row.update(participant_quality(trials.get(p.public_id, []), likert.get(p.id, []), rules,
+                                       comprehension.get(p.id)))
         row.update(questionnaire.get(p.id, {}))
         rows.append(row)
     return rows

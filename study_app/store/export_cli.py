@@ -60,7 +60,7 @@ def _quality_rules(path: Path) -> QualityRules:
                             instructions="" if "instructions_file" in table else None)
     except StudyFileError as exc:
         raise ExportError(str(exc)) from exc
-    return QualityRules(min_trial_seconds=study.min_trial_seconds)
+    return QualityRules.of(study)
 
 
 def _study_identity(path: Path) -> tuple[str, str]:

@@ -8,6 +8,7 @@ is one transaction, and a participant advances only from the stage the caller ex
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import asdict
 
 from sqlalchemy import delete, func, select, update
@@ -166,6 +167,24 @@ class StageWrites:
             return int(session.scalar(
                 select(func.count()).select_from(ResponseRow)
                 .where(ResponseRow.participant_id == participant_id, ResponseRow.attention_passed.is_(False))
+            ) or 0)
+
+    def questionnaire_of(self, participant_id: int, questionnaire: str) -> dict:
+        """One participant's stored answers to one questionnaire (``pre``, ``post``, ``comprehension``)."""
+        with self._reads.begin() as session:
+            rows = session.execute(
+                select(QuestionnaireAnswerRow.question_id, QuestionnaireAnswerRow.answer_json)
+                .where(QuestionnaireAnswerRow.participant_id == participant_id,
+                       QuestionnaireAnswerRow.questionnaire == questionnaire)
+            ).all()
+            return {r.question_id: json.loads(r.answer_json) for r in rows}
+
+    def event_count(self, participant_id: int, kind: str) -> int:
+        """How many events of ``kind`` this participant has in the log (e.g. comprehension retries)."""
+        with self._reads.begin() as session:
+            return int(session.scalar(
+                select(func.count()).select_from(EventRow)
+                .where(EventRow.participant_id == participant_id, EventRow.kind == kind)
             ) or 0)
 
     def screen_out(self, participant_id: int, *, study_id: int, now: dt.datetime, reason: dict) -> bool:

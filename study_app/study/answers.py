@@ -6,7 +6,8 @@ the database unnoticed until analysis. Each check raises :class:`AnswerError` na
 Answer shapes, per step:
 
 * consent: ``{"agree": bool}``
-* instructions, forward-simulation ``learn``: ``{}``
+* instructions: ``{}``, or with comprehension questions ``{question_id: option}``; forward-simulation
+  ``learn``: ``{}``
 * questionnaires: ``{question_id: value}``; choice -> option string, likert/number -> number,
   text -> string, rank -> list of all options in order
 * rate ``trust``: ``{"trust": int}``; rate ``explanation``: ``{"effect": {method_key: "helped" |
@@ -136,11 +137,16 @@ def validate_consent(answer) -> bool:
     return agree
 
 
-def validate_empty(answer) -> dict:
-    """Instructions and learning steps take no answer; only an optional comment."""
+def validate_instructions(questions: tuple[Question, ...], answer) -> dict:
+    """The instructions step: an optional comment and the answers to the study's comprehension questions."""
     answer = _require_mapping(answer)
-    _no_extra(answer, {"comment"})
-    return {"comment": _text("comment", answer["comment"])} if "comment" in answer else {}
+    clean = validate_questionnaire(questions, {k: v for k, v in answer.items() if k != "comment"})
+    return {**clean, "comment": _text("comment", answer["comment"])} if "comment" in answer else clean
+
+
+def wrong_answers(questions: tuple[Question, ...], answer: Mapping) -> list[str]:
+    """Ids of the comprehension questions (those with ``correct``) that ``answer`` does not get right."""
+    return [q.id for q in questions if q.correct is not None and answer.get(q.id) != q.correct]
 
 
 def validate_questionnaire(questions: tuple[Question, ...], answer) -> dict:

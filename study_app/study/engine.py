@@ -23,6 +23,7 @@ from study_app.store.records import COMPLETED, NewResponse, ParticipantRecord, S
 from study_app.store.repository import Repository
 from study_app.store.stage_writes import LAST_SEEN_RESOLUTION
 from study_app.study import answers as answer_checks
+from study_app.study.comprehension import check_instructions
 from study_app.study.decision import require_pools
 from study_app.study.design import assign_condition, build_plan, condition_labels, select_items
 from study_app.study.errors import UnknownParticipantError
@@ -139,9 +140,7 @@ class StudyEngine:
             ValueError: an external id is not printable text of at most 128 characters.
         """
         token, participant = self._resolve(token, normalise_external_ids(external_ids))
-        if participant is None:
-            return token, self._consent_step(0)
-        return token, self._step_for(participant, record_shown=True)
+        return token, self._consent_step(0) if participant is None else self._step_for(participant, record_shown=True)
 
     def _resolve(self, token: str | None, ids: dict[str, str]) -> tuple[str, ParticipantRecord | None]:
         """The participant's token and, once they consented, their record."""
@@ -180,15 +179,13 @@ class StudyEngine:
             UnknownParticipantError: the token is malformed or belongs to another study.
         """
         participant = self._participant(token)
-        if participant is None:
-            return self._consent_step(0)
-        return self._step_for(participant, record_shown=True)
+        return self._consent_step(0) if participant is None else self._step_for(participant, record_shown=True)
 
     def submit(self, token: str, step_id: str, answer: Mapping, *, signals: Mapping[str, int] | None = None,
                pilot: bool = False) -> Step:
-        """Store the answer to ``step_id`` if it is the current step, then return the next step.
-
-        ``signals``: the browser's data-quality counts for a trial; ``pilot``: consent via the pilot link.
+        """Store the answer to ``step_id`` if it is the current step, then return the next step (``signals``:
+        the browser's data-quality counts for a trial; ``pilot``: consent via the pilot link). A wrong
+        comprehension answer with a retry left returns the instructions again (``retry``; see ``comprehension``).
 
         Any other step id (stale tab, double click, replay after finishing) changes nothing and returns the
         current step. Each stored answer is one transaction together with the move to the next stage.
@@ -223,8 +220,13 @@ class StudyEngine:
                 shown=self._shown(plan, stage + 1), **stored)
 
         passed = failures = None
-        if kind == INSTRUCTIONS:
-            stored = advance(answer_checks.validate_empty(answer))
+        if kind == INSTRUCTIONS:  # with the comprehension questions, if any
+            checked = check_instructions(self.study, self.repository, participant.id, answer,
+                                         study_id=self.record.id, now=now)
+            if checked.retry:
+                return dataclasses.replace(self.step_at(plan, stage), retry=True)
+            failures = checked.failed
+            stored = advance(checked.clean, questionnaire=checked.questionnaire)
         elif kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
             questions = self.study.pre_questionnaire if kind == PRE_QUESTIONNAIRE else plan.plan.post_questions
             clean = answer_checks.validate_questionnaire(questions, answer)
@@ -290,13 +292,10 @@ class StudyEngine:
         return now - dt.timedelta(minutes=self.study.inactive_timeout_minutes)
 
     def _stored_ids(self, ids: Mapping[str, str]) -> dict[str, str]:
-        if self.study.keep_external_ids:
-            return dict(ids)
-        return {k: self.hash_external_id(v) for k, v in ids.items()}
+        return dict(ids) if self.study.keep_external_ids else {k: self.hash_external_id(v) for k, v in ids.items()}
 
     def _by_prolific_pid(self, ids: Mapping[str, str]) -> ParticipantRecord | None:
-        pid = ids.get("prolific_pid")
-        if not pid:
+        if not ids.get("prolific_pid"):
             return None
         return self.repository.participant_by_prolific_pid(self.record.id, self._stored_ids(ids)["prolific_pid"])
 
@@ -394,6 +393,7 @@ class StudyEngine:
         if kind == POST_QUESTIONNAIRE:
             return Step(kind=kind, step_id=step_id, questions=plan.plan.post_questions, progress=progress)
         if kind == INSTRUCTIONS:
-            return Step(kind=kind, step_id=step_id, text=self.study.instructions, progress=progress)
+            return Step(kind=kind, step_id=step_id, text=self.study.instructions,
+                        questions=self.study.comprehension, progress=progress)
         return Step(kind=TRIAL, step_id=step_id, trial=trial_spec(plan.trial_step(stage), plan.plan.n_trials),
                     progress=progress)

@@ -99,15 +99,22 @@ def _kind_name(kinds: tuple) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def _parse_question(source: str, path: str, raw: Any) -> Question:
+def _parse_question(source: str, path: str, raw: Any, *, comprehension: bool = False) -> Question:
     f = _Fields(source, path, raw)
     qid = f.text("id")
     if not _KEY.match(qid):
         raise f.error("id", f"{qid!r} must be letters, digits, _ - . @ (max 64)")
+    if comprehension and qid == "comment":
+        raise f.error("id", "'comment' is taken by the instructions page's comment; choose another id")
     text = f.text("text")
-    kind = f.text("kind")
+    kind = f.text("kind", "choice" if comprehension else ...)
     if kind not in QUESTION_KINDS:
         raise f.error("kind", f"{kind!r} is not one of {', '.join(QUESTION_KINDS)}")
+    if comprehension and kind != "choice":
+        raise f.error("kind", f"a comprehension question is a choice with one right option, not {kind!r}")
+    if not comprehension and "correct" in f.table:
+        raise f.error("correct", "only applies to [[comprehension]] questions (shown under the instructions)")
+    correct = f.text("correct") if comprehension else None
     options = f.get("options", list, [])
     if not all(isinstance(o, str) and o.strip() for o in options):
         raise f.error("options", "must be a list of non-empty strings")
@@ -120,12 +127,16 @@ def _parse_question(source: str, path: str, raw: Any) -> Question:
     f.finish()
     if kind in ("choice", "rank") and len(options) < 2:
         raise f.error("options", f"a {kind} question needs at least two options")
+    if correct is not None and correct not in options:
+        raise f.error("correct", f"{correct!r} is not one of the options ({', '.join(map(repr, options))})")
+    if comprehension and not required:
+        raise f.error("required", "a comprehension question must be answered (leave required out)")
     if kind == "likert":
         low, high = (1 if low is None else low), (7 if high is None else high)
     if low is not None and high is not None and low >= high:
         raise f.error("high", f"must be greater than low ({low})")
     return Question(id=qid, text=text, kind=kind, options=tuple(options), low=low, high=high,
-                    required=required, max_length=max_length)
+                    required=required, max_length=max_length, correct=correct)
 
 
 def _parse_questions(source: str, key: str, raw: Any, default: tuple[Question, ...]) -> tuple[Question, ...]:
@@ -133,7 +144,8 @@ def _parse_questions(source: str, key: str, raw: Any, default: tuple[Question, .
         return default
     if not isinstance(raw, list):
         raise StudyFileError(source, key, "must be an array of tables ([[" + key + "]])")
-    questions = tuple(_parse_question(source, f"{key}[{i}]", q) for i, q in enumerate(raw))
+    questions = tuple(_parse_question(source, f"{key}[{i}]", q, comprehension=key == "comprehension")
+                      for i, q in enumerate(raw))
     ids = [q.id for q in questions]
     for i, qid in enumerate(ids):
         if qid in ids[:i]:
@@ -243,7 +255,11 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
     device = DeviceGate(min_viewport_width=min_width, allow_phones=s.get("allow_phones", bool, True))
     screen_out_after = s.get("screen_out_after", int, None)
     if screen_out_after is not None and screen_out_after < 1:
-        raise s.error("screen_out_after", "must be a positive number of failed attention checks")
+        raise s.error("screen_out_after", "must be a positive number of failed checks (attention checks and "
+                                          "comprehension questions)")
+    retries = s.get("comprehension_retries", int, 0)
+    if not 0 <= retries <= 3:
+        raise s.error("comprehension_retries", f"must be 0, 1, 2 or 3, got {retries}")
     min_trial_seconds = s.get("min_trial_seconds", (int, float), None)
     if min_trial_seconds is not None and not 0 < min_trial_seconds <= 600:
         raise s.error("min_trial_seconds", "must be a number of seconds between 0 and 600")
@@ -311,6 +327,9 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
     pre = _parse_questions(source, "pre_questionnaire", top.get("pre_questionnaire", list, None),
                            default_pre_questionnaire(_))
     post = _parse_questions(source, "post_questionnaire", top.get("post_questionnaire", list, None), ())
+    comprehension = _parse_questions(source, "comprehension", top.get("comprehension", list, None), ())
+    if retries and not comprehension:
+        raise s.error("comprehension_retries", "needs [[comprehension]] questions to retry")
     top.finish()
     return Study(id=sid, title=title, seed=seed, completion_code=code, redirect_url=redirect,
                  consent=consent_text, instructions=instructions_text, keep_external_ids=keep,
@@ -319,4 +338,5 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
                  tasks=tasks, pre_questionnaire=pre, post_questionnaire=post, source=source, cache_dir=cache,
                  screened_out_code=screened_code, no_consent_code=no_consent_code,
                  redirect_seconds=float(redirect_seconds), device=device, screen_out_after=screen_out_after,
-                 min_trial_seconds=None if min_trial_seconds is None else float(min_trial_seconds), language=language)
+                 min_trial_seconds=None if min_trial_seconds is None else float(min_trial_seconds), language=language,
+                 comprehension=comprehension, comprehension_retries=retries)

@@ -2,8 +2,9 @@
 
 Per trial: answered faster than the study's ``min_trial_seconds``; how often and how long the page was
 hidden or the window lost focus while the trial was on screen (reported by the browser, see
-:mod:`study_app.ui.browser`). Per participant: those counted up, failed attention checks, and
-*straight-lining* (the same value on every Likert item). Nothing here excludes anyone: the export carries
+:mod:`study_app.ui.browser`). Per participant: those counted up, failed attention checks, wrong answers to
+comprehension questions (:mod:`study_app.study.comprehension`; ``failed_checks`` is their sum, what
+``screen_out_after`` counts), and *straight-lining* (the same value on every Likert item). Nothing here excludes anyone: the export carries
 the columns and the progress page shows the flags, and the researcher decides (and says so in the paper).
 """
 
@@ -14,12 +15,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from study_app.store.records import SIGNAL_COLUMNS
+from study_app.study.answers import wrong_answers
+from study_app.study.steps import Question
 
 BROWSER_SIGNALS = SIGNAL_COLUMNS  # stored per response (study_app.store.records)
 TRIAL_COLUMNS = ("too_fast", *BROWSER_SIGNALS)
-PARTICIPANT_COLUMNS = ("too_fast_trials", "failed_attention_checks", "likert_items", "straight_lining",
-                       "hidden_count", "away_ms", "quality_flags")
+PARTICIPANT_COLUMNS = ("too_fast_trials", "failed_attention_checks", "failed_comprehension", "failed_checks",
+                       "likert_items", "straight_lining", "hidden_count", "away_ms", "quality_flags")
 FLAG_TOO_FAST, FLAG_ATTENTION, FLAG_STRAIGHT, FLAG_AWAY = "too_fast", "attention", "straight_lining", "away"
+FLAG_COMPREHENSION = "comprehension"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,12 @@ class QualityRules:
     min_trial_seconds: float | None = None
     straight_lining_min_items: int = 5  # fewer Likert answers than this are never called straight-lining
     away_ms: int = 10_000  # page hidden or window unfocused for this long in all: flagged "away"
+    comprehension: tuple[Question, ...] = ()  # the study's comprehension questions, with their right options
+
+    @classmethod
+    def of(cls, study) -> QualityRules:
+        """The rules a study file sets (``min_trial_seconds``, its comprehension questions)."""
+        return cls(min_trial_seconds=study.min_trial_seconds, comprehension=study.comprehension)
 
 
 def is_too_fast(response_time_ms: int | None, rules: QualityRules) -> bool | None:
@@ -54,9 +64,10 @@ def trial_quality(response_time_ms: int | None, signals: Mapping | None, rules: 
 
 
 def participant_quality(trials: Iterable[Mapping], likert_answers: Sequence[int | float],
-                        rules: QualityRules) -> dict:
+                        rules: QualityRules, comprehension: Mapping | None = None) -> dict:
     """One participant's quality summary from their trial rows (each with the per-trial columns above,
-    ``is_attention_check`` and ``attention_passed``) and all their Likert answers, in the order given."""
+    ``is_attention_check`` and ``attention_passed``), all their Likert answers, in the order given, and their
+    stored comprehension answers (``{question_id: option}``; ``None`` or empty: none stored, nothing failed)."""
     too_fast = failed = hidden = away = 0
     for t in trials:
         too_fast += bool(t.get("too_fast"))
@@ -64,10 +75,13 @@ def participant_quality(trials: Iterable[Mapping], likert_answers: Sequence[int 
         hidden += t.get("hidden_count") or 0
         away += max(t.get("hidden_ms") or 0, t.get("blur_ms") or 0)  # hiding a tab also blurs the window
     lined = straight_lining(likert_answers, rules)
+    wrong = len(wrong_answers(rules.comprehension, comprehension)) if comprehension else 0
     flags = [name for name, on in ((FLAG_TOO_FAST, too_fast > 0), (FLAG_ATTENTION, failed > 0),
-                                   (FLAG_STRAIGHT, lined), (FLAG_AWAY, away >= rules.away_ms)) if on]
-    return {"too_fast_trials": too_fast, "failed_attention_checks": failed, "likert_items": len(likert_answers),
-            "straight_lining": lined, "hidden_count": hidden, "away_ms": away, "quality_flags": " ".join(flags)}
+                                   (FLAG_COMPREHENSION, wrong > 0), (FLAG_STRAIGHT, lined),
+                                   (FLAG_AWAY, away >= rules.away_ms)) if on]
+    return {"too_fast_trials": too_fast, "failed_attention_checks": failed, "failed_comprehension": wrong,
+            "failed_checks": failed + wrong, "likert_items": len(likert_answers), "straight_lining": lined,
+            "hidden_count": hidden, "away_ms": away, "quality_flags": " ".join(flags)}
 
 
 def quality_by_participant(trial_rows: Iterable[Mapping], likert_by_participant: Mapping[str, Sequence],

@@ -18,8 +18,11 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     redirect_seconds = 5               # optional: seconds on the end page before returning (0: link only)
     min_viewport_width = 900           # optional device gate, checked on consent (px)
     allow_phones = true                # optional device gate: false refuses phones on consent
-    screen_out_after = 2               # optional: this many failed attention checks end the study politely
-                                       # (the screened-out code; the slot returns to the assignment pool)
+    screen_out_after = 2               # optional: this many failed checks end the study politely (the
+                                       # screened-out code; the slot returns to the assignment pool). Failed
+                                       # attention checks and wrong comprehension answers count together
+    comprehension_retries = 0          # optional: after a wrong comprehension answer, show the instructions
+                                       # again this many times (0..3) before the answers count; default 0
     min_trial_seconds = 2              # optional: answers faster than this are flagged in export and progress
     language = "en"                    # optional: the participant-facing text's language ("en", "de");
                                        # the study's own texts below are written in it by the researcher
@@ -66,6 +69,14 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     required = true                    # optional; likert/number also take low, high; text max_length
 
     [[post_questionnaire]]             # optional; rate studies add method ranking and trust per method
+
+    [[comprehension]]                  # optional: questions under the instructions that check they were
+    id = "highlight"                   # understood; each is a choice with one right option
+    text = "What will the highlighted regions show?"
+    kind = "choice"                    # the only kind a comprehension question takes (may be left out)
+    options = ["What the model relied on", "Where the animal is"]
+    correct = "What the model relied on"   # must be one of options; a wrong answer is a failed check
+                                       # (export: comprehension_<id>, failed_comprehension, failed_checks)
 """
 
 from __future__ import annotations
@@ -181,9 +192,11 @@ class Study:
     no_consent_code: str | None = None
     redirect_seconds: float = 5.0
     device: DeviceGate = DeviceGate()
-    screen_out_after: int | None = None  # failed attention checks that end the study (None: never)
+    screen_out_after: int | None = None  # failed checks (attention, comprehension) ending it
     min_trial_seconds: float | None = None  # answers faster than this are flagged (never excluded)
     language: str = DEFAULT_LANGUAGE  # the catalogue of the participant-facing text (study_app.i18n)
+    comprehension: tuple[Question, ...] = ()  # choice questions with ``correct``, shown under the instructions
+    comprehension_retries: int = 0  # times the instructions are shown again after a wrong comprehension answer
 
     @property
     def arms(self) -> tuple[str, ...]:

@@ -111,7 +111,8 @@ class Question:
 
     ``kind`` is ``choice`` (one of ``options``), ``likert`` (integer ``low``..``high``, with ``options``
     as optional anchor labels), ``text`` (free text up to ``max_length``), ``number`` (``low``..``high``)
-    or ``rank`` (a permutation of ``options``).
+    or ``rank`` (a permutation of ``options``). ``correct`` is set on comprehension questions only (a
+    ``choice`` shown under the instructions, :mod:`study_app.study.comprehension`): the right option.
     """
 
     id: str
@@ -122,6 +123,7 @@ class Question:
     high: int | None = None
     required: bool = True
     max_length: int = 10_000
+    correct: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,11 +188,13 @@ class Step:
             ``post_questionnaire``, ``done``, ``declined``, ``withdrawn``.
         step_id: Pass back unchanged to :meth:`StudyEngine.submit`.
         text: Markdown for consent and instructions.
-        questions: Items of a questionnaire step.
+        questions: Items of a questionnaire step; on ``instructions`` the study's comprehension questions.
         trial: The trial on a ``trial`` step.
         completion_code: On ``done``.
         redirect_url: On ``done``, where to send the participant (Prolific), or ``None``.
         progress: ``(answered steps, all steps)`` for a progress bar.
+        retry: On ``instructions``, returned by the submit that answered a comprehension question wrongly
+            while a retry was left: the same step again, to read the instructions and answer once more.
     """
 
     kind: str
@@ -201,3 +205,4 @@ class Step:
     completion_code: str | None = None
     redirect_url: str | None = None
     progress: tuple[int, int] = (0, 0)
+    retry: bool = False

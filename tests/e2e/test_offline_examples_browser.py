@@ -123,6 +123,8 @@ def walk(page: Page, pages: Pages, server: StreamlitServer, study, task, post_qu
     click(page, "I agree — start the study")
     answer_pre_questionnaire(page, pages, study)
     wait_text(page, "I understand — begin", STEP_MS)
+    for question in study.comprehension:  # the comprehension questions under the instructions, answered right
+        choose(page, question.text, question.correct)
     pages.shot("instructions")
     click(page, "I understand — begin")
     total = task.trials + task.learning_trials + task.attention_checks
@@ -216,9 +218,12 @@ def test_offline_example_runs_end_to_end(protocol, chromium, tmp_path):
     try:
         participants = repo.participants(record.id)
         responses = list(repo.responses(record.id))
+        understood = {q.question_id: q.answer for q in repo.questionnaire_answers(record.id)
+                      if q.questionnaire == "comprehension"}
     finally:
         repo.dispose()
     assert [p.status for p in participants] == ["completed"]
+    assert understood == {q.id: q.correct for q in study.comprehension}
     assert len(responses) == trial_steps_per_task(task)
     checks = [r for r in responses if r.is_attention_check]
     assert len(checks) == task.attention_checks and all(r.attention_passed for r in checks)

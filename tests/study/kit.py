@@ -142,7 +142,9 @@ def answer_for(step: Step, rng: random.Random | None = None, *, pass_checks: boo
     rng = rng or random.Random(0)
     if step.kind == "consent":
         return {"agree": True}
-    if step.kind in ("instructions", "done"):
+    if step.kind == "instructions":  # comprehension questions, if any, answered right
+        return {q.id: q.correct for q in step.questions}
+    if step.kind == "done":
         return {}
     if step.kind in ("pre_questionnaire", "post_questionnaire"):
         out = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from study_app.study.quality import (
     QualityRules,
     is_too_fast,
@@ -10,6 +12,7 @@ from study_app.study.quality import (
     straight_lining,
     trial_quality,
 )
+from study_app.study.steps import Question
 
 RULES = QualityRules(min_trial_seconds=2.0, straight_lining_min_items=4, away_ms=5000)
 
@@ -45,11 +48,24 @@ def test_participant_summary_counts_and_flags():
          "hidden_ms": None, "blur_ms": None},
     ]
     summary = participant_quality(trials, [3, 3, 3, 3, 3], RULES)
-    assert summary == {"too_fast_trials": 1, "failed_attention_checks": 1, "likert_items": 5,
-                       "straight_lining": True, "hidden_count": 1, "away_ms": 5500,
-                       "quality_flags": "too_fast attention straight_lining away"}
+    assert summary == {"too_fast_trials": 1, "failed_attention_checks": 1, "failed_comprehension": 0,
+                       "failed_checks": 1, "likert_items": 5, "straight_lining": True, "hidden_count": 1,
+                       "away_ms": 5500, "quality_flags": "too_fast attention straight_lining away"}
     clean = participant_quality(trials[2:], [1, 2, 3, 4], RULES)
     assert clean["quality_flags"] == "" and clean["away_ms"] == 0
+
+
+def test_wrong_comprehension_answers_are_failed_checks_with_the_attention_checks():
+    questions = (Question(id="maps", text="?", kind="choice", options=("model", "object"), correct="model"),
+                 Question(id="task", text="?", kind="choice", options=("judge", "guess"), correct="judge"))
+    rules = dataclasses.replace(RULES, comprehension=questions)
+    failed_check = [{"is_attention_check": True, "attention_passed": False}]
+    summary = participant_quality(failed_check, [], rules, {"maps": "object", "task": "judge"})
+    assert (summary["failed_attention_checks"], summary["failed_comprehension"], summary["failed_checks"]) == (1, 1, 2)
+    assert summary["quality_flags"] == "attention comprehension"
+    right = participant_quality([], [], rules, {"maps": "model", "task": "judge"})
+    assert right["failed_checks"] == 0 and right["quality_flags"] == ""
+    assert participant_quality([], [], rules)["failed_comprehension"] == 0  # nothing stored: nothing failed
 
 
 def test_by_participant_includes_those_with_only_questionnaire_answers():

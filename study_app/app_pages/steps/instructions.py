@@ -2,7 +2,8 @@
 
 The example uses a stimulus no participant is asked about (so it cannot prime a trial answer), preferably
 one the model gets wrong, so the example shows how a map can expose a mistake. Without such an image the
-example is given in words only.
+example is given in words only. The study's comprehension questions, if any, close the page: the button
+submits their answers (see :mod:`study_app.study.comprehension` for what a wrong one does).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import streamlit as st
 from study_app.ui import stimulus_view
 from study_app.ui.explanation_maps import map_picture
 from study_app.ui.language import _, current
+from study_app.ui.question_widgets import ask_questions, clean_answers, missing_answers, submitted_answers
 from study_app.ui.worked_example import pick_worked_example
 
 
@@ -48,9 +50,20 @@ def _example(engine) -> None:
     )
 
 
+def _collect(questions, scope: str):
+    """The comprehension answers (none without questions), or what is still missing."""
+    answers = submitted_answers(questions, scope=scope)
+    missing = missing_answers(questions, answers)
+    return (None, missing) if missing else (clean_answers(questions, answers), [])
+
+
 def render(step, engine, submission) -> None:
     st.header(_("Instructions"))
     st.markdown(step.text)
     _example(engine)
     with st.form(f"form:{step.step_id}", border=False):
-        submission.button(_("I understand — begin"), lambda: ({}, []), key="instructions_begin")
+        if step.questions:  # the study's comprehension questions
+            st.subheader(_("Check your understanding"))
+            ask_questions(step.questions, scope=step.step_id)
+        submission.button(_("I understand — begin"), lambda: _collect(step.questions, step.step_id),
+                          key="instructions_begin")
