@@ -275,16 +275,22 @@ def test_export_command_writes_reliance_csv_and_the_page_tables_agree(make_study
 
     study = make_study("decision", trials=8, checks=1, extra=decision_extra())
     engine = make_engine_for(study, sqlite_repo)
-    for _ in range(2):
+    # Trials are drawn at random per participant: RAIR and RSR each need a trial of their kind (answered wrong
+    # first with the AI right; right first with the AI wrong), which two walks may lack. Walk until both exist.
+    walks = 0
+    while walks < 2 or not {"rair", "rsr"} <= set(
+            arm_reliance(response_rows(engine.repository, engine.record), n_boot=10)["measure"]):
+        assert walks < 15, "fifteen walks never gave both RAIR and RSR a trial"
         _walk(engine, clock)
+        walks += 1
     out = tmp_path / "results" / "responses.csv"
     url = f"sqlite:///{tmp_path / 'responses.sqlite'}"
     assert main(["export", "--study", study.source, "--out", str(out), "--db", url]) == 0
-    assert "reliance measures for 8 participant x arm rows" in capsys.readouterr().out
+    assert f"reliance measures for {4 * walks} participant x arm rows" in capsys.readouterr().out
     written = pd.read_csv(out.with_name("reliance.csv"))
     rows = response_rows(engine.repository, engine.record)
     direct = participant_reliance(rows)
-    assert list(written.columns) == list(direct.columns) and len(written) == 8
+    assert list(written.columns) == list(direct.columns) and len(written) == 4 * walks
     assert set(written["arm"]) == {"human", "ai", "gradcam", "placebo"} and set(written["task"]) == {"pets"}
     pd.testing.assert_series_equal(written["accuracy_final"], direct["accuracy_final"].astype(float),
                                    check_names=False)
