@@ -8,7 +8,8 @@ parameters always give the same map), removal of any hook left on the model, tim
 Map conventions (documented once here so rendering and faithfulness can rely on them):
 
 * ``map_hw`` has the spatial size of the model input (the display image from
-  :func:`trainers.predict.display_image` has the same geometry, so maps overlay pixel for pixel);
+  :func:`trainers.predict.display_image` is the same region at display resolution; rendering resamples
+  the map onto it, so maps overlay the region they explain);
 * positive values are evidence *for* the target class; ``meta["signed"]`` says whether negative values
   are meaningful (False for Grad-CAM, saliency-style methods, which are non-negative by construction);
 * the scale is the method's own (LIME coefficients, gradients × input, ...); rendering and the metrics

@@ -4,6 +4,11 @@ The seed study showed LIME as a green highlight, SHAP as a red/blue grid and Anc
 image, so participants compared pictures rather than methods. Here every map goes through
 :func:`normalize_map` and the same colormap, drawn at the display image's size.
 
+Sizes: a map is normalised at its own resolution (the model input's), then resampled bilinearly onto the
+display image (:func:`trainers.predict.display_image`: the region the model saw, at display resolution), so
+the photo stays sharp, the map smooth, and neither the normalisation nor the alt text depends on the size a
+map is shown at.
+
 Normalisation (documented because the study's results depend on it):
 
 * unsigned (default): negative values are dropped (only evidence *for* the class is shown), the map is
@@ -143,7 +148,8 @@ def render_explanation(
 
     Args:
         image: the display image (:func:`trainers.predict.display_image`), RGB or grayscale.
-        map_hw: raw attribution map; resized bilinearly to the image if sizes differ.
+        map_hw: raw attribution map (at the model input's size); normalised, then resized bilinearly to the
+            image if sizes differ.
         mode: ``overlay`` (colour over the photo), ``map`` (colour map alone), ``side_by_side``
             (photo | map) or ``contour`` (photo with an outline where the map reaches half its peak).
         signed: show negative evidence too, with the diverging colormap.
@@ -162,7 +168,8 @@ def render_explanation(
     if not np.isfinite(raw).all():
         raise ValueError("map contains NaN or infinite values")
     photo = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
-    norm = normalize_map(_resize_map(raw, image.size), signed=signed)
+    normalized = normalize_map(raw, signed=signed)
+    norm = _resize_map(normalized, image.size)
     if mode == "overlay":
         out = Image.fromarray(_to_uint8(_overlay(photo, norm, signed)))
     elif mode == "map":
@@ -176,4 +183,4 @@ def render_explanation(
         out.paste(Image.fromarray(_to_uint8(_colorize(norm, signed))), (w + GAP_PX, 0))
     buf = io.BytesIO()
     out.save(buf, format="PNG", optimize=False)
-    return Rendered(png=buf.getvalue(), alt_text=describe_map(norm, method_label), size=out.size)
+    return Rendered(png=buf.getvalue(), alt_text=describe_map(normalized, method_label), size=out.size)

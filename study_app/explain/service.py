@@ -57,7 +57,7 @@ class CachedExplanation:
     """A map ready to show, with the prediction it explains and its provenance.
 
     Attributes:
-        map_hw: float32 H×W map at the model input's size (aligned with :meth:`ExplanationService.display`).
+        map_hw: float32 H×W map at the model input's size (the region of :meth:`ExplanationService.display`).
         labels, probs: top-k prediction, best first.
         target, target_label: the class the map explains (top-1 unless asked otherwise).
         method, params: registry name and the map-determining parameters.
@@ -105,7 +105,8 @@ class ExplanationService:
 
     @staticmethod
     def display(checkpoint: LoadedCheckpoint, image_path: str | Path) -> Image.Image:
-        """The picture as the model sees it (resized and cropped), to show under a map."""
+        """The region the model sees, at display resolution (:func:`trainers.predict.display_image`), to show
+        under a map."""
         return display_image(open_rgb(image_path), checkpoint.input_size)
 
     def _input(self, checkpoint: LoadedCheckpoint, image_path: str | Path) -> torch.Tensor:

@@ -1,8 +1,9 @@
-"""Draw what a trial shows: the picture as the model saw it, the prediction, the explanation maps.
+"""Draw what a trial shows: the region of the picture the model saw, the prediction, the explanation maps.
 
-Every image carries alt text. The picture is cropped exactly like the model input
-(:func:`trainers.predict.display_image`) so the map lines up with it; the crop is cached per image and
-size, so a warm trial page reads nothing but small PNGs.
+Every image carries alt text. The picture is the region the model saw, cut from the original at display
+resolution (:func:`trainers.predict.display_image`: sharp, never upscaled beyond the original), and every map
+is rendered onto that same picture, so they line up; the crop is cached per image and size, so a warm trial
+page reads nothing but small PNGs.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import streamlit as st
 from study_app.study.display_rules import CLINICAL_NOTICE, shows_clinical_notice
 from study_app.ui.language import _, current
 from trainers.images import open_rgb
-from trainers.predict import display_image
+from trainers.predict import DISPLAY_PX, display_image
 
-PICTURE_WIDTH = 360  # px; shrinks to the screen on phones
+PICTURE_WIDTH = DISPLAY_PX  # px, the pictures' own width at most; shrinks to the screen on phones
 
 
 def show_clinical_notice(trial) -> None:
@@ -27,14 +28,16 @@ def show_clinical_notice(trial) -> None:
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
-def display_png(image_path: str, input_size: int, mtime_ns: int) -> bytes:
-    """PNG of the model's view of the image; ``mtime_ns`` makes an edited file a new cache entry."""
+def display_png(image_path: str, input_size: int, mtime_ns: int, display_px: int = DISPLAY_PX) -> bytes:
+    """PNG of the region the model sees, at display resolution; ``mtime_ns`` makes an edited file a new
+    cache entry."""
     buffer = io.BytesIO()
-    display_image(open_rgb(image_path), input_size).save(buffer, format="PNG")
+    display_image(open_rgb(image_path), input_size, display_px).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def stimulus_png(image_path: str, input_size: int) -> bytes:
+    """The picture a trial, the worked example and the gallery show; the maps are rendered onto the same."""
     return display_png(image_path, int(input_size), Path(image_path).stat().st_mtime_ns)
 
 

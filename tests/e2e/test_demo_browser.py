@@ -88,11 +88,23 @@ def shown_images(page: Page) -> list[dict]:
         "els => els.map(e => ({alt: e.getAttribute('alt') || '', width: e.naturalWidth}))")
 
 
-def expect_maps(page: Page, labels: list[str]) -> None:
+def input_size(task) -> int:
+    return json.loads((Path(task.checkpoint) / "card.json").read_text())["input_size"]
+
+
+def expect_sharp(images: list[dict], model_input: int) -> None:
+    """The photo at display resolution (wider than the model input it used to be upscaled from), and every
+    map drawn onto a picture of the same size."""
+    widths = {i["width"] for i in images}
+    assert len(widths) == 1 and widths.pop() > model_input, (model_input, images)
+
+
+def expect_maps(page: Page, labels: list[str], model_input: int) -> None:
     """The image plus one decoded map per label, each map's alt text naming its method and describing it."""
     images = shown_images(page)
     assert len(images) == 1 + len(labels), images
     assert all(i["alt"].strip() and i["width"] > 0 for i in images), images
+    expect_sharp(images, model_input)
     map_alts = [i["alt"] for i in images[1:]]
     for label in labels:
         assert any(alt.startswith(f"{label}: ") and len(alt) > len(label) + 2 for alt in map_alts), (label, map_alts)
@@ -113,7 +125,7 @@ def answer_pre_questionnaire(page: Page, pages: Pages, study) -> None:
 
 
 def answer_rate_trial(page: Page, pages: Pages, image: int, total: int, method_labels: list[str],
-                      n_predictions: int, document: str | None = None) -> None:
+                      n_predictions: int, model_input: int, document: str | None = None) -> None:
     wait_text(page, f"Image {image} of {total}", STEP_MS)
     wait_text(page, "Do you trust this prediction?", STEP_MS)
     expect(page.get_by_text("The model's top predictions:")).to_be_visible(timeout=STEP_MS)
@@ -126,7 +138,7 @@ def answer_rate_trial(page: Page, pages: Pages, image: int, total: int, method_l
 
     wait_text(page, "did this explanation help or confuse", STEP_MS)
     expect(page.get_by_text(f"Image {image} of {total}")).to_be_visible(timeout=STEP_MS)
-    expect_maps(page, method_labels)
+    expect_maps(page, method_labels, model_input)
     pages.shot(f"trial_{image}_explanations")
     for j, label in enumerate(method_labels):
         choose(page, f"{label}: did this explanation help or confuse", EFFECT_CHOICES[(image + j) % 3])
@@ -137,13 +149,14 @@ def answer_rate_trial(page: Page, pages: Pages, image: int, total: int, method_l
 
 
 def answer_verification_trial(page: Page, pages: Pages, image: int, total: int, method_labels: list[str],
-                              document: str | None = None) -> bool:
+                              model_input: int, document: str | None = None) -> bool:
     """One MRI trial; an attention check is answered as it asks. Returns whether it was the check."""
     wait_text(page, f"Image {image} of {total}", STEP_MS)
     wait_text(page, "Is the model's prediction correct?", STEP_MS)
     images = shown_images(page)
     assert len(images) == 2 and all(i["alt"].strip() for i in images), images  # the slice and one map
     assert any(images[1]["alt"].startswith(f"{label}: ") for label in method_labels), images
+    expect_sharp(images, model_input)
     check = page.get_by_text(re.compile(r"Attention check: please choose '(accept|reject)'"))
     is_check = check.count() > 0
     if is_check:
@@ -280,12 +293,14 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
                     image += 1
                     answer_rate_trial(page, pages, image, total, method_labels,
                                       n_predictions=min(3, len(task.class_names)),  # top 3 of 2 classes: 2
+                                      model_input=input_size(task),
                                       document="participant_rate_trial" if image == 1 else None)
             document = "participant_verification_trial"  # the first MRI trial that is not an attention check
             for task in verification:
                 for _ in range(task.trials + task.learning_trials + task.attention_checks):
                     image += 1
-                    is_check = answer_verification_trial(page, pages, image, total, method_labels, document)
+                    is_check = answer_verification_trial(page, pages, image, total, method_labels,
+                                                         input_size(task), document)
                     checks_seen += is_check
                     document = document if is_check else None
             assert checks_seen == sum(t.attention_checks for t in verification)

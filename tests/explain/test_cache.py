@@ -14,7 +14,8 @@ from study_app.explain.cache import AttributionCache, cache_key, default_cache_d
 from study_app.explain.hooks import hook_counts
 from study_app.explain.service import ExplanationService
 from trainers.checkpoint import load_checkpoint
-from trainers.images import ImageLoadError
+from trainers.images import ImageLoadError, open_rgb
+from trainers.predict import display_side
 
 KEY = cache_key("ck" * 32, "im" * 32, "lime", {"n_samples": 10, "seed": 0, "target": 1})
 
@@ -166,7 +167,9 @@ def test_service_renders_aligned_with_the_display_image(tmp_path, checkpoint, im
     explanation = service.get_or_compute(checkpoint, image, "gradcam")
     rendered = service.render(checkpoint, image, explanation, mode="overlay", method_label="Grad-CAM")
     assert rendered.png.startswith(b"\x89PNG")
-    assert rendered.size == service.display(checkpoint, image).size == (checkpoint.input_size,) * 2
+    side = display_side(open_rgb(image).size, checkpoint.input_size)
+    assert side > checkpoint.input_size  # the 48 px original is shown at its own resolution, not at 32 px
+    assert rendered.size == service.display(checkpoint, image).size == (side, side)
     assert rendered.alt_text.startswith("Grad-CAM map")
 
 

@@ -113,6 +113,28 @@ def test_map_of_another_size_is_resized_to_the_picture(photo):
     np.testing.assert_array_equal(pixels[35, 35], cmap_rgb(UNSIGNED_CMAP, 0.0))
 
 
+def test_a_map_at_input_size_lies_smoothly_over_the_region_it_explains_on_a_larger_picture():
+    """A 32 px map over a 96 px picture (the region the model saw, at display resolution): the tint sits on
+    the block the map marks, scaled three times, and fades in smoothly (bilinear) rather than in 3 px steps."""
+    photo = Image.new("RGB", (96, 96), (128, 128, 128))
+    small = np.zeros((32, 32), dtype=np.float32)
+    small[4:8, 20:24] = 1.0  # model pixels: rows 4-7, columns 20-23
+    pixels = decode(render_explanation(photo, small, mode="map").png)
+    weight = pixels.sum(axis=2) - cmap_rgb(UNSIGNED_CMAP, 0.0).sum()
+    rows, cols = np.nonzero(weight > 0)
+    assert abs(np.average(rows, weights=weight[rows, cols]) - 6 * 3 + 0.5) < 0.5  # centre row 6 of 32 → 17.5
+    assert abs(np.average(cols, weights=weight[rows, cols]) - 22 * 3 + 0.5) < 0.5  # centre column 22 → 65.5
+    assert weight[12:24, 60:72].min() > 0 and weight[:9].max() == 0 and weight[27:].max() == 0
+    edge = weight[18, 54:66]  # across the block's left edge: a ramp (nearest-neighbour would jump 0 → peak)
+    assert len({v for v in edge.tolist() if 0 < v < edge.max()}) >= 2
+
+
+def test_the_alt_text_does_not_depend_on_the_size_a_map_is_shown_at(peak_map):
+    texts = {render_explanation(Image.new("RGB", (side, side)), peak_map, method_label="LIME").alt_text
+             for side in (40, 96, 360)}
+    assert len(texts) == 1
+
+
 def test_alt_text_says_where_the_map_is_strongest(photo, peak_map):
     text = render_explanation(photo, peak_map, method_label="LIME").alt_text
     assert text.startswith("LIME map: strongest evidence in the upper left")
