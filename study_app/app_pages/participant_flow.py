@@ -39,6 +39,9 @@ from study_app.ui.trial_forms import signals_key
 
 ENDED = "participant_ended"  # "declined" / "withdrawn": shown until the participant starts again
 SUBMITTED = "answer_submitted"  # set by a submit callback: this run follows a stored answer (for timing)
+# (token, step) the submit callback got back from the engine: the run that follows draws it without reading
+# the participant again (the engine built it from the record it had just advanced, in the same click).
+NEXT_STEP = "next_step"
 timing = logging.getLogger("study_app.timing")  # DEBUG lines "page_built"; benchmarks/load_test.py reads them
 
 
@@ -105,6 +108,8 @@ def store_answer(engine, token: str, step, answer: dict) -> str | None:
     if following.kind in (DECLINED, WITHDRAWN):
         st.session_state[ENDED] = following.kind
         forget_participant()
+    else:
+        st.session_state[NEXT_STEP] = (token, following)
     if following.retry:  # a wrong comprehension answer with a retry left: read again, answer afresh
         for question in step.questions:
             st.session_state.pop(widget_key(step.step_id, question.id), None)
@@ -160,7 +165,11 @@ def _participant_run(built: dict) -> None:
         if ended:
             show_ended(ended, engine.study)
             return
-        token, step = participant_and_step(engine)
+        known = st.session_state.pop(NEXT_STEP, None)
+        if known is not None and known[0] == st.session_state.get(state_keys.PARTICIPANT_TOKEN):
+            token, step = known  # what the click's own submit returned: no second read of the participant
+        else:
+            token, step = participant_and_step(engine)
         built["kind"] = step.kind
         built["submitted"] = st.session_state.pop(SUBMITTED, False)
         if PILOT_PARAM in st.query_params and is_pilot_run(engine):

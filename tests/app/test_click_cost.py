@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 import tomllib
+from collections import Counter
 
 import pytest
 from e2e.streamlit_server import PROJECT_ROOT
@@ -85,3 +86,32 @@ def test_the_loaded_heap_is_frozen_once_the_study_opens(setup_study):
     gc.unfreeze()
     new_app().run()
     assert gc.get_freeze_count() > 10_000  # torch, captum, the study's models and maps
+
+
+def test_a_click_reads_the_participant_once_and_writes_once(setup_study):
+    """The submit callback reads the participant, stores the answer and the move on in one transaction, and
+    returns the next step; the run that follows draws that step instead of reading the participant again."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    setup_study("verification", trials=3)
+    at = new_app().run()
+    for _ in range(4):  # consent, questionnaire, instructions: onto the first trial
+        answer_step(at)
+    assert current_kind(at) == "trial"
+    counts: Counter = Counter()
+
+    def before(conn, cursor, statement, *args):
+        counts[statement.lstrip().split(None, 1)[0].upper()] += 1
+
+    event.listen(Engine, "before_cursor_execute", before)
+    try:
+        first = [s.value for s in at.subheader]
+        answer_step(at)
+    finally:
+        event.remove(Engine, "before_cursor_execute", before)
+    assert current_kind(at) == "trial" and [s.value for s in at.subheader] != first
+    # one read of the participant by token, and in the write transaction: the locked read of the stage, the
+    # stage update, the response, the answer event and the next trial's showing record
+    assert counts["SELECT"] == 2, counts
+    assert counts["UPDATE"] == 1 and counts["INSERT"] == 3, counts
