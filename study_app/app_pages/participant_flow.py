@@ -117,19 +117,34 @@ def store_answer(engine, token: str, step, answer: dict) -> str | None:
     return None
 
 
+WITHDRAWING = "withdrawal_dialog_open"  # the withdrawal dialog is open (until withdrawn or dismissed)
+
+
 def _withdraw(engine, token: str) -> None:
+    st.session_state.pop(WITHDRAWING, None)
     with friendly_errors():
         engine.withdraw(token)
         st.session_state[ENDED] = WITHDRAWN
         forget_participant()
 
 
+def _withdrawal_dialog(engine, token: str) -> None:
+    st.markdown(_("You can stop at any time. Withdrawing **deletes every answer you have given** here."))
+    sure = st.checkbox(_("Yes, delete my answers and leave the study"), key="withdraw_confirm")
+    if st.button(_("Withdraw and delete my answers"), key="withdraw_button", disabled=not sure):
+        _withdraw(engine, token)
+        st.rerun()  # the whole page, not only the dialog (a fragment): it now shows the withdrawal
+
+
 def offer_withdrawal(engine, token: str) -> None:
-    with st.expander(_("Withdraw from the study")):
-        st.markdown(_("You can stop at any time. Withdrawing **deletes every answer you have given** here."))
-        sure = st.checkbox(_("Yes, delete my answers and leave the study"), key="withdraw_confirm")
-        st.button(_("Withdraw and delete my answers"), key="withdraw_button", disabled=not sure,
-                  on_click=_withdraw, args=(engine, token))
+    """One small button on every step; its confirmation opens in a dialog. A collapsed expander sent its
+    text, checkbox and button with every screen (issue 10: four elements per click for a rare action)."""
+    title = _("Withdraw from the study")
+    st.button(title, key="withdraw_open", type="tertiary", icon=":material/logout:",
+              on_click=st.session_state.__setitem__, args=(WITHDRAWING, True))
+    if st.session_state.get(WITHDRAWING):
+        st.dialog(title, on_dismiss=lambda: st.session_state.pop(WITHDRAWING, None))(_withdrawal_dialog)(
+            engine, token)
 
 
 def show_ended(kind: str, study) -> None:

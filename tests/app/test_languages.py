@@ -198,6 +198,7 @@ def test_declining_withdrawing_and_the_return_notice_come_from_the_catalogue(set
     for _ in range(3):  # consent, questionnaire, instructions: now on a trial with the withdrawal offer
         walker.step()
     walker.keep()
+    walker.click("Withdraw from the study")
     walker.at.checkbox[0].check().run()
     walker.click("Withdraw and delete my answers")
     walker.keep()

@@ -97,6 +97,8 @@ def test_withdrawal_deletes_the_participants_answers(setup_study):
     for _ in range(4):
         answer_step(at)
     assert db_counts(setup)["responses"] == 1
+    assert not [c for c in at.checkbox if c.key == "withdraw_confirm"]  # asked only once the dialog opens
+    at.button(key="withdraw_open").click().run()
     at.checkbox(key="withdraw_confirm").check().run()
     at.button(key="withdraw_button").click().run()
     assert "You have withdrawn" in texts(at)

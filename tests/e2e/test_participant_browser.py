@@ -149,3 +149,48 @@ def test_participant_completes_the_study_in_a_real_browser(chromium, e2e_server,
         assert kinds.count("answer") == N_TRIALS + 2  # questionnaire, instructions, four trials
     finally:
         repo.dispose()
+
+
+def test_participant_withdraws_through_the_dialog_in_a_real_browser(chromium, e2e_server, artifacts):
+    """Withdrawal is one small button per screen; the confirmation opens in a dialog (a fragment in the
+    browser: ticking its checkbox reruns only the dialog), and withdrawing deletes the participant."""
+    setup, server = e2e_server
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(f"{server.url}/?PROLIFIC_PID=e2e-withdraws&STUDY_ID=s1&SESSION_ID=x2")
+        click(page, "I agree — start the study")
+        wait_text(page, "A few questions about you")
+        answer_questionnaire(page)
+        wait_text(page, "A worked example")
+        click(page, "I understand — begin")
+        wait_text(page, f"Image 1 of {N_TRIALS}")
+        answer_trial(page, "Yes, the prediction is correct", "6")
+        wait_text(page, f"Image 2 of {N_TRIALS}")
+        assert page.get_by_role("checkbox").count() == 0  # nothing of the withdrawal is sent before it is asked for
+        click(page, "Withdraw from the study")
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        page.keyboard.press("Escape")  # changed their mind: the dialog closes and stays closed
+        expect(dialog).to_be_hidden()
+        answer_trial(page, "No, the prediction is wrong", "3")
+        wait_text(page, f"Image 3 of {N_TRIALS}")
+        expect(dialog).to_be_hidden()
+        click(page, "Withdraw from the study")
+        expect(dialog).to_be_visible()
+        withdraw = dialog.get_by_role("button", name="Withdraw and delete my answers")
+        expect(withdraw).to_be_disabled()
+        dialog.get_by_text("Yes, delete my answers and leave the study").click()
+        expect(withdraw).to_be_enabled()
+        shot(page, artifacts, "07_withdrawal_dialog")
+        withdraw.click()
+        wait_text(page, "You have withdrawn")
+        assert "Traceback" not in page.content()
+    finally:
+        context.close()
+    repo, record = open_repository(setup)
+    try:
+        assert not [p for p in repo.participants(record.id) if p.prolific_pid == "e2e-withdraws"]
+    finally:
+        repo.dispose()
