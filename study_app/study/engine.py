@@ -213,11 +213,11 @@ class StudyEngine:
         completes = plan.kinds[stage + 1] == DONE
 
         def advance(clean: dict, **stored) -> bool:
-            # Once the answer is valid; the next stage's showing is recorded in the same transaction.
+            # Once the answer is valid, with the next stage's showing (none if this answer screens them out).
             return self.repository.advance(
                 participant.id, study_id=self.record.id, expected_stage=stage, now=now, complete=completes,
                 answer_sha256=answer_checks.answer_sha256(clean), answer_detail={"step": step_id},
-                shown=self._shown(plan, stage + 1), **stored)
+                shown=None if failures else self._shown(plan, stage + 1), **stored)
 
         passed = failures = None
         if kind == INSTRUCTIONS:  # with the comprehension questions, if any

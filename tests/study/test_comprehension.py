@@ -151,6 +151,7 @@ def test_enough_wrong_comprehension_answers_end_the_study_at_the_instructions(ma
     stored = {q.question_id: q.answer for q in repo.questionnaire_answers(engine.record.id)
               if q.questionnaire == "comprehension"}
     assert stored == WRONG_BOTH  # the answers stay for the researcher
+    assert repo.shown_trials(engine.record.id) == []  # no trial was shown, so none is recorded as shown
     assert _events(repo, engine, "screen_out")[0].detail["failed_comprehension"] == 2
 
 

@@ -59,6 +59,9 @@ def test_screen_out_after_failed_checks_ends_politely_and_frees_the_slot(make_st
     assert engine.current_step(token).kind == SCREENED_OUT  # a reload shows the same end page
     answered = [r for r in repo.responses(engine.record.id) if r.participant_id == participant.id]
     assert sum(r.attention_passed is False for r in answered) == 2  # answers are kept for the researcher
+    # Only trials the participant saw are recorded as shown: not the one that would have followed the screen-out.
+    shown = {(s.trial_index, s.phase) for s in repo.shown_trials(engine.record.id) if s.participant_id == participant.id}
+    assert shown == {(r.trial_index, r.phase) for r in answered}
     assert engine.submit(token, "trial:0/main", {"decision": "accept", "confidence": 3}).kind == SCREENED_OUT
     assert len([r for r in repo.responses(engine.record.id) if r.participant_id == participant.id]) == len(answered)
     assert sum(engine.condition_counts().values()) == 0  # their slot is back in the pool
