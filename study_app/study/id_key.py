@@ -97,8 +97,10 @@ def resolve_id_key(*, needed: bool, env: Mapping[str, str] | None = None,
     """The key by the precedence in the module docstring.
 
     Args:
-        needed: The study hashes external ids (``keep_external_ids = false``); otherwise nothing is
-            created and an unused random key is returned when none is configured.
+        needed: The study hashes external ids (``keep_external_ids = false``). Otherwise only the pilot
+            link's key derives from it: one is still created where none is configured (so every server
+            process and restart gives the same pilot link), and where that fails a random key for this
+            process only is returned, with a warning, instead of an error.
         secrets: Already-read secrets (the app passes ``st.secrets``); ``secrets_path`` is still where a
             new key is written. ``None`` reads ``secrets_path``.
         secrets_path: ``None`` forbids creating a key (and reading one from a file).
@@ -114,13 +116,18 @@ def resolve_id_key(*, needed: bool, env: Mapping[str, str] | None = None,
         value = _read_secret(secrets_path)
     if isinstance(value, str) and value.strip():
         return _from_text(value, "secrets")
-    if not needed:
+    if not needed and secrets_path is None:
         return IdKey(_random.token_bytes(32), "unused")
     if secrets_path is None:
         raise IdKeyError(_missing_message("creating one is not allowed here"))
     try:
         return IdKey(create_key_in(secrets_path).encode("utf-8"), "created")
     except OSError as exc:
+        if not needed:  # only the pilot link's key depends on it then: it works, but per process
+            log.warning("no external-id key and none could be created (%s): the pilot link works only with this "
+                        "server process until it restarts; set %s to make it stable", exc.strerror or exc,
+                        ID_KEY_ENV)
+            return IdKey(_random.token_bytes(32), "unused")
         raise IdKeyError(_missing_message(f"could not create {secrets_path}: {exc.strerror or exc}")) from exc
 
 

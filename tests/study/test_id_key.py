@@ -11,6 +11,7 @@ import tomllib
 import pytest
 
 from study_app.study.id_key import ID_KEY_ENV, IdKeyError, create_key_in, resolve_id_key
+from study_app.study.screening import pilot_key
 
 
 def test_environment_then_secrets(tmp_path):
@@ -68,10 +69,18 @@ def test_refused_with_a_clear_message_when_it_cannot_be_created(tmp_path):
         resolve_id_key(needed=True, env={}, secrets={}, secrets_path=None)
 
 
-def test_not_needed_creates_nothing(tmp_path):
+def test_a_study_keeping_ids_verbatim_still_gets_a_stable_key_for_its_pilot_link(tmp_path):
+    """The pilot link's key derives from the id key: a random key per process gave every replica (and every
+    restart) a different pilot link. Where no key can be created, the study still runs, per process."""
     path = tmp_path / ".streamlit" / "secrets.toml"
-    key = resolve_id_key(needed=False, env={}, secrets_path=path)
-    assert key.source == "unused" and not path.exists()
+    first = resolve_id_key(needed=False, env={}, secrets_path=path)
+    again = resolve_id_key(needed=False, env={}, secrets_path=path)  # another process, or after a restart
+    assert first.source == "created" and path.exists() and again.value == first.value
+    assert pilot_key(first.value, "study") == pilot_key(again.value, "study")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("", encoding="utf-8")  # a file where the folder must be: nothing can be created there
+    assert resolve_id_key(needed=False, env={}, secrets_path=blocked / "secrets.toml").source == "unused"
+    assert resolve_id_key(needed=False, env={}, secrets_path=None).source == "unused"
 
 
 def test_the_engine_creates_the_key_in_the_working_directory(make_study, make_engine_for, sqlite_repo,
