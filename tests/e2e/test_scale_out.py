@@ -37,6 +37,7 @@ from e2e.test_demo_browser import (
     answer_pre_questionnaire,
     answer_rate_trial,
     answer_verification_trial,
+    input_size,
     shown_images,
     stored_plan,
     trial_steps_per_task,
@@ -85,13 +86,14 @@ def walk_demo(page: Page, url: str, setup: DemoSetup, pages: Pages, fault_at: in
             image += 1
             if image == fault_at:
                 fault(image, total)
-            answer_rate_trial(page, pages, image, total, labels, n_predictions=min(3, len(task.class_names)))
+            answer_rate_trial(page, pages, image, total, labels, n_predictions=min(3, len(task.class_names)),
+                              model_input=input_size(task))
     for task in verification:
         for _ in range(task.trials + task.learning_trials + task.attention_checks):
             image += 1
             if image == fault_at:
                 fault(image, total)
-            answer_verification_trial(page, pages, image, total, labels)
+            answer_verification_trial(page, pages, image, total, labels, input_size(task))
     for task in (t for t in study.tasks if t.protocol == "decision"):
         for _ in range(task.trials + task.attention_checks):
             image += 1
