@@ -1,16 +1,19 @@
 """What one participant click costs the server: the bundled demo against a reference app that computes nothing.
 
     python benchmarks/click_cost.py                   # two walks per app
-    python benchmarks/click_cost.py --walks 4 --profile profile.txt
+    python benchmarks/click_cost.py --walks 4 --profile profiles/
 
 Two ``streamlit run`` servers, both from the project root with the project's own ``.streamlit/config.toml``:
 the bundled demo (``study_app/main.py`` on its committed cache, a fresh SQLite database) and
 ``benchmarks/reference_app.py`` (the same kinds of screens, widgets and pictures, one script run per click,
-nothing computed). One Chromium participant at a time walks each app from consent to the completion code,
-answering every radio, text box and selectbox, and clicking the screen's primary button. Per app it prints:
+nothing computed). Both servers run at once; one Chromium participant at a time walks an app from consent to
+the completion code, answering every radio, text box and selectbox and clicking the screen's primary button,
+and the walks alternate between the apps (demo, reference, demo, ...), so that whatever else the machine
+does in the meantime weighs on both alike. Per app it prints:
 
 * server CPU seconds per click: the server process's own CPU time (``/proc/PID/stat``, all threads) over
-  the measured walks, divided by their clicks, so the browser's CPU is not in it;
+  its measured walks, divided by their clicks, so the browser's CPU is not in it; and the ratio of each
+  demo walk to the reference walk that followed it (median and range), to show how much the figure moves;
 * click -> settled (median, p95): from the click until the next screen's content is on the page and
   Streamlit reports the script run finished with no stale element left;
 * click -> every image loaded (p95): until each ``<img>`` on the new screen has decoded;
@@ -60,44 +63,60 @@ class AppResult:
     settled: list[float] = field(default_factory=list)
     images: list[float] = field(default_factory=list)
     rss_mib: dict[str, float] = field(default_factory=dict)
+    walk_cpu_per_click: list[float] = field(default_factory=list)
 
     @property
     def cpu_per_click(self) -> float:
         return self.cpu_s / max(1, self.clicks)
 
 
-async def measure(browser, server: StreamlitServer, name: str, walks: int, profile: Path | None) -> AppResult:
-    warm = await browser.new_context(viewport={"width": 1280, "height": 1400})
-    await walk(await warm.new_page(), server.url)  # warm-up participant: imports, models, map cache
-    await warm.close()
-    result = AppResult(name)
-    pid = server.process.pid
-    result.rss_mib["before"] = server.rss_bytes() / 2**20
-    spy = None
-    if profile is not None:
-        spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
-                                "--format", "raw", "--rate", "200", "--output", str(profile), "--nonblocking"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-    cpu0 = cpu_seconds(pid)
+def start_profiler(pid: int, output: Path) -> subprocess.Popen:
+    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
+                            "--format", "raw", "--rate", "200", "--output", str(output), "--nonblocking"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    return spy
+
+
+async def one_walk(browser, server: StreamlitServer, result: AppResult) -> None:
+    """One measured participant; the server's CPU time over exactly this walk is added to ``result``."""
 
     def record(click: Click) -> None:
         result.clicks += 1
         result.settled.append(click.settled_s)
         result.images.append(click.images_s)
 
-    for _ in range(walks):
-        context = await browser.new_context(viewport={"width": 1280, "height": 1400})
-        page = await context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        await walk(page, server.url, on_click=record)
-        await context.close()
-    result.cpu_s = cpu_seconds(pid) - cpu0
-    result.rss_mib["after"] = server.rss_bytes() / 2**20
-    if spy is not None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 1400})
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    clicks0, cpu0 = result.clicks, cpu_seconds(server.process.pid)
+    await walk(page, server.url, on_click=record)
+    cpu = cpu_seconds(server.process.pid) - cpu0
+    await context.close()
+    result.cpu_s += cpu
+    result.walk_cpu_per_click.append(cpu / max(1, result.clicks - clicks0))
+
+
+async def measure(browser, servers: dict[str, StreamlitServer], walks: int, profile: Path | None) -> dict:
+    """Warm both servers up, then alternate their measured walks (demo, reference, demo, ...), so that
+    whatever else the machine does drifts over both alike; each walk is paired with the other app's next."""
+    results = {name: AppResult(name) for name in servers}
+    for name, server in servers.items():
+        warm = await browser.new_context(viewport={"width": 1280, "height": 1400})
+        await walk(await warm.new_page(), server.url)  # warm-up participant: imports, models, map cache
+        await warm.close()
+        results[name].rss_mib["before"] = server.rss_bytes() / 2**20
+    spies = [] if profile is None else [start_profiler(s.process.pid, profile / f"{n}.txt") for n, s in servers.items()]
+    for i in range(walks):
+        for name, server in servers.items():
+            print(f"  walk {i + 1}/{walks}: {name}", flush=True)
+            await one_walk(browser, server, results[name])
+    for name, server in servers.items():
+        results[name].rss_mib["after"] = server.rss_bytes() / 2**20
+    for spy in spies:
         spy.send_signal(2)
         spy.wait(timeout=60)
-    return result
+    return results
 
 
 # Leaf frames of a thread that waits rather than works (py-spy's --nonblocking mode cannot tell idle threads).
@@ -138,6 +157,9 @@ def report(demo: AppResult, ref: AppResult) -> bool:
         "{:.0f}", GOALS["images_p95"])
     for key in ("before", "after"):
         row(f"server RSS {key} (MiB)", demo.rss_mib[key], ref.rss_mib[key], "{:.0f}")
+    paired = sorted(d / r for d, r in zip(demo.walk_cpu_per_click, ref.walk_cpu_per_click, strict=True))
+    print(f"{'CPU ratio of paired walks':<34}{'':>24}{statistics.median(paired):>9.2f}x  median; range "
+          f"{paired[0]:.2f}-{paired[-1]:.2f}x over {len(paired)} pairs")
     per_core = UTILISATION * THINK_S / demo.cpu_per_click
     print(f"\nparticipants one core carries (demo, {THINK_S:.0f} s think time, {UTILISATION:.0%} busy): "
           f"{per_core:.0f}")
@@ -150,14 +172,12 @@ def report(demo: AppResult, ref: AppResult) -> bool:
 async def run_both(args, folder: Path, demo_env: dict) -> dict[str, AppResult]:
     from playwright.async_api import async_playwright
 
-    results = {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        for name, script, env in (("demo", MAIN_SCRIPT, demo_env), ("reference", REFERENCE_SCRIPT, {})):
-            profile = None if args.profile is None else args.profile / f"{name}.txt"
-            print(f"{name}: {args.walks} participant walk(s) ...", flush=True)
-            with StreamlitServer(env, folder / f"{name}.log", script=script) as server:
-                results[name] = await measure(browser, server, name, args.walks, profile)
+        print(f"demo and reference: {args.walks} participant walk(s) each, alternating ...", flush=True)
+        with StreamlitServer(demo_env, folder / "demo.log", script=MAIN_SCRIPT) as demo, \
+                StreamlitServer({}, folder / "reference.log", script=REFERENCE_SCRIPT) as reference:
+            results = await measure(browser, {"demo": demo, "reference": reference}, args.walks, args.profile)
         await browser.close()
     return results
 
