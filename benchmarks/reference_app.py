@@ -7,9 +7,12 @@ The same kinds of screens as the bundled demo, in the same order and with the sa
 four explanation screens with the picture and three maps plus a comment box, four verification screens
 with a picture and a map, seven decision screens (four trials: one answered once without advice, three
 answered first alone and then with the AI's advice, two of those with a map), a closing questionnaire with
-radios, three selectboxes and a text box, the completion code), but it computes nothing: the pictures are the demo's own images, encoded once per
-process, and a click only moves a counter in the session. Run from the project root, it reads the
-project's ``.streamlit/config.toml`` exactly as the study app does.
+radios, three selectboxes and a text box, the completion code), with the same frame around them (a
+multipage router with a hidden second page, a small withdrawal button under every screen between consent
+and the end, and in each trial's form a browser component that counts page hiding and focus loss), but it
+computes nothing: the pictures are the demo's own images, encoded once per process, and a click only moves
+a counter in the session. Run from the project root, it reads the project's ``.streamlit/config.toml``
+exactly as the study app does.
 """
 
 from __future__ import annotations
@@ -52,6 +55,40 @@ def screens() -> list[tuple[str, int]]:
     return out + [("post", 0), ("done", 0)]
 
 
+# A browser component of the same kind and size as the study's page-signals counter, drawn in each trial form.
+_SIGNALS_JS = """
+export default function(component) {
+  const { setStateValue } = component;
+  const t0 = performance.now();
+  const s = {hidden_count: 0, hidden_ms: 0, blur_count: 0, blur_ms: 0};
+  let hiddenSince = null, blurSince = document.hasFocus() ? null : t0;
+  const report = () => setStateValue('signals', {...s, on_screen_ms: Math.round(performance.now() - t0)});
+  const onVisibility = () => {
+    const now = performance.now();
+    if (document.visibilityState === 'hidden') { if (hiddenSince === null) { s.hidden_count += 1; hiddenSince = now; } }
+    else if (hiddenSince !== null) { s.hidden_ms += Math.round(now - hiddenSince); hiddenSince = null; }
+    report();
+  };
+  const onBlur = () => { if (blurSince === null) { s.blur_count += 1; blurSince = performance.now(); } report(); };
+  const onFocus = () => {
+    if (blurSince !== null) { s.blur_ms += Math.round(performance.now() - blurSince); blurSince = null; }
+    report();
+  };
+  document.addEventListener('visibilitychange', onVisibility);
+  window.addEventListener('blur', onBlur);
+  window.addEventListener('focus', onFocus);
+  report();
+  return () => {
+    document.removeEventListener('visibilitychange', onVisibility);
+    window.removeEventListener('blur', onBlur);
+    window.removeEventListener('focus', onFocus);
+  };
+}
+"""
+_signals = st.components.v2.component("reference.page_signals", js=_SIGNALS_JS)
+TRIALS = ("trust", "explanation", "verification")
+
+
 def radios(label: str, options: list, key: str, horizontal: bool = True) -> None:
     st.radio(label, options, index=None, horizontal=horizontal, key=key)
 
@@ -70,6 +107,8 @@ def draw(kind: str, k: int, n: int, pics: list[bytes]) -> None:
         return
     st.progress(n / 24, text=f"Progress: step {n} of 24")
     with st.form(f"f{n}"):
+        if kind in TRIALS or kind.startswith("decision"):
+            _signals(key=f"s{n}", on_signals_change=lambda: None)
         if kind == "questionnaire":
             st.header("A few questions about you")
             for q in range(4):
@@ -80,7 +119,7 @@ def draw(kind: str, k: int, n: int, pics: list[bytes]) -> None:
             left, right = st.columns(2)
             left.image(pics[0], caption="The image", output_format="PNG")
             right.image(pics[1], caption="A map", output_format="PNG")
-        elif kind in ("trust", "explanation", "verification"):
+        elif kind in TRIALS:
             st.subheader(f"Image {k + 1} of 8")
             st.markdown("The model's top predictions:\n\n1. **cat** — 91%\n2. **dog** — 9%")
             if kind == "trust":
@@ -125,8 +164,7 @@ def draw(kind: str, k: int, n: int, pics: list[bytes]) -> None:
         st.form_submit_button("Continue", type="primary", on_click=advance)
 
 
-def main() -> None:
-    st.set_page_config(page_title="Reference", layout="centered")
+def study_page() -> None:
     order = screens()
     n = st.session_state.setdefault("screen", 0)
     kind, k = order[n]
@@ -135,6 +173,15 @@ def main() -> None:
         st.code("REFERENCE", language=None)
         return
     draw(kind, k, n, pictures())
+    if kind != "consent":
+        st.button("Withdraw from the study", key="withdraw_open", type="tertiary", icon=":material/logout:")
 
 
-main()
+def researcher_page() -> None:
+    st.title("Researcher")
+
+
+st.set_page_config(page_title="Reference", layout="centered")
+pages = [st.Page(study_page, title="Study", url_path="study", default=True),
+         st.Page(researcher_page, title="Researcher", url_path="researcher")]
+st.navigation(pages, position="hidden").run()
