@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from study_app.ui import state_keys
+from study_app.ui.language import TAB_TITLE
 from study_app.ui.logging_setup import configure_logging
 from study_app.ui.password_gate import announce_demo_password
 
@@ -21,7 +22,7 @@ PAGES = Path(__file__).parent / "app_pages"
 
 configure_logging()
 announce_demo_password()  # bundled demo without a password: one-time password to the log, once per process
-st.set_page_config(page_title="Study", page_icon=":material/science:", layout="centered",
+st.set_page_config(page_title=TAB_TITLE, page_icon=":material/science:", layout="centered",
                    initial_sidebar_state="auto", menu_items={})
 
 study = st.Page(PAGES / "study.py", title="Study", icon=":material/assignment:", url_path="study", default=True)

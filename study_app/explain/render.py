@@ -42,12 +42,26 @@ GAP_PX = 8  # white gap between the two panels of side_by_side
 
 
 @dataclass(frozen=True)
+class MapDescription:
+    """What a map's alt text says, as data, so the participant's page can say it in the study's language:
+    where the strongest evidence lies (``region``, one of :data:`REGIONS`' names; ``None`` when no region
+    supports the class), how much of the image it covers (``share``, whole percent), and whether some
+    regions count against the class (``against``)."""
+
+    region: str | None
+    share: int
+    against: bool
+
+
+@dataclass(frozen=True)
 class Rendered:
-    """A rendered explanation: PNG bytes and a one-sentence alt text for screen readers."""
+    """A rendered explanation: PNG bytes, a one-sentence English alt text for screen readers (the
+    researcher's pages) and the same as data (``description``: the participant's page words it)."""
 
     png: bytes
     alt_text: str
     size: tuple[int, int]
+    description: MapDescription | None = None
 
 
 def normalize_map(map_hw: np.ndarray, signed: bool = False) -> np.ndarray:
@@ -111,28 +125,40 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8)
 
 
-_REGIONS = (
+REGIONS = (
     ("upper left", "top", "upper right"),
     ("left", "centre", "right"),
     ("lower left", "bottom", "lower right"),
 )
 
 
-def describe_map(norm: np.ndarray, method_label: str | None = None) -> str:
-    """A short alt text: where the strongest evidence lies and how much of the image it covers."""
-    label = f"{method_label} map" if method_label else "Explanation map"
+def map_description(norm: np.ndarray) -> MapDescription:
+    """Where a normalised map's strongest evidence lies and how much of the image it covers."""
     strength = np.clip(norm, 0, None)
+    against = bool((norm <= -CONTOUR_LEVEL).any())
     if strength.max() <= 0:
-        return f"{label}: no region supports the predicted class."
+        return MapDescription(region=None, share=0, against=against)
     strong = strength >= CONTOUR_LEVEL
     rows, cols = np.nonzero(strong)
     weights = strength[strong]
     r = float(np.average(rows, weights=weights)) / norm.shape[0]
     c = float(np.average(cols, weights=weights)) / norm.shape[1]
-    region = _REGIONS[min(2, int(r * 3))][min(2, int(c * 3))]
-    share = 100.0 * strong.mean()
-    text = f"{label}: strongest evidence in the {region} of the image, covering about {share:.0f}% of it."
-    if (norm <= -CONTOUR_LEVEL).any():
+    return MapDescription(region=REGIONS[min(2, int(r * 3))][min(2, int(c * 3))],
+                          share=round(100.0 * float(strong.mean())), against=against)
+
+
+def describe_map(norm: np.ndarray, method_label: str | None = None) -> str:
+    """A short English alt text: where the strongest evidence lies and how much of the image it covers
+    (the participant's page words the same :func:`map_description` in the study's language)."""
+    return _english_alt(map_description(norm), method_label)
+
+
+def _english_alt(d: MapDescription, method_label: str | None) -> str:
+    label = f"{method_label} map" if method_label else "Explanation map"
+    if d.region is None:
+        return f"{label}: no region supports the predicted class."
+    text = f"{label}: strongest evidence in the {d.region} of the image, covering about {d.share}% of it."
+    if d.against:
         text += " Some regions count against the class."
     return text
 
@@ -183,4 +209,6 @@ def render_explanation(
         out.paste(Image.fromarray(_to_uint8(_colorize(norm, signed))), (w + GAP_PX, 0))
     buf = io.BytesIO()
     out.save(buf, format="PNG", optimize=False)
-    return Rendered(png=buf.getvalue(), alt_text=describe_map(normalized, method_label), size=out.size)
+    description = map_description(normalized)
+    return Rendered(png=buf.getvalue(), alt_text=_english_alt(description, method_label), size=out.size,
+                    description=description)

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from study_app.explain.render import MapDescription
 from study_app.explain.sanity import RANDOMIZED_SUFFIX, randomized_copy
 from study_app.explain.service import ExplanationService
 from trainers.checkpoint import LoadedCheckpoint, load_checkpoint
@@ -51,7 +52,7 @@ class ServedMap:
     """A map as the app serves it: the PNG and its alt text, and what identifies it for provenance."""
 
     png: bytes
-    alt_text: str
+    alt_text: str  # English; ``description`` is the same as data, for the participant's language
     png_sha256: str  # of ``png``, the exact bytes a participant's browser receives
     cache_key: str  # the attribution-cache entry it was rendered from
     map_sha256: str  # of the float map in that entry
@@ -60,6 +61,7 @@ class ServedMap:
     target_index: int
     target_label: str
     faithfulness: dict | None  # scores stored with the entry when it was served, if any
+    description: MapDescription | None = None
 
 
 class StudyMapService:
@@ -150,7 +152,7 @@ class StudyMapService:
         explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index)
         rendered = self.service.render(ckpt, image, explanation, method_label=request.label)
         return self._remember(request, ServedMap(
-            png=rendered.png, alt_text=rendered.alt_text, png_sha256=hashlib.sha256(rendered.png).hexdigest(),
+            png=rendered.png, alt_text=rendered.alt_text, description=rendered.description, png_sha256=hashlib.sha256(rendered.png).hexdigest(),
             cache_key=explanation.key, map_sha256=explanation.map_sha256,
             checkpoint_sha256=explanation.checkpoint_sha256, image_sha256=explanation.image_sha256,
             target_index=explanation.target, target_label=explanation.target_label,

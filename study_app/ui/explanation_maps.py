@@ -12,12 +12,32 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from study_app.explain.render import MapDescription
 from study_app.i18n import N_
 from study_app.maps.service import MapRequest
 from study_app.ui.language import _
 from study_app.ui.resources import study_map_service
 
 SPINNER_TEXT = N_("Preparing the explanation… (this happens only once per image)")
+# The regions a map's alt text names (explain.render.REGIONS; a test keeps the two lists equal).
+REGION_NAMES = {
+    "upper left": N_("upper left"), "top": N_("top"), "upper right": N_("upper right"),
+    "left": N_("left"), "centre": N_("centre"), "right": N_("right"),
+    "lower left": N_("lower left"), "bottom": N_("bottom"), "lower right": N_("lower right"),
+}
+
+
+def describe(description: MapDescription | None, label: str, english: str) -> str:
+    """The map's alt text in the participant's language (``english``: what to say without a description)."""
+    if description is None:
+        return english
+    if description.region is None:
+        return _("{label} map: no region supports the predicted class.").format(label=label)
+    text = _("{label} map: strongest evidence in the {region} of the image, covering about {share}% of it.").format(
+        label=label, region=_(REGION_NAMES[description.region]), share=description.share)
+    if description.against:
+        text += " " + _("Some regions count against the class.")
+    return text
 
 
 @dataclass(frozen=True)
@@ -41,7 +61,8 @@ def map_picture(trial, shown) -> MapPicture:
     if rendered is None:
         with st.spinner(_(SPINNER_TEXT)):  # the service computes a missing map once for all who ask
             rendered = service.get_or_compute(request)
-    return MapPicture(label=shown.label, png=rendered.png, alt=rendered.alt_text)
+    return MapPicture(label=shown.label, png=rendered.png,
+                      alt=describe(rendered.description, shown.label, rendered.alt_text))
 
 
 def trial_maps(trial) -> list[MapPicture]:

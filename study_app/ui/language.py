@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from study_app.i18n import DEFAULT_LANGUAGE, Translator, translator
+from study_app.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 from study_app.ui.state_keys import LANGUAGE
+
+TAB_TITLE = N_("Study")  # the browser tab's title; the router sets it in English before a study is open
 
 
 def use_language(language: str) -> None:
-    """Show this session's participant text in ``language`` from now on."""
+    """Show this session's participant text in ``language`` from now on (the browser tab's title too)."""
     if st.session_state.get(LANGUAGE) != language:
         st.session_state[LANGUAGE] = language
+    if language != DEFAULT_LANGUAGE:  # an English study keeps the router's title: no extra message per click
+        st.set_page_config(page_title=_(TAB_TITLE))
 
 
 def current() -> Translator:

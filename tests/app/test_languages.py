@@ -8,11 +8,14 @@ from __future__ import annotations
 import re
 
 import pytest
+import streamlit as st
 
 from app.drive import new_app
 from study_app import i18n
+from study_app.explain.render import REGIONS
 from study_app.i18n import Translator, available_languages, read_catalog, translator
 from study_app.study.steps import DECISION_LABELS, EFFECT_LABELS
+from study_app.ui.explanation_maps import REGION_NAMES
 
 PROTOCOLS = ["rate", "verification", "forward_simulation", "distinction"]
 GERMAN_CONSENT = "Sie erklären sich mit der Teilnahme einverstanden."
@@ -55,7 +58,13 @@ def shown_texts(at) -> list[str]:
             proto = e.proto
             parts += [getattr(proto, name) for name in ("text", "label", "placeholder") if getattr(proto, name, "")]
     parts += [sb.proto.placeholder for sb in at.selectbox if sb.proto.placeholder]
+    parts += image_alts(at)
     return [p for p in parts if p]
+
+
+def image_alts(at) -> list[str]:
+    """The alt text of every picture on the page (what a screen reader reads the participant)."""
+    return [i.alt for e in at.get("image") for i in e.proto.imgs if i.HasField("alt")]
 
 
 def _pattern(message: str) -> re.Pattern:
@@ -178,6 +187,31 @@ def test_every_participant_page_comes_from_the_chosen_catalogue(setup_study, rec
         trial = next(page for page in walker.pages if any(s.startswith("Bild 1 von ") for s in page))
         assert any(s.startswith("Fortschritt: Schritt ") for s in trial)
         assert "Weiter" in trial
+
+
+def test_map_descriptions_and_the_tab_title_follow_the_study_language(setup_study, recorded, monkeypatch):
+    """A German study's maps are described in German to screen readers, and the tab says "Studie" (both were
+    English: the alt text came from the renderer, the title from the router)."""
+    titles: list[str] = []
+    real = st.set_page_config
+    monkeypatch.setattr(st, "set_page_config", lambda **kw: (titles.append(kw.get("page_title")), real(**kw))[1])
+    study_in(setup_study, "de", "rate")
+    walker = Walker(new_app().run(), translator("de"))
+    for _ in range(12):  # consent, questionnaire, instructions, then trial screens until one shows maps
+        if walker.kind() == "trial" and len(image_alts(walker.at)) > 1:
+            break
+        assert walker.step() != "done", "no trial screen showed a map"
+    map_alts = image_alts(walker.at)[1:]
+    assert map_alts and all(re.fullmatch(r".+: .+-Karte: (Die stärksten Hinweise liegen im Bereich „(oben|unten|Mitte"
+                                         r"|links|rechts| )+“ des Bildes und bedecken etwa \d+ % davon\.|Kein "
+                                         r"Bereich spricht für die vorhergesagte Klasse\.)( Einige Bereiche sprechen "
+                                         r"gegen die Klasse\.)?", alt) for alt in map_alts), map_alts
+    assert titles[-1] == "Studie", titles
+    check_pages(walker, recorded)
+
+
+def test_every_region_a_map_can_name_has_a_translatable_name():
+    assert set(REGION_NAMES) == {name for row in REGIONS for name in row}
 
 
 @pytest.mark.parametrize("language", available_languages())

@@ -14,6 +14,7 @@ from study_app.explain.render import (
     OPACITY,
     SIGNED_CMAP,
     UNSIGNED_CMAP,
+    MapDescription,
     normalize_map,
     render_explanation,
 )
@@ -141,6 +142,16 @@ def test_alt_text_says_where_the_map_is_strongest(photo, peak_map):
     assert "Some regions count against" not in text
     assert "count against" in render_explanation(photo, peak_map, signed=True).alt_text
     assert "no region supports" in render_explanation(photo, np.zeros((40, 40))).alt_text
+
+
+def test_the_description_is_the_alt_text_as_data(photo, peak_map):
+    """The participant's page words the description in the study's language: it must say what the English
+    alt text says (8x8 strong block of 40x40 = 4 % of the image, upper left)."""
+    rendered = render_explanation(photo, peak_map, signed=True, method_label="LIME")
+    assert rendered.description == MapDescription(region="upper left", share=4, against=True)
+    assert "upper left" in rendered.alt_text and "about 4%" in rendered.alt_text
+    empty = render_explanation(photo, np.zeros((40, 40)))
+    assert empty.description == MapDescription(region=None, share=0, against=False)
 
 
 def test_bad_arguments_fail_clearly(photo, peak_map):
