@@ -55,36 +55,8 @@ def screens() -> list[tuple[str, int]]:
     return out + [("post", 0), ("done", 0)]
 
 
-# A browser component of the same kind and size as the study's page-signals counter, drawn in each trial form.
-_SIGNALS_JS = """
-export default function(component) {
-  const { setStateValue } = component;
-  const t0 = performance.now();
-  const s = {hidden_count: 0, hidden_ms: 0, blur_count: 0, blur_ms: 0};
-  let hiddenSince = null, blurSince = document.hasFocus() ? null : t0;
-  const report = () => setStateValue('signals', {...s, on_screen_ms: Math.round(performance.now() - t0)});
-  const onVisibility = () => {
-    const now = performance.now();
-    if (document.visibilityState === 'hidden') { if (hiddenSince === null) { s.hidden_count += 1; hiddenSince = now; } }
-    else if (hiddenSince !== null) { s.hidden_ms += Math.round(now - hiddenSince); hiddenSince = null; }
-    report();
-  };
-  const onBlur = () => { if (blurSince === null) { s.blur_count += 1; blurSince = performance.now(); } report(); };
-  const onFocus = () => {
-    if (blurSince !== null) { s.blur_ms += Math.round(performance.now() - blurSince); blurSince = null; }
-    report();
-  };
-  document.addEventListener('visibilitychange', onVisibility);
-  window.addEventListener('blur', onBlur);
-  window.addEventListener('focus', onFocus);
-  report();
-  return () => {
-    document.removeEventListener('visibilitychange', onVisibility);
-    window.removeEventListener('blur', onBlur);
-    window.removeEventListener('focus', onFocus);
-  };
-}
-"""
+# The study's own page-signals script (one file, read by both apps), drawn in each trial form.
+_SIGNALS_JS = (ROOT / "study_app" / "ui" / "page_signals.js").read_text(encoding="utf-8")
 _signals = st.components.v2.component("reference.page_signals", js=_SIGNALS_JS)
 TRIALS = ("trust", "explanation", "verification")
 

@@ -13,6 +13,8 @@ Three small components, each registered once per process:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from study_app.study.quality import BROWSER_SIGNALS
@@ -44,36 +46,8 @@ export default function(component) {
 # Hidden: document.visibilityState (tab switched, window minimised); blurred: the window lost focus (another
 # window in front). Durations are closed at the moment of reporting, so a trial submitted while the page is
 # still counted as away cannot happen (the participant clicked it).
-_SIGNALS_JS = """
-export default function(component) {
-  const { setStateValue } = component;
-  const t0 = performance.now();
-  const s = {hidden_count: 0, hidden_ms: 0, blur_count: 0, blur_ms: 0};
-  let hiddenSince = document.visibilityState === 'hidden' ? t0 : null;
-  let blurSince = document.hasFocus() ? null : t0;
-  const report = () => setStateValue('signals', {...s, on_screen_ms: Math.round(performance.now() - t0)});
-  const onVisibility = () => {
-    const now = performance.now();
-    if (document.visibilityState === 'hidden') { if (hiddenSince === null) { s.hidden_count += 1; hiddenSince = now; } }
-    else if (hiddenSince !== null) { s.hidden_ms += Math.round(now - hiddenSince); hiddenSince = null; }
-    report();
-  };
-  const onBlur = () => { if (blurSince === null) { s.blur_count += 1; blurSince = performance.now(); } report(); };
-  const onFocus = () => {
-    if (blurSince !== null) { s.blur_ms += Math.round(performance.now() - blurSince); blurSince = null; }
-    report();
-  };
-  document.addEventListener('visibilitychange', onVisibility);
-  window.addEventListener('blur', onBlur);
-  window.addEventListener('focus', onFocus);
-  report();
-  return () => {
-    document.removeEventListener('visibilitychange', onVisibility);
-    window.removeEventListener('blur', onBlur);
-    window.removeEventListener('focus', onFocus);
-  };
-}
-"""
+# The script is a file of its own: benchmarks/reference_app.py draws the same one.
+_SIGNALS_JS = (Path(__file__).parent / "page_signals.js").read_text(encoding="utf-8")
 
 
 _return = st.components.v2.component("xai_study.return_after", js=_RETURN_JS)
