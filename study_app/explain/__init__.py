@@ -17,7 +17,7 @@ Methods (:mod:`study_app.explain.methods`)
 
 Rendering (:mod:`study_app.explain.render`)
     ``render_explanation(image, map_hw, mode="overlay"|"map"|"side_by_side"|"contour", signed=False,
-    method_label=None) -> Rendered(png: bytes, alt_text: str, size)``; ``normalize_map(map_hw, signed)``.
+    method_label=None) -> Rendered(png: bytes, alt_text: str, size, description)``; ``normalize_map(map_hw, signed)``.
 
 Service (:mod:`study_app.explain.service`), thread-safe, share one per process
     ``ExplanationService(cache_dir=None, top_k=3)``:

@@ -61,7 +61,7 @@ class Rendered:
     png: bytes
     alt_text: str
     size: tuple[int, int]
-    description: MapDescription | None = None
+    description: MapDescription
 
 
 def normalize_map(map_hw: np.ndarray, signed: bool = False) -> np.ndarray:
@@ -147,13 +147,9 @@ def map_description(norm: np.ndarray) -> MapDescription:
                           share=round(100.0 * float(strong.mean())), against=against)
 
 
-def describe_map(norm: np.ndarray, method_label: str | None = None) -> str:
-    """A short English alt text: where the strongest evidence lies and how much of the image it covers
-    (the participant's page words the same :func:`map_description` in the study's language)."""
-    return _english_alt(map_description(norm), method_label)
-
-
-def _english_alt(d: MapDescription, method_label: str | None) -> str:
+def english_alt(d: MapDescription, method_label: str | None) -> str:
+    """A short English alt text from a map's description (the researcher's pages; the participant's page
+    words the same description in the study's language)."""
     label = f"{method_label} map" if method_label else "Explanation map"
     if d.region is None:
         return f"{label}: no region supports the predicted class."
@@ -210,5 +206,5 @@ def render_explanation(
     buf = io.BytesIO()
     out.save(buf, format="PNG", optimize=False)
     description = map_description(normalized)
-    return Rendered(png=buf.getvalue(), alt_text=_english_alt(description, method_label), size=out.size,
+    return Rendered(png=buf.getvalue(), alt_text=english_alt(description, method_label), size=out.size,
                     description=description)

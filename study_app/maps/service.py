@@ -53,6 +53,7 @@ class ServedMap:
 
     png: bytes
     alt_text: str  # English; ``description`` is the same as data, for the participant's language
+    description: MapDescription
     png_sha256: str  # of ``png``, the exact bytes a participant's browser receives
     cache_key: str  # the attribution-cache entry it was rendered from
     map_sha256: str  # of the float map in that entry
@@ -61,7 +62,6 @@ class ServedMap:
     target_index: int
     target_label: str
     faithfulness: dict | None  # scores stored with the entry when it was served, if any
-    description: MapDescription | None = None
 
 
 class StudyMapService:
@@ -152,7 +152,8 @@ class StudyMapService:
         explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index)
         rendered = self.service.render(ckpt, image, explanation, method_label=request.label)
         return self._remember(request, ServedMap(
-            png=rendered.png, alt_text=rendered.alt_text, description=rendered.description, png_sha256=hashlib.sha256(rendered.png).hexdigest(),
+            png=rendered.png, alt_text=rendered.alt_text, description=rendered.description,
+            png_sha256=hashlib.sha256(rendered.png).hexdigest(),
             cache_key=explanation.key, map_sha256=explanation.map_sha256,
             checkpoint_sha256=explanation.checkpoint_sha256, image_sha256=explanation.image_sha256,
             target_index=explanation.target, target_label=explanation.target_label,

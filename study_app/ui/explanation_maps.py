@@ -27,10 +27,8 @@ REGION_NAMES = {
 }
 
 
-def describe(description: MapDescription | None, label: str, english: str) -> str:
-    """The map's alt text in the participant's language (``english``: what to say without a description)."""
-    if description is None:
-        return english
+def describe(description: MapDescription, label: str) -> str:
+    """The map's alt text in the participant's language."""
     if description.region is None:
         return _("{label} map: no region supports the predicted class.").format(label=label)
     text = _("{label} map: strongest evidence in the {region} of the image, covering about {share}% of it.").format(
@@ -62,7 +60,7 @@ def map_picture(trial, shown) -> MapPicture:
         with st.spinner(_(SPINNER_TEXT)):  # the service computes a missing map once for all who ask
             rendered = service.get_or_compute(request)
     return MapPicture(label=shown.label, png=rendered.png,
-                      alt=describe(rendered.description, shown.label, rendered.alt_text))
+                      alt=describe(rendered.description, shown.label))
 
 
 def trial_maps(trial) -> list[MapPicture]:
