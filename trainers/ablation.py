@@ -26,7 +26,8 @@ from torchvision.transforms import v2 as T
 from trainers import data as D
 from trainers.models import BLOCKS, SmallNet, count_parameters
 from trainers.progress import progress as progress_bar
-from trainers.train import evaluate, resolve_device, seed_everything, train_one_epoch
+from trainers.runtime import resolve_device, seed_everything
+from trainers.train import evaluate, train_one_epoch
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)

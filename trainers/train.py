@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -38,6 +37,7 @@ from trainers.checkpoint import (
 from trainers.models import ARCHS, IMAGENET_MEAN, IMAGENET_STD, build_resnet
 from trainers.predict import eval_transform
 from trainers.progress import progress as progress_bar
+from trainers.runtime import all_reduce, init_distributed, resolve_device, seed_everything
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -66,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "validation and the saved checkpoint then use the averaged model (0 = off)")
     p.add_argument("--class-weighting", default="none", choices=("none", "balanced"))
     p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--patience", type=int, default=0, help="early stopping: epochs without val improvement (0 = off)")
+    p.add_argument("--patience", type=int, default=0, help="early stopping: epochs without a gain in val accuracy (0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--amp", default="auto", choices=("auto", "on", "off"), help="mixed precision (auto = on CUDA)")
@@ -81,44 +81,6 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def get_args_parser() -> argparse.ArgumentParser:
     return add_arguments(argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
-
-
-# --- runtime setup --------------------------------------------------------------------------------
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.cuda.manual_seed_all(seed)
-
-
-def init_distributed() -> tuple[int, int]:
-    """(rank, world size); starts the process group when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    return rank, world
-
-
-def _all_reduce(t: torch.Tensor) -> torch.Tensor:
-    if dist.is_initialized():
-        dist.all_reduce(t)
-    return t
 
 
 # --- one epoch ------------------------------------------------------------------------------------
@@ -138,6 +100,11 @@ def make_batch_mixer(num_classes: int, probability: float):
         return x, torch.nn.functional.one_hot(y, num_classes).float()
 
     return mixer
+
+
+def better_epoch(acc: float, loss: float, best_acc: float, best_loss: float) -> bool:
+    """Higher validation accuracy, or the same at a lower loss (a few hundred images tie often)."""
+    return acc > best_acc or (acc == best_acc and loss < best_loss)
 
 
 def train_one_epoch(model, loader, criterion, optimizer, scheduler, device, *, amp, channels_last, clip_grad, desc,
@@ -168,7 +135,7 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, device, *, a
         n = y.shape[0]
         totals += torch.tensor([loss.item() * n, (out.argmax(1) == y).sum().item(), n], dtype=torch.float64, device=device)
         bar.set_postfix(loss=f"{totals[0] / totals[2]:.3f}", acc=f"{totals[1] / totals[2]:.3f}")
-    totals = _all_reduce(totals)
+    totals = all_reduce(totals)
     return {"loss": (totals[0] / totals[2]).item(), "acc": (totals[1] / totals[2]).item()}
 
 
@@ -189,7 +156,7 @@ def evaluate(model, loader, criterion, device, *, channels_last=False, amp=False
         totals += torch.tensor([loss.item() * y.shape[0], (p == y).sum().item(), y.shape[0]], dtype=torch.float64, device=device)
         preds.append(p.cpu())
         targets.append(y.cpu())
-    totals = _all_reduce(totals)
+    totals = all_reduce(totals)
     return {
         "loss": (totals[0] / totals[2]).item(),
         "acc": (totals[1] / totals[2]).item(),
@@ -266,7 +233,7 @@ def main(args) -> dict:
         optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=max(1, len(train_dl)), pct_start=0.25
     )
 
-    start_epoch, best_acc, history, best_epoch = 0, -1.0, [], -1
+    start_epoch, best_acc, best_loss, history, best_epoch = 0, -1.0, math.inf, [], -1
     if args.resume:
         state = safe_torch_load(args.out / TRAIN_STATE_FILE, "training state")
         model.load_state_dict(state["model"])
@@ -275,6 +242,7 @@ def main(args) -> dict:
         scheduler.load_state_dict(state["scheduler"])
         scheduler.total_steps = total_steps  # --epochs may have been raised for the resumed run
         start_epoch, best_acc, best_epoch = int(state["epoch"]) + 1, float(state["best_acc"]), int(state["best_epoch"])
+        best_loss = float(state.get("best_loss", math.inf))  # states written before the tie-break have none
         history = read_card(args.out).get("history", [])[:start_epoch]
         if is_main:
             print(f"resuming from epoch {start_epoch} (best val acc {best_acc:.4f})", file=sys.stderr)
@@ -325,11 +293,11 @@ def main(args) -> dict:
                "val_acc": va["acc"], "lr": scheduler.get_last_lr()[0], "seconds": round(seconds, 2),
                "images_per_s": round(len(train_ds) / seconds, 2)}
         history.append(row)
-        improved = va["acc"] > best_acc
+        gained = va["acc"] > best_acc
+        improved = better_epoch(va["acc"], va["loss"], best_acc, best_loss)
         if improved:
-            best_acc, best_epoch, epochs_without_gain = va["acc"], epoch + 1, 0
-        else:
-            epochs_without_gain += 1
+            best_acc, best_loss, best_epoch = va["acc"], va["loss"], epoch + 1
+        epochs_without_gain = 0 if gained else epochs_without_gain + 1
         if is_main:
             print(f"epoch {epoch + 1:3d}  train loss {tr['loss']:.4f} acc {tr['acc']:.4f}  "
                   f"val loss {va['loss']:.4f} acc {va['acc']:.4f}  {row['images_per_s']:.1f} img/s"
@@ -340,7 +308,7 @@ def main(args) -> dict:
                 save_checkpoint(args.out, eval_model, card, half=args.half)
             train_state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "scheduler": scheduler.state_dict(), "epoch": epoch, "best_acc": best_acc,
-                           "best_epoch": best_epoch}
+                           "best_loss": best_loss, "best_epoch": best_epoch}
             if ema is not None:
                 train_state["ema"] = ema.module.state_dict()
             torch.save(train_state, args.out / TRAIN_STATE_FILE)
@@ -350,7 +318,7 @@ def main(args) -> dict:
                 write_card(args.out, current)
         if args.patience and epochs_without_gain >= args.patience:
             if is_main:
-                print(f"early stopping: no val improvement for {args.patience} epochs", file=sys.stderr)
+                print(f"early stopping: no val accuracy gain for {args.patience} epochs", file=sys.stderr)
             break
 
     result = {"best_val_acc": best_acc, "best_epoch": best_epoch, "epochs_run": len(history)}

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
-from trainers.train import resolve_device
+from trainers.runtime import resolve_device
 
 T = TypeVar("T")
 
@@ -114,7 +114,7 @@ def take_share(jobs: Sequence[T], rank: int, world: int, group: Callable[[T], Ha
 
 def shard_device(requested: str, shard: Shard) -> torch.device:
     """The device of this process. ``auto``: ``cuda:LOCAL_RANK`` when CUDA is available (one GPU per rank),
-    else the CPU (``trainers.train.resolve_device``, the training convention); a bare ``cuda`` under
+    else the CPU (``trainers.runtime.resolve_device``, the training convention); a bare ``cuda`` under
     torchrun also means the rank's own GPU. The CUDA device is made current, so stray ``"cuda"``
     allocations land there too."""
     device = resolve_device(requested)

@@ -50,6 +50,19 @@ def test_best_checkpoint_is_the_best_validation_epoch(trained):
     best = max(h["val_acc"] for h in card["history"])
     assert card["metrics"]["best_val_acc"] == pytest.approx(best)
     assert card["history"][card["metrics"]["best_epoch"] - 1]["val_acc"] == pytest.approx(best)
+    tied = [h for h in card["history"] if h["val_acc"] == best]
+    assert card["metrics"]["best_epoch"] == min(tied, key=lambda h: h["val_loss"])["epoch"]
+
+
+@pytest.mark.parametrize("acc,loss,better", [
+    (0.91, 9.0, True),    # more right answers win whatever the loss
+    (0.89, 0.1, False),   # fewer lose whatever the loss
+    (0.90, 0.5, True),    # a tie goes to the lower loss (later epochs of a weight average tie often)
+    (0.90, 0.6, False),   # an exact repeat is not better
+    (0.90, 0.7, False),
+])
+def test_an_epoch_beats_the_best_by_accuracy_then_by_loss(acc, loss, better):
+    assert train.better_epoch(acc, loss, best_acc=0.90, best_loss=0.6) is better
 
 
 def test_resume_continues_where_training_stopped(tmp_path):
@@ -67,7 +80,9 @@ def test_early_stopping_stops_before_the_last_epoch(tmp_path):
     # lr 0: the weights never change (only BatchNorm statistics drift), so validation accuracy soon stalls
     result = train.main(_train_args(tmp_path / "d", tmp_path / "ck", epochs=8, lr=0.0, patience=1))
     assert result["epochs_run"] < 8
-    assert result["best_epoch"] == result["epochs_run"] - 1  # stopped one epoch (the patience) after the best
+    accs = [h["val_acc"] for h in read_card(tmp_path / "ck")["history"]]
+    last_gain = accs.index(max(accs)) + 1
+    assert last_gain == result["epochs_run"] - 1  # stopped one epoch (the patience) after the last accuracy gain
 
 
 def test_evaluate_cli_prints_one_json_object(trained, capsys):
