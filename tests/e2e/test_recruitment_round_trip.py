@@ -57,7 +57,10 @@ def walk_to_the_end(page, decision: str, before_answering=lambda page: None) -> 
 
 
 def hide_the_page_once(page) -> None:
-    """The Page Visibility API as a tab switch drives it (headless Chromium has no second tab to switch to)."""
+    """The Page Visibility API as a tab switch drives it (headless Chromium has no second tab to switch to),
+    once the trial's page-signals script listens (it mounts after the trial's text shows: a busy CI machine
+    hid the page before it did, and the hiding went uncounted)."""
+    page.wait_for_function("window.__pageSignalsListening === true")
     page.evaluate(HIDE_JS % "hidden")
     page.wait_for_timeout(400)
     page.evaluate(HIDE_JS % "visible")
@@ -159,6 +162,7 @@ def test_a_pilot_link_flags_the_participant_and_the_browser_reports_hidden_time(
 
     key = pilot_key(ID_KEY.encode(), "round-trip")
     context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    context.add_init_script(LISTENING_JS)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     try:
@@ -189,6 +193,15 @@ def test_a_wrong_pilot_key_is_an_ordinary_participant(chromium, gated_server):
         context.close()
 
 
+# Marks the moment study_app/ui/page_signals.js adds its visibility listener (the page's other listeners,
+# Streamlit's own among them, do not mention hiddenSince).
+LISTENING_JS = """(() => {
+    const add = Document.prototype.addEventListener;
+    Document.prototype.addEventListener = function(type, listener, ...rest) {
+        if (type === 'visibilitychange' && String(listener).includes('hiddenSince')) window.__pageSignalsListening = true;
+        return add.call(this, type, listener, ...rest);
+    };
+})();"""
 HIDE_JS = """() => {
     Object.defineProperty(document, 'visibilityState', {value: '%s', configurable: true});
     document.dispatchEvent(new Event('visibilitychange'));
