@@ -40,6 +40,7 @@ def test_short_training_lowers_loss_and_beats_chance(trained):
     assert card["dataset"]["train"]["n"] + card["dataset"]["val"]["n"] == 80
     assert len(card["dataset"]["train"]["sha256"]) == 64
     assert card["train_args"]["optimizer"] == "adamw" and card["train_args"]["device"] == "cpu"
+    assert card["train_args"]["channels_last"] is True  # auto: faster on a CPU too (benchmarks/train_throughput.py)
     assert (out / "report" / "confusion_matrix.png").stat().st_size > 1000
     assert (out / "report" / "training_curves.png").stat().st_size > 1000
 
