@@ -47,7 +47,7 @@ Trial images: open ``trial.image_path`` with ``trainers.images.open_rgb`` and cr
 """
 
 from study_app.study.engine import StudyEngine, normalise_external_ids
-from study_app.study.errors import AnswerError, StudyFileError, UnknownParticipantError
+from study_app.study.errors import AnswerError, StudyFileError, StudyFileErrors, UnknownParticipantError
 from study_app.study.loader import load_study
 from study_app.study.schema import Study
 from study_app.study.steps import PredictionView, Question, ShownMethod, Step, TrialSpec
@@ -61,6 +61,7 @@ __all__ = [
     "Study",
     "StudyEngine",
     "StudyFileError",
+    "StudyFileErrors",
     "TrialSpec",
     "UnknownParticipantError",
     "load_study",

@@ -19,7 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from study_app.study.errors import StudyFileError
+from study_app.study.errors import StudyFileError, StudyFileErrors
 from study_app.study.parser import parse_study
 from study_app.study.schema import Stimulus, Study, TaskConfig
 from study_app.study.steps import DISTINCTION, FORWARD_SIMULATION
@@ -68,14 +68,17 @@ def load_study(path: str | Path, *, check_images: bool = True) -> Study:
     consent = _read_text_file(source, base, study_table, "consent_file")
     instructions = _read_text_file(source, base, study_table, "instructions_file")
     study = parse_study(data, source, consent=consent, instructions=instructions)
-    tasks, unreadable = [], []
-    for i, task in enumerate(study.tasks):
+    tasks, unreadable, errors = [], [], []
+    for i, task in enumerate(study.tasks):  # keep going: the researcher fixes every task and file in one pass
         try:
             tasks.append(_resolve_task(source, f"tasks[{i}]", base, task, check_images))
-        except UnreadableStimuli as exc:  # keep going: the researcher fixes every file in one pass
+        except UnreadableStimuli as exc:
             unreadable += exc.problems
+        except StudyFileError as exc:
+            errors.append(exc)
     if unreadable:
-        raise UnreadableStimuli(source, unreadable)
+        errors.append(UnreadableStimuli(source, unreadable))
+    StudyFileErrors.raise_if_any(errors)
     tasks = tuple(tasks)
     cache_dir = str((base / study.cache_dir).resolve()) if study.cache_dir else None
     return dataclasses.replace(study, tasks=tasks, sha256=hashlib.sha256(raw).hexdigest(), cache_dir=cache_dir)

@@ -9,13 +9,15 @@ Method names and parameters are checked against the explanation registry, the on
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from study_app.explain.methods import METHODS, get_method
 from study_app.i18n import DEFAULT_LANGUAGE, available_languages, translator
 from study_app.study.decision import check_decision_arms, parse_decision
 from study_app.study.device_gate import DeviceGate
-from study_app.study.errors import StudyFileError
+from study_app.study.errors import StudyFileError, StudyFileErrors
+from study_app.study.fields import Fields, Problems
 from study_app.study.schema import (
     Design,
     MethodConfig,
@@ -45,62 +47,8 @@ def _check_method_params(name: str, params: dict) -> str | None:
     return None
 
 
-class _Fields:
-    """Reads one TOML table, remembering its path for error messages and refusing unknown keys."""
-
-    def __init__(self, source: str, path: str, table: Any):
-        self.source, self.path = source, path
-        if not isinstance(table, dict):
-            raise StudyFileError(source, path, f"expected a table, got {type(table).__name__}")
-        self.table = table
-        self.used: set[str] = set()
-
-    def where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def error(self, key: str, message: str) -> StudyFileError:
-        return StudyFileError(self.source, self.where(key), message)
-
-    def get(self, key: str, kind: type | tuple, default: Any = ..., *, what: str = "") -> Any:
-        self.used.add(key)
-        if key not in self.table:
-            if default is ...:
-                raise self.error(key, "is required")
-            return default
-        value = self.table[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if bool not in kinds and isinstance(value, bool) and (int in kinds or float in kinds):
-            raise self.error(key, f"must be {what or _kind_name(kinds)}, got a boolean")
-        if not isinstance(value, kinds):
-            raise self.error(key, f"must be {what or _kind_name(kinds)}, got {type(value).__name__}")
-        return value
-
-    def text(self, key: str, default: Any = ..., *, nonempty: bool = True) -> Any:
-        value = self.get(key, str, default)
-        if isinstance(value, str) and nonempty and not value.strip():
-            raise self.error(key, "must not be empty")
-        return value
-
-    def positive_int(self, key: str, default: Any = ..., *, minimum: int = 1) -> int:
-        value = self.get(key, int, default)
-        if value < minimum:
-            raise self.error(key, f"must be an integer >= {minimum}, got {value}")
-        return value
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.table) - self.used)
-        if unknown:
-            raise self.error(unknown[0], f"unknown key (allowed: {', '.join(sorted(self.used))})")
-
-
-def _kind_name(kinds: tuple) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
-             dict: "a table"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
 def _parse_question(source: str, path: str, raw: Any, *, comprehension: bool = False) -> Question:
-    f = _Fields(source, path, raw)
+    f = Fields(source, path, raw)
     qid = f.text("id")
     if not _KEY.match(qid):
         raise f.error("id", f"{qid!r} must be letters, digits, _ - . @ (max 64)")
@@ -139,22 +87,24 @@ def _parse_question(source: str, path: str, raw: Any, *, comprehension: bool = F
                     required=required, max_length=max_length, correct=correct)
 
 
-def _parse_questions(source: str, key: str, raw: Any, default: tuple[Question, ...]) -> tuple[Question, ...]:
+def _parse_questions(source: str, key: str, raw: Any, default: tuple[Question, ...],
+                     problems: Problems) -> tuple[Question, ...]:
     if raw is None:
         return default
     if not isinstance(raw, list):
-        raise StudyFileError(source, key, "must be an array of tables ([[" + key + "]])")
-    questions = tuple(_parse_question(source, f"{key}[{i}]", q, comprehension=key == "comprehension")
-                      for i, q in enumerate(raw))
-    ids = [q.id for q in questions]
+        problems.add(StudyFileError(source, key, "must be an array of tables ([[" + key + "]])"))
+        return ()
+    read = [problems.read(_parse_question, source, f"{key}[{i}]", q, comprehension=key == "comprehension")
+            for i, q in enumerate(raw)]
+    ids = [q.id if q else None for q in read]
     for i, qid in enumerate(ids):
-        if qid in ids[:i]:
-            raise StudyFileError(source, f"{key}[{i}].id", f"duplicate question id {qid!r}")
-    return questions
+        if qid is not None and qid in ids[:i]:
+            problems.add(StudyFileError(source, f"{key}[{i}].id", f"duplicate question id {qid!r}"))
+    return tuple(q for q in read if q is not None)
 
 
 def _parse_method(source: str, path: str, raw: Any, known: tuple[str, ...]) -> MethodConfig:
-    f = _Fields(source, path, raw)
+    f = Fields(source, path, raw)
     name = f.text("name")
     if name not in known:
         raise f.error("name", f"unknown method {name!r}; known: {', '.join(known)}")
@@ -170,7 +120,7 @@ def _parse_method(source: str, path: str, raw: Any, known: tuple[str, ...]) -> M
     return MethodConfig(key=key, name=name, label=label, params=dict(params))
 
 
-def _parse_stimuli(f: _Fields) -> tuple[str | None, tuple[StimulusSpec, ...]]:
+def _parse_stimuli(f: Fields) -> tuple[str | None, tuple[StimulusSpec, ...]]:
     raw = f.get("stimuli", (str, list), what="a folder path or a list of {path, label} tables")
     if isinstance(raw, str):
         if not raw.strip():
@@ -180,14 +130,14 @@ def _parse_stimuli(f: _Fields) -> tuple[str | None, tuple[StimulusSpec, ...]]:
         raise f.error("stimuli", "the list is empty")
     specs = []
     for i, item in enumerate(raw):
-        g = _Fields(f.source, f.where(f"stimuli[{i}]"), item)
+        g = Fields(f.source, f.where(f"stimuli[{i}]"), item)
         specs.append(StimulusSpec(path=g.text("path"), label=g.text("label")))
         g.finish()
     return None, tuple(specs)
 
 
 def _parse_task(source: str, path: str, raw: Any) -> TaskConfig:
-    f = _Fields(source, path, raw)
+    f = Fields(source, path, raw)
     name = f.text("name")
     if not _SLUG.match(name):
         raise f.error("name", f"{name!r} must be letters, digits, - and _ (max 64)")
@@ -225,7 +175,8 @@ def _parse_task(source: str, path: str, raw: Any) -> TaskConfig:
 
 
 def parse_study(data: dict, source: str, *, consent: str | None = None, instructions: str | None = None) -> Study:
-    """Build a :class:`Study` from parsed TOML, raising :class:`StudyFileError` naming the bad field.
+    """Build a :class:`Study` from parsed TOML, raising :class:`StudyFileError` naming the bad field, or
+    :class:`StudyFileErrors` naming every bad table at once.
 
     Args:
         data: The TOML document as a dict.
@@ -233,8 +184,35 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
         consent: Consent text read from ``consent_file`` by the loader (overrides ``study.consent``).
         instructions: Likewise for ``instructions_file``.
     """
-    top = _Fields(source, "", data)
-    s = _Fields(source, "study", top.get("study", dict))
+    problems = Problems()
+    top = Fields(source, "", data)
+    settings = problems.read(lambda: _parse_study_table(Fields(source, "study", top.get("study", dict)),
+                                                        consent, instructions))
+    design = problems.read(lambda: _parse_design(Fields(source, "design", top.get("design", dict))))
+    language = settings["language"] if settings else DEFAULT_LANGUAGE
+    methods = _parse_methods(source, problems.read(top.get, "methods", list, what="an array of tables ([[methods]])"),
+                             design, bool(settings and settings["blind_method_names"]), translator(language).gettext,
+                             problems)
+    tasks = _parse_tasks(source, problems.read(top.get, "tasks", list, what="an array of tables ([[tasks]])"),
+                         design, problems)
+    if methods is not None and tasks:
+        problems.read(check_decision_arms, source, tasks, [m.key for m in methods])
+    pre = _parse_questions(source, "pre_questionnaire", problems.read(top.get, "pre_questionnaire", list, None),
+                           default_pre_questionnaire(translator(language).gettext), problems)
+    post = _parse_questions(source, "post_questionnaire", problems.read(top.get, "post_questionnaire", list, None),
+                            (), problems)
+    comprehension = _parse_questions(source, "comprehension", problems.read(top.get, "comprehension", list, None),
+                                     (), problems)
+    if settings and settings["comprehension_retries"] and not data.get("comprehension"):
+        problems.add(StudyFileError(source, "study.comprehension_retries", "needs [[comprehension]] questions to retry"))
+    problems.read(top.finish)
+    StudyFileErrors.raise_if_any(problems.errors)
+    return Study(**settings, design=design, methods=tuple(methods), tasks=tuple(tasks), pre_questionnaire=pre,
+                 post_questionnaire=post, comprehension=comprehension, source=source)
+
+
+def _parse_study_table(s: Fields, consent: str | None, instructions: str | None) -> dict[str, Any]:
+    """The ``[study]`` table as :class:`Study` keyword arguments."""
     sid = s.text("id")
     if not _SLUG.match(sid):
         raise s.error("id", f"{sid!r} must be letters, digits, - and _ (max 64)")
@@ -267,7 +245,6 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
     if language not in available_languages():
         raise s.error("language", f"{language!r} is not an available language (available: "
                                   f"{', '.join(available_languages())})")
-    _ = translator(language).gettext
     s.get("consent_file", str, None)
     s.get("instructions_file", str, None)
     consent_text = consent if consent is not None else s.text("consent", None)
@@ -283,60 +260,71 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
     blind = s.get("blind_method_names", bool, False)
     cache = s.text("cache", None)
     s.finish()
+    return dict(id=sid, title=title, seed=seed, completion_code=code, redirect_url=redirect, consent=consent_text,
+                instructions=instructions_text, keep_external_ids=keep, inactive_timeout_minutes=float(timeout),
+                blind_method_names=blind, cache_dir=cache, screened_out_code=screened_code,
+                no_consent_code=no_consent_code, redirect_seconds=float(redirect_seconds), device=device,
+                screen_out_after=screen_out_after, language=language, comprehension_retries=retries,
+                min_trial_seconds=None if min_trial_seconds is None else float(min_trial_seconds))
 
-    d = _Fields(source, "design", top.get("design", dict))
+
+def _parse_design(d: Fields) -> Design:
     dtype = d.text("type")
     if dtype not in ("within", "between"):
         raise d.error("type", f"{dtype!r} is not 'within' or 'between'")
     control = d.get("control", bool, False)
     negative = d.text("negative_control", None)
     d.finish()
+    return Design(type=dtype, control=control, negative_control=negative)
 
-    raw_methods = top.get("methods", list, what="an array of tables ([[methods]])")
-    if not raw_methods:
-        raise StudyFileError(source, "methods", "at least one method is required")
+
+def _parse_methods(source: str, raw: list | None, design: Design | None, blind: bool, _: Callable[[str], str],
+                   problems: Problems) -> list[MethodConfig] | None:
+    """The ``[[methods]]`` (with the design's negative control and blinding applied); ``None`` when any of them
+    is broken, so that checks against method keys do not report knock-on errors."""
+    if raw is None:
+        return None
+    if not raw:
+        problems.add(StudyFileError(source, "methods", "at least one method is required"))
+        return None
     known = known_method_names()
-    methods = [_parse_method(source, f"methods[{i}]", m, known) for i, m in enumerate(raw_methods)]
+    read = [problems.read(_parse_method, source, f"methods[{i}]", m, known) for i, m in enumerate(raw)]
+    if any(m is None for m in read):
+        return None
+    methods: list[MethodConfig] = list(read)
     for i, m in enumerate(methods):
         if any(m.key == o.key for o in methods[:i]):
-            raise StudyFileError(source, f"methods[{i}].key", f"duplicate method key {m.key!r}")
+            problems.add(StudyFileError(source, f"methods[{i}].key", f"duplicate method key {m.key!r}"))
+    negative = design.negative_control if design else None
     if negative is not None:
         base = next((m for m in methods if m.key == negative), None)
         if base is None:
-            raise d.error("negative_control", f"{negative!r} is not a method key ({', '.join(m.key for m in methods)})")
+            problems.add(StudyFileError(source, "design.negative_control", f"{negative!r} is not a method key "
+                                                                           f"({', '.join(m.key for m in methods)})"))
+            return None
         methods.append(MethodConfig(key=f"{base.key}@random", name=base.name,
                                     label=_("{label} (random model)").format(label=base.label),
                                     params=dict(base.params), randomized_model=True))
     if blind:
         methods = [MethodConfig(key=m.key, name=m.name, label=_("Explanation {letter}").format(letter=chr(65 + i)),
                                 params=m.params, randomized_model=m.randomized_model) for i, m in enumerate(methods)]
+    return methods
 
-    raw_tasks = top.get("tasks", list, what="an array of tables ([[tasks]])")
-    if not raw_tasks:
-        raise StudyFileError(source, "tasks", "at least one task is required")
-    tasks = tuple(_parse_task(source, f"tasks[{i}]", t) for i, t in enumerate(raw_tasks))
-    for i, t in enumerate(tasks):
-        if any(t.name == o.name for o in tasks[:i]):
-            raise StudyFileError(source, f"tasks[{i}].name", f"duplicate task name {t.name!r}")
-        if t.display == "side_by_side" and dtype == "within" and control:
-            raise StudyFileError(source, f"tasks[{i}].display",
-                                 "side_by_side shows every method on every trial, so design.control cannot "
-                                 "rotate in; use display = 'single' or a between design")
-    check_decision_arms(source, tasks, [m.key for m in methods])
 
-    pre = _parse_questions(source, "pre_questionnaire", top.get("pre_questionnaire", list, None),
-                           default_pre_questionnaire(_))
-    post = _parse_questions(source, "post_questionnaire", top.get("post_questionnaire", list, None), ())
-    comprehension = _parse_questions(source, "comprehension", top.get("comprehension", list, None), ())
-    if retries and not comprehension:
-        raise s.error("comprehension_retries", "needs [[comprehension]] questions to retry")
-    top.finish()
-    return Study(id=sid, title=title, seed=seed, completion_code=code, redirect_url=redirect,
-                 consent=consent_text, instructions=instructions_text, keep_external_ids=keep,
-                 inactive_timeout_minutes=float(timeout), blind_method_names=blind,
-                 design=Design(type=dtype, control=control, negative_control=negative), methods=tuple(methods),
-                 tasks=tasks, pre_questionnaire=pre, post_questionnaire=post, source=source, cache_dir=cache,
-                 screened_out_code=screened_code, no_consent_code=no_consent_code,
-                 redirect_seconds=float(redirect_seconds), device=device, screen_out_after=screen_out_after,
-                 min_trial_seconds=None if min_trial_seconds is None else float(min_trial_seconds), language=language,
-                 comprehension=comprehension, comprehension_retries=retries)
+def _parse_tasks(source: str, raw: list | None, design: Design | None, problems: Problems) -> list[TaskConfig]:
+    if raw is None:
+        return []
+    if not raw:
+        problems.add(StudyFileError(source, "tasks", "at least one task is required"))
+        return []
+    read = [problems.read(_parse_task, source, f"tasks[{i}]", t) for i, t in enumerate(raw)]
+    for i, t in enumerate(read):
+        if t is None:
+            continue
+        if any(o is not None and t.name == o.name for o in read[:i]):
+            problems.add(StudyFileError(source, f"tasks[{i}].name", f"duplicate task name {t.name!r}"))
+        if design is not None and t.display == "side_by_side" and design.type == "within" and design.control:
+            problems.add(StudyFileError(source, f"tasks[{i}].display",
+                                        "side_by_side shows every method on every trial, so design.control cannot "
+                                        "rotate in; use display = 'single' or a between design"))
+    return [t for t in read if t is not None]

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from study.kit import make_checkpoint, write_study
-from study_app.study import StudyFileError, load_study
+from study_app.study import StudyFileError, StudyFileErrors, load_study
 from study_app.study.parser import known_method_names, parse_study
 from study_app.study.schema import DEFAULT_PRE_QUESTIONNAIRE
 
@@ -312,3 +312,49 @@ def test_every_unreadable_stimulus_is_listed_with_its_reason(tmp_path, checkpoin
     assert main(["check", "--study", str(path)]) != 0
     out = capsys.readouterr().out
     assert all(name in out for name in ("empty.png", "text.jpg", "cut.png")), out
+
+
+def test_every_broken_table_is_reported_at_once(good):
+    """One ``check`` names every broken table (each table stops at its first problem), not one per run."""
+    good["study"].update(seed="7")
+    good["design"].update(type="mixed")
+    good["methods"][1].update(name="telepathy")
+    good["tasks"][0].update(trials=0)
+    good["post_questionnaire"] = [{"id": "q", "text": "Q?", "kind": "likert", "low": 5, "high": 1}]
+    err = _error(good)
+    assert isinstance(err, StudyFileErrors)
+    fields = [e.field for e in err.errors]
+    assert fields == ["study.seed", "design.type", "methods[1].name", "tasks[0].trials", "post_questionnaire[0].high"]
+    assert "5 problems" in str(err) and all(f in str(err) for f in fields)
+    assert err.field == "study.seed"  # the first, for callers that look at one field
+
+
+def test_a_misspelt_required_key_is_named(good):
+    good["tasks"][0]["trails"] = good["tasks"][0].pop("trials")
+    err = _error(good)
+    assert err.field == "tasks[0].trials"
+    assert "'trails'" in str(err) and "misspelling" in str(err)
+
+
+def test_unknown_keys_are_all_listed_with_the_key_they_resemble(good):
+    good["study"].update(tittle_extra=1, completion_cod="X")
+    err = _error(good)
+    assert [e.field for e in err.errors] == ["study.completion_cod", "study.tittle_extra"]
+    assert "did you mean 'completion_code'?" in err.errors[0].message
+
+
+def test_one_broken_method_does_not_report_knock_on_arm_errors(good):
+    """A broken method is reported once; the tasks are not also told its key is unknown."""
+    good["methods"][0].update(name="telepathy")
+    err = _error(good)
+    assert not isinstance(err, StudyFileErrors) and err.field == "methods[0].name"
+
+
+def test_loading_reports_every_broken_task_at_once(tmp_path, checkpoint_dir, stimuli_dir):
+    path = write_study(tmp_path, "verification", checkpoint=checkpoint_dir, stimuli=stimuli_dir)
+    data = path.read_text()
+    second = data[data.index("[[tasks]]"):].replace('name = "', 'name = "second-', 1).replace("trials = 4", "trials = 400")
+    path.write_text(data.replace(str(checkpoint_dir), str(tmp_path / "nowhere"), 1) + "\n" + second)
+    with pytest.raises(StudyFileErrors) as err:
+        load_study(path)
+    assert [e.field for e in err.value.errors] == ["tasks[0].checkpoint", "tasks[1].trials"]
