@@ -129,3 +129,13 @@ def test_the_rules_can_fail():
     (node, target, in_function), *_ = [i for i in _imports(tree) if i[1].startswith("study_app")]
     assert target == "study_app.ui" and in_function and _layer(target) > _layer("study_app.study.engine")
     assert _layer("study_app.maps.service") == 3 and _layer("trainers.checkpoint") == 0
+
+
+DEPRECATED_STREAMLIT = ("use_container_width",)  # removed after 2025-12-31: width="stretch" / "content"
+
+
+@pytest.mark.parametrize("name,path", MODULES, ids=[n for n, _ in MODULES])
+def test_no_streamlit_argument_past_its_removal_date(name, path):
+    text = path.read_text(encoding="utf-8")
+    used = [arg for arg in DEPRECATED_STREAMLIT if f"{arg}=" in text]
+    assert not used, f"{name} passes {used}: Streamlit's deprecation notice gave a removal date that has passed"

@@ -9,7 +9,7 @@ counts them. Pilot runs are counted apart (:func:`split_pilots`), never in the s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import pandas as pd
 
@@ -47,9 +47,18 @@ def progress_table(participants: Iterable, conditions: Sequence[str], active_sin
     return table.reset_index()
 
 
+def free_text_items(study) -> frozenset[tuple[str, str]]:
+    """``(questionnaire, question id)`` of the answers a participant writes freely: the ``text`` items of the
+    pre- and post-questionnaire and the instructions page's comment (stored with the comprehension answers)."""
+    items = {("pre", q.id) for q in study.pre_questionnaire if q.kind == "text"}
+    items |= {("post", q.id) for q in study.post_questionnaire if q.kind == "text"}
+    return frozenset(items | {("comprehension", "comment")})
+
+
 def recent_texts(responses: Iterable, questionnaire_answers: Iterable, public_ids: dict[int, str],
-                 limit: int = 20) -> pd.DataFrame:
-    """The latest free-text answers (trial comments, text questionnaire items), newest first, as data."""
+                 text_items: Collection[tuple[str, str]], limit: int = 20) -> pd.DataFrame:
+    """The latest free-text answers (trial comments and the ``text_items`` of :func:`free_text_items`; never a
+    chosen option or a number), newest first, as data."""
     rows = []
     for r in responses:
         comment = r.answer.get("comment") if isinstance(r.answer, dict) else None
@@ -57,7 +66,7 @@ def recent_texts(responses: Iterable, questionnaire_answers: Iterable, public_id
             rows.append({"when": r.answered_at, "participant": public_ids.get(r.participant_id, "?"),
                          "where": f"trial {r.trial_index + 1} ({r.phase})", "text": comment})
     for q in questionnaire_answers:
-        if isinstance(q.answer, str) and q.answer.strip() and not q.answer.isdigit():
+        if (q.questionnaire, q.question_id) in text_items and isinstance(q.answer, str) and q.answer.strip():
             rows.append({"when": q.answered_at, "participant": public_ids.get(q.participant_id, "?"),
                          "where": f"{q.questionnaire}: {q.question_id}", "text": q.answer})
     rows.sort(key=lambda r: r["when"], reverse=True)

@@ -53,7 +53,7 @@ if engine is not None:
         st.dataframe(
             [{"at": e.at.strftime("%Y-%m-%d %H:%M:%S UTC"), "action": e.action, "outcome": e.outcome,
               "actor": e.actor, "study_id": e.study_slug or "", "detail": str(e.detail)} for e in entries],
-            hide_index=True, use_container_width=True, column_order=[c for c in AUDIT_COLUMNS if c != "id"],
+            hide_index=True, width="stretch", column_order=[c for c in AUDIT_COLUMNS if c != "id"],
         )
         with tempfile.TemporaryDirectory() as tmp:
             write_audit_csv(engine.repository, Path(tmp) / "audit.csv")

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from study_app.analysis.progress import progress_table, recent_texts, split_pilots
+from study_app.analysis.progress import free_text_items, progress_table, recent_texts, split_pilots
 from study_app.store.export import participant_rows
 from study_app.study.quality import QualityRules
 from study_app.study.screening import PILOT_PARAM
@@ -33,7 +33,8 @@ def live_progress(engine) -> None:
     quality_flags(engine)
     st.subheader("Latest free-text answers")
     public_ids = {p.id: p.public_id for p in participants}
-    texts = recent_texts(repo.responses(record.id), repo.questionnaire_answers(record.id), public_ids)
+    texts = recent_texts(repo.responses(record.id), repo.questionnaire_answers(record.id), public_ids,
+                         free_text_items(engine.study))
     if texts.empty:
         st.caption("None yet.")
     for row in texts.itertuples(index=False):

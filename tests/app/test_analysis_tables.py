@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from study_app.analysis import tables as analysis
-from study_app.analysis.progress import progress_table, recent_texts, split_pilots
+from study_app.analysis.progress import free_text_items, progress_table, recent_texts, split_pilots
 
 
 def row(participant, methods, correct, *, check=False, model_correct=True, **extra):
@@ -96,5 +96,22 @@ def test_recent_texts_keeps_text_verbatim_newest_first():
                                  phase="main"),
                  SimpleNamespace(answer={"comment": "new"}, answered_at=t0 + dt.timedelta(seconds=5),
                                  participant_id=1, trial_index=1, phase="main")]
-    texts = recent_texts(responses, [], {1: "abc"})
+    texts = recent_texts(responses, [], {1: "abc"}, frozenset())
     assert list(texts["text"]) == ["new", "<b>old</b>"]
+
+
+def test_recent_texts_lists_written_answers_only_never_chosen_options():
+    """A choice answer ("18-24", "None") is not free text, although it is a string that is not a number."""
+    study = SimpleNamespace(
+        pre_questionnaire=[SimpleNamespace(id="age", kind="choice"), SimpleNamespace(id="job", kind="text")],
+        post_questionnaire=[SimpleNamespace(id="remarks", kind="text"), SimpleNamespace(id="ease", kind="likert")])
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    answers = [SimpleNamespace(questionnaire=name, question_id=qid, answer=value, participant_id=1,
+                               answered_at=t0 + dt.timedelta(seconds=i))
+               for i, (name, qid, value) in enumerate([("pre", "age", "18-24"), ("pre", "job", "nurse"),
+                                                       ("post", "ease", "5"), ("post", "remarks", "None"),
+                                                       ("comprehension", "q1", "Yes"),
+                                                       ("comprehension", "comment", "clear")])]
+    texts = recent_texts([], answers, {1: "abc"}, free_text_items(study))
+    assert list(texts["text"]) == ["clear", "None", "nurse"]
+    assert list(texts["where"]) == ["comprehension: comment", "post: remarks", "pre: job"]
