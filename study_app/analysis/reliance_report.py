@@ -2,9 +2,11 @@
 the per-participant ``reliance.csv`` that ``xai-study export`` writes beside ``responses.csv``.
 
 ``decision`` tasks give every measure of :mod:`study_app.analysis.reliance` (their arm is the export's ``arm``
-column: ``human``, ``ai``, a method key, ``placebo``); ``verification`` tasks give the ones that need no initial
-answer (agreement, over- and under-reliance, accuracy, times), their arm being the maps shown (``methods``).
-Input is :func:`study_app.store.export.response_rows` or the CSV read back, so page and file agree.
+column: ``human``, ``ai``, a method key, ``placebo``; advice on request from ``advice_on_request`` and
+``answer_advice_requested``); ``verification`` tasks give the ones that need no initial answer (agreement, over-
+and under-reliance, accuracy, times), their arm being the maps shown (``methods``). Input is
+:func:`study_app.store.export.response_rows` or the CSV read back, so page and file agree. Every table carries the
+empty-denominator convention it was computed under in its ``empty_denominator`` column.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from pathlib import Path
 import pandas as pd
 
 from study_app.analysis.reliance import (
-    N_BOOT,
+    EXCLUDE,
+    MEASURES,
     ExportColumns,
-    arm_summary,
+    check_convention,
     participant_table,
     trials_from_export,
     verification_trials,
 )
+from study_app.analysis.reliance_arms import ARM_MEASURES, N_BOOT, arm_summary
+from study_app.store.private_files import open_private
 from study_app.study.steps import DECISION, VERIFICATION
 
 DECISION_COLUMNS = ExportColumns(arm="arm")
@@ -42,36 +47,46 @@ def reliance_trials(rows: pd.DataFrame | Iterable[Mapping]) -> dict[str, tuple[s
     return {task: value for task, value in out.items() if not value[1].empty}
 
 
-def participant_reliance(rows: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
-    """One row per task x participant x arm (:func:`~study_app.analysis.reliance.participant_table`), with
-    ``task`` and ``protocol`` first; empty when no task gives reliance measures."""
-    tables = [participant_table(trials).assign(task=task, protocol=protocol)
-              for task, (protocol, trials) in reliance_trials(rows).items()]
+def _with_task(tables: list[pd.DataFrame]) -> pd.DataFrame:
     if not tables:
         return pd.DataFrame()
     table = pd.concat(tables, ignore_index=True)
     return table[["task", "protocol", *[c for c in table.columns if c not in ("task", "protocol")]]]
 
 
-def arm_reliance(rows: pd.DataFrame | Iterable[Mapping], *, n_boot: int = N_BOOT) -> pd.DataFrame:
-    """Per task, arm and measure: estimate with its participant-bootstrap 95 % interval
-    (:func:`~study_app.analysis.reliance.arm_summary`); measures a task cannot define are left out."""
-    tables = [arm_summary(trials, n_boot=n_boot).assign(task=task, protocol=protocol)
-              for task, (protocol, trials) in reliance_trials(rows).items()]
-    if not tables:
-        return pd.DataFrame()
-    table = pd.concat(tables, ignore_index=True)
-    table = table[table["participants"] > 0]
-    return table[["task", "protocol", *[c for c in table.columns if c not in ("task", "protocol")]]]
+def participant_reliance(rows: pd.DataFrame | Iterable[Mapping], *, empty: str = EXCLUDE) -> pd.DataFrame:
+    """One row per task x participant x arm (:func:`~study_app.analysis.reliance.participant_table` under the
+    ``empty`` convention), with ``task`` and ``protocol`` first; empty when no task gives reliance measures."""
+    check_convention(empty)
+    return _with_task([participant_table(trials, empty=empty).assign(task=task, protocol=protocol)
+                       for task, (protocol, trials) in reliance_trials(rows).items()])
 
 
-def write_reliance_csv(rows: pd.DataFrame | Iterable[Mapping], path: str | Path) -> int | None:
-    """Write the per-participant measures to ``path``; returns the row count, or ``None`` (nothing written)
-    when no decision or verification task has answers."""
-    table = participant_reliance(rows)
+def arm_reliance(rows: pd.DataFrame | Iterable[Mapping], *, n_boot: int = N_BOOT, empty: str = EXCLUDE,
+                 weighting: str = "participant") -> pd.DataFrame:
+    """Per task, arm and measure: estimate, participant-bootstrap interval, pooled share with its Wilson interval
+    and notes (:func:`~study_app.analysis.reliance_arms.arm_summary`); measures a task cannot define are left
+    out."""
+    table = _with_task([arm_summary(trials, n_boot=n_boot, empty=empty, weighting=weighting)
+                        .assign(task=task, protocol=protocol)
+                        for task, (protocol, trials) in reliance_trials(rows).items()])
+    return table if table.empty else table[table["participants"] > 0].reset_index(drop=True)
+
+
+def measure_definitions() -> pd.DataFrame:
+    """``measure, meaning, formula, source``: every measure the tables can hold, as the page shows them."""
+    rows = [(m.name, m.meaning, m.formula, m.source) for m in MEASURES] + list(ARM_MEASURES)
+    return pd.DataFrame(rows, columns=["measure", "meaning", "formula", "source"])
+
+
+def write_reliance_csv(rows: pd.DataFrame | Iterable[Mapping], path: str | Path, *, empty: str = EXCLUDE) -> int | None:
+    """Write the per-participant measures under the ``empty`` convention to ``path``; returns the row count, or
+    ``None`` (nothing written) when no decision or verification task has answers."""
+    table = participant_reliance(rows, empty=empty)
     if table.empty:
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False)
+    with open_private(path, "w", encoding="utf-8", newline="") as fh:  # participants' data: owner-only
+        table.to_csv(fh, index=False)
     return len(table)

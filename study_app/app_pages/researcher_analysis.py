@@ -4,11 +4,55 @@ helpfulness, response times and the method ranking. Built from the same rows as 
 import streamlit as st
 
 from study_app.analysis import tables as analysis
-from study_app.analysis.reliance import MEASURES
-from study_app.analysis.reliance_report import arm_reliance, participant_reliance
+from study_app.analysis.reliance import EMPTY_CONVENTIONS, EXCLUDE, ZERO
+from study_app.analysis.reliance_arms import CI_METHOD, MIN_PARTICIPANTS
+from study_app.analysis.reliance_report import (
+    arm_reliance,
+    measure_definitions,
+    participant_reliance,
+    reliance_trials,
+)
 from study_app.store.export import participant_rows, response_rows
 from study_app.store.records import COMPLETED
 from study_app.ui.researcher_frame import researcher_page
+
+SHOWN_BY_DEFAULT = ("accuracy_final", "agreement", "switch_to_ai", "any_change", "accuracy_wid", "over_reliance",
+                    "under_reliance", "rair", "rsr", "advice_request_rate", "time_final_s", "human_alone",
+                    "complementarity")
+CONVENTION_HELP = {EXCLUDE: "a participant with no eligible trial for a measure has no value and is left out of "
+                            "the mean (the column 'empty' counts them)",
+                   ZERO: "a participant with no eligible trial counts 0 and stays in the mean, as Schemmer et al. "
+                         "(2023) and He et al. (2023) compute RAIR, RSR, switching and accuracy-wid"}
+
+
+def _reliance_section(rows) -> None:
+    """Reliance per task and arm, with the convention, weighting and measures the researcher picks."""
+    st.subheader("Reliance on the AI's advice")
+    left, right = st.columns(2)
+    empty = left.radio("Empty denominators", EMPTY_CONVENTIONS, horizontal=True, key="analysis_reliance_empty",
+                       help="; ".join(f"{k}: {v}" for k, v in CONVENTION_HELP.items()))
+    weighting = right.radio("Arm estimate", ("participant", "trial"), horizontal=True,
+                            key="analysis_reliance_weighting",
+                            help="participant: mean of participant values (each participant weighs the same); "
+                                 "trial: share of all eligible trials pooled (no convention needed)")
+    names = list(measure_definitions()["measure"])
+    chosen = st.multiselect("Measures", names, default=[n for n in SHOWN_BY_DEFAULT if n in names],
+                            key="analysis_reliance_measures")
+    reliance = arm_reliance(rows, empty=empty, weighting=weighting)
+    st.caption(f"Per task and arm; empty denominators: **{empty}** ({CONVENTION_HELP[empty]}). Advice given on "
+               "request and never requested was not seen: such trials count for accuracy and times, not for "
+               "reliance; in the human arm (no advice shown) agreement and over-/under-reliance are chance "
+               f"baselines. ci_low/ci_high: 95 % {CI_METHOD} interval; below {MIN_PARTICIPANTS} participants it is "
+               "too narrow and 'note' says so. pooled, wilson_low/wilson_high: the share over all eligible trials "
+               "with its Wilson score interval. Complementarity compares team accuracy with the better of the human "
+               "arm (or, without one, the arm's initial answers) and the AI (Bansal et al. 2021). Verification "
+               "tasks give the measures that need no initial answer.")
+    st.dataframe(reliance[reliance["measure"].isin(chosen)], hide_index=True, width="stretch")
+    st.download_button("Per-participant reliance (CSV)", participant_reliance(rows, empty=empty).to_csv(index=False),
+                       file_name="reliance.csv", mime="text/csv")
+    with st.expander("Definitions of the reliance measures"):
+        st.dataframe(measure_definitions(), hide_index=True, width="stretch")
+
 
 engine = researcher_page("Analysis")
 if engine is not None:
@@ -43,18 +87,8 @@ if engine is not None:
         if not effects.empty:
             st.pyplot(analysis.effect_figure(effects))
 
-        reliance = arm_reliance(rows)
-        if not reliance.empty:
-            st.subheader("Reliance on the AI's advice")
-            st.caption("Per task and arm: the mean of participant values with a 95 % participant-bootstrap "
-                       "interval. " + "; ".join(f"**{m.name}**: {m.meaning}" for m in MEASURES[:10])
-                       + "; **complementarity**: team accuracy minus the better of the participant's own and "
-                       "the AI's (Bansal et al. 2021). Verification tasks give the measures that need no "
-                       "initial answer.")
-            st.dataframe(reliance, hide_index=True, width="stretch")
-            per_participant = participant_reliance(rows)
-            st.download_button("Per-participant reliance (CSV)", per_participant.to_csv(index=False),
-                               file_name="reliance.csv", mime="text/csv")
+        if reliance_trials(rows):
+            _reliance_section(rows)
 
         st.subheader("Response times")
         st.pyplot(analysis.distribution_figure(analysis.response_times(df), "seconds",

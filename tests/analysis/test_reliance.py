@@ -1,4 +1,5 @@
-"""Reliance measures on hand-made trials whose answers are worked out in the comments."""
+"""Per-trial flags and per-participant reliance measures on hand-made trials whose answers are worked out in the
+comments (arm-level estimates, complementarity and intervals: test_reliance_arms.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,7 @@ import pytest
 from study.kit import answer_for
 
 from study_app.analysis.reliance import (
-    MEASURE_NAMES,
     ExportColumns,
-    arm_summary,
-    bootstrap_weights,
     decision_trials,
     participant_table,
     trials_from_export,
@@ -57,15 +55,21 @@ def test_flags_compare_answers_as_given():
     assert t["final_correct"].tolist() == [1, 1, 0, 1, 0, 0]
     assert t["initial_agrees"].tolist() == [1, 0, 0, 0, 0, 1]
     assert t["final_agrees"].tolist() == [1, 1, 0, 0, 1, 1]
+    assert t["final_changed"].tolist() == [0, 1, 0, 0, 1, 0]
+    assert t["unrequested"].tolist() == [0] * 6  # no advice on request: every advice was seen
+    assert _trials(P4)["final_changed"].isna().all()  # one-step: nothing to change from
 
 
 def test_participant_measures_by_hand():
     table = participant_table(_trials(P1, P2, P3, P4))
+    assert (table["empty_denominator"] == "exclude").all()
     p1 = _row(table, "p1", "ai")
     expected = {
         "accuracy_initial": 3 / 6, "accuracy_final": 3 / 6, "ai_accuracy": 3 / 6, "agreement_initial": 2 / 6,
         "agreement": 4 / 6,
-        "switch_fraction": 2 / 4,  # initial differed on i2..i5; moved to the AI on i2, i5
+        "switch_to_ai": 2 / 4,  # initial differed on i2..i5; moved to the AI on i2, i5
+        "any_change": 2 / 6,  # changed on i2, i5
+        "accuracy_wid": 2 / 4,  # initial differed on i2..i5; final right on i2, i4
         "over_reliance": 2 / 3,  # AI wrong on i4..i6; agreed on i5, i6
         "under_reliance": 1 / 3,  # AI right on i1..i3; disagreed on i3
         "rair": 1 / 2, "rsr": 1 / 2, "time_first_s": 3.5, "time_final_s": 5.5,
@@ -73,76 +77,83 @@ def test_participant_measures_by_hand():
     for name, value in expected.items():
         assert p1[name] == pytest.approx(value), name
     assert p1["n_trials"] == 6
-    assert (p1["switch_fraction_n"], p1["over_reliance_n"], p1["rair_n"], p1["rsr_n"]) == (4, 3, 2, 2)
-    assert p1["complementarity"] == pytest.approx(0.0)  # 0.5 - max(0.5, 0.5)
+    assert (p1["switch_to_ai_n"], p1["over_reliance_n"], p1["rair_n"], p1["rsr_n"]) == (4, 3, 2, 2)
+    assert p1["complementarity_per_participant"] == pytest.approx(0.0)  # 0.5 - max(0.5, 0.5)
+    assert np.isnan(p1["advice_request_rate"]) and np.isnan(p1["time_request_s"])  # advice not on request
 
     p2 = _row(table, "p2", "ai")
     assert p2["rair"] == 1.0 and p2["rair_n"] == 1
     assert np.isnan(p2["rsr"]) and p2["rsr_n"] == 0  # no trial with a right initial answer and a wrong AI
     assert np.isnan(p2["over_reliance"]) and p2["under_reliance"] == 0.0
-    assert p2["complementarity"] == pytest.approx(1.0 - max(0.5, 1.0))
+    assert (p2["switch_to_ai"], p2["any_change"], p2["accuracy_wid"]) == (1.0, 0.5, 1.0)
+    assert p2["complementarity_per_participant"] == pytest.approx(1.0 - max(0.5, 1.0))
 
-    p3 = _row(table, "p3", "gradcam")  # a third class: neither kept nor switched to the AI
-    assert (p3["rsr"], p3["over_reliance"], p3["switch_fraction"], p3["accuracy_final"]) == (0.0, 0.0, 0.0, 0.0)
+    p3 = _row(table, "p3", "gradcam")  # a third class: changed, but neither kept nor switched to the AI
+    assert (p3["rsr"], p3["over_reliance"], p3["switch_to_ai"], p3["accuracy_final"]) == (0.0, 0.0, 0.0, 0.0)
+    assert (p3["any_change"], p3["accuracy_wid"]) == (1.0, 0.0)
 
     p4 = _row(table, "p4", "human")  # one-step: everything that needs an initial answer is undefined
     assert p4["accuracy_final"] == 0.5 and p4["agreement"] == 0.5 and p4["time_final_s"] == 1.5
-    for name in ("accuracy_initial", "switch_fraction", "rair", "rsr", "time_first_s", "complementarity"):
+    for name in ("accuracy_initial", "switch_to_ai", "any_change", "accuracy_wid", "rair", "rsr", "time_first_s",
+                 "complementarity_per_participant"):
         assert np.isnan(p4[name]), name
     assert list(table["arm"]) == ["human", "ai", "ai", "gradcam"]  # human first, then ai, then methods
 
 
-def test_arm_summary_participant_and_trial_weighting():
-    trials = _trials(P1, P2, P3, P4)
-    by_participant = arm_summary(trials, n_boot=200)
-    est = by_participant.set_index(["arm", "measure"])["estimate"]
-    assert est["ai", "rair"] == pytest.approx((1 / 2 + 1) / 2)  # mean of participants
-    assert est["ai", "rsr"] == pytest.approx(1 / 2)  # p2 has no eligible trial: left out
-    assert est["ai", "accuracy_final"] == pytest.approx((0.5 + 1.0) / 2)
-    assert est["ai", "gain_vs_human_arm"] == pytest.approx(0.75 - 0.5)
-    assert est["ai", "gain_vs_ai"] == pytest.approx(0.75 - (0.5 + 1.0) / 2)
-    assert est["ai", "complementarity"] == pytest.approx(0.0)  # (0 + 0) / 2
-    counts = by_participant.set_index(["arm", "measure"])
-    assert counts.loc[("ai", "rsr"), "participants"] == 1 and counts.loc[("ai", "rair"), "trials"] == 3
-    by_trial = arm_summary(trials, n_boot=200, weighting="trial").set_index(["arm", "measure"])["estimate"]
-    assert by_trial["ai", "rair"] == pytest.approx(2 / 3)  # (1 + 1) / (2 + 1) pooled
-    assert by_trial["ai", "accuracy_final"] == pytest.approx(5 / 8)
-    assert set(MEASURE_NAMES) <= set(by_participant["measure"])
+def test_zero_convention_fills_only_conditional_measures_with_trials_in_scope():
+    zero = participant_table(_trials(P1, P2, P4), empty="zero")
+    assert (zero["empty_denominator"] == "zero").all()
+    p2 = _row(zero, "p2", "ai")
+    # p2 had two two-step trials with the advice seen, none with a right initial answer and a wrong AI: RSR 0
+    assert (p2["rsr"], p2["rsr_n"], p2["over_reliance"], p2["over_reliance_n"]) == (0.0, 0, 0.0, 0)
+    assert p2["rair"] == 1.0  # a defined value is unchanged
+    p4 = _row(zero, "p4", "human")  # no initial answer: RAIR does not exist for this design, not even as 0
+    for name in ("rair", "rsr", "switch_to_ai", "accuracy_wid", "accuracy_initial", "time_first_s"):
+        assert np.isnan(p4[name]), name
+    exclude = participant_table(_trials(P1, P2, P4))
+    pd.testing.assert_series_equal(zero["rair"], exclude["rair"])  # nobody had an empty RAIR denominator
+    with pytest.raises(ValueError, match="exclude or zero"):
+        participant_table(_trials(P1), empty="drop")
 
 
-def test_bootstrap_interval_brackets_and_is_reproducible():
-    rng = np.random.default_rng(3)
-    rows = []
-    for p in range(40):
-        skill = rng.uniform(0.4, 0.9)
-        for i in range(10):
-            truth = "a"
-            rows.append((f"p{p}", "ai", f"i{i}", truth, "a" if i < 7 else "b", None,
-                         "a" if rng.random() < skill else "b", None, None))
-    trials = decision_trials(pd.DataFrame(rows, columns=COLS))
-    a = arm_summary(trials, n_boot=500, seed=1)
-    b = arm_summary(trials, n_boot=500, seed=1)
-    pd.testing.assert_frame_equal(a, b)
-    acc = a.set_index("measure").loc["accuracy_final"]
-    assert acc["ci_low"] < acc["estimate"] < acc["ci_high"]
-    # the participant bootstrap's spread is the standard error of the participant mean
-    per_person = participant_table(trials)["accuracy_final"]
-    se = per_person.std(ddof=1) / np.sqrt(len(per_person))
-    assert (acc["ci_high"] - acc["ci_low"]) / (2 * 1.96) == pytest.approx(se, rel=0.2)
+# advice on request (truth, AI, initial, final, requested, ms to the request)
+ON_REQUEST = [
+    ("a", "a", "b", "a", True, 1500),  # u1: asked, switched to the right AI: RAIR hit
+    ("a", "a", "b", "a", False, None),  # u2: never asked; the answer happens to be the AI's: no reliance
+    ("b", "a", "b", "b", False, None),  # u3: never asked
+    ("b", "a", "b", "a", True, 2500),  # u4: asked, followed the wrong AI: RSR miss, over-reliance
+]
 
 
-def test_identical_participants_give_a_degenerate_interval():
-    rows = [(f"p{p}", "ai", "i1", "a", "a", "b", "a", None, None) for p in range(5)]
-    out = arm_summary(decision_trials(pd.DataFrame(rows, columns=COLS)), n_boot=100).set_index("measure")
-    assert tuple(out.loc["rair", ["estimate", "ci_low", "ci_high"]]) == (1.0, 1.0, 1.0)
+def _on_request(participant="p5", rows=ON_REQUEST):
+    return decision_trials(pd.DataFrame([
+        {"participant": participant, "arm": "ai", "image": f"u{i}", "truth": t, "ai_answer": ai, "initial_answer": a0,
+         "final_answer": a1, "advice_on_request": True, "advice_requested": asked, "time_request_ms": ms,
+         "time_final_ms": 4000} for i, (t, ai, a0, a1, asked, ms) in enumerate(rows)]))
 
 
-def test_bootstrap_weights_keep_stratum_sizes():
-    people = pd.Series([f"p{i}" for i in range(7)])
-    strata = pd.Series(["A"] * 3 + ["B"] * 4)
-    w = bootstrap_weights(people, strata, n_boot=50, seed=0)
-    assert w.shape == (50, 7)
-    assert np.all(w[:, :3].sum(axis=1) == 3) and np.all(w[:, 3:].sum(axis=1) == 4)
+def test_advice_never_requested_is_no_reliance_but_counts_for_accuracy():
+    trials = _on_request()
+    assert trials["unrequested"].tolist() == [0, 1, 1, 0]
+    p5 = participant_table(trials).iloc[0]
+    assert p5["accuracy_final"] == pytest.approx(3 / 4) and p5["accuracy_final_n"] == 4  # u1, u2, u3 right
+    assert p5["accuracy_initial"] == pytest.approx(2 / 4)  # before advice: every trial
+    assert (p5["agreement"], p5["agreement_n"]) == (1.0, 2)  # u1, u4 only
+    assert (p5["rair"], p5["rair_n"]) == (1.0, 1)  # u2 (never asked) is not a RAIR trial
+    assert (p5["rsr"], p5["rsr_n"], p5["over_reliance"]) == (0.0, 1, 1.0)
+    assert (p5["under_reliance"], p5["under_reliance_n"]) == (0.0, 1)
+    assert (p5["switch_to_ai"], p5["switch_to_ai_n"]) == (1.0, 2)
+    assert p5["advice_request_rate"] == pytest.approx(2 / 4) and p5["advice_request_rate_n"] == 4
+    assert p5["time_request_s"] == pytest.approx((1.5 + 2.5) / 2) and p5["time_final_s"] == 4.0
+
+
+def test_a_participant_who_never_asks_has_no_reliance_under_either_convention():
+    never = [(t, ai, a0, a1, False, None) for t, ai, a0, a1, _, _ in ON_REQUEST]
+    for empty in ("exclude", "zero"):
+        row = participant_table(_on_request("p6", never), empty=empty).iloc[0]
+        for name in ("agreement", "rair", "rsr", "switch_to_ai", "any_change", "over_reliance", "accuracy_wid"):
+            assert np.isnan(row[name]) and row[f"{name}_n"] == 0, (empty, name)
+        assert row["advice_request_rate"] == 0.0 and row["accuracy_final"] == pytest.approx(3 / 4)
 
 
 def test_missing_columns_are_named():
@@ -173,7 +184,7 @@ def test_verification_rows_give_agreement_and_over_under_reliance():
     assert v1["over_reliance"] == pytest.approx(1 / 3)
     assert v1["under_reliance"] == pytest.approx(1 / 2)
     assert v1["accuracy_final"] == pytest.approx(3 / 5) and v1["ai_accuracy"] == pytest.approx(2 / 5)
-    assert np.isnan(v1["rair"]) and np.isnan(v1["switch_fraction"])  # one-step: no initial answer
+    assert np.isnan(v1["rair"]) and np.isnan(v1["switch_to_ai"]) and np.isnan(v1["any_change"])  # one-step: no initial answer
     assert _row(table, "v2", "none")["time_final_s"] == 4.0
 
 
@@ -218,3 +229,47 @@ def test_export_rows_of_a_two_phase_task_give_the_same_measures(tmp_path):
     renamed = export.rename(columns={"answer_final": "answer_choice"})
     custom = trials_from_export(renamed, ExportColumns(final_answer="answer_choice"))
     pd.testing.assert_frame_equal(participant_table(custom), expected)
+
+
+def test_advice_request_columns_are_read_from_the_export_csv(tmp_path):
+    tidy = _on_request()
+    export = pd.DataFrame({
+        "participant": tidy["participant"], "arm": "ai", "image_id": tidy["image"], "true_label": tidy["truth"],
+        "predicted_label": tidy["ai_answer"], "answer_initial": tidy["initial_answer"],
+        "answer_final": tidy["final_answer"], "advice_on_request": True,
+        "answer_advice_requested": [True, False, False, True], "answer_advice_requested_ms": [1500, None, None, 2500],
+        "response_time_ms_final": 4000, "is_attention_check": False})
+    path = tmp_path / "responses.csv"
+    export.to_csv(path, index=False)  # booleans become True/False, a missing time an empty cell
+    from_csv = trials_from_export(pd.read_csv(path, dtype=str, keep_default_na=False), ExportColumns(arm="arm"))
+    assert from_csv["unrequested"].tolist() == [0, 1, 1, 0]
+    pd.testing.assert_frame_equal(participant_table(from_csv), participant_table(tidy))
+
+
+def test_export_command_writes_reliance_csv_under_the_chosen_convention(make_study, make_engine_for, sqlite_repo,
+                                                                         tmp_path, capsys):
+    from study.test_decision import decision_extra
+
+    from study_app.analysis.reliance_report import participant_reliance
+    from study_app.cli import main
+
+    study = make_study("decision", trials=8, checks=1, extra=decision_extra(on_request=True))
+    engine = make_engine_for(study, sqlite_repo)
+    for i in range(3):
+        token, rng = engine.start_or_resume(None), random.Random(i)
+        step = engine.current_step(token)
+        while step.kind != "done":
+            step = engine.submit(token, step.step_id, answer_for(step, rng))
+    out = tmp_path / "results" / "responses.csv"
+    args = ["export", "--study", study.source, "--out", str(out), "--db", f"sqlite:///{tmp_path / 'responses.sqlite'}"]
+    assert main([*args, "--reliance-empty", "zero"]) == 0
+    assert "(empty denominators: zero)" in capsys.readouterr().out
+    written = pd.read_csv(out.with_name("reliance.csv"))
+    assert set(written["empty_denominator"]) == {"zero"}
+    direct = participant_reliance(response_rows(sqlite_repo, sqlite_repo.studies()[0]), empty="zero")
+    pd.testing.assert_series_equal(written["rsr"], direct["rsr"].astype(float), check_names=False)
+    assert main(args) == 0  # the default is exclude
+    assert set(pd.read_csv(out.with_name("reliance.csv"))["empty_denominator"]) == {"exclude"}
+    with pytest.raises(SystemExit):
+        main([*args, "--reliance-empty", "drop"])
+    assert "invalid choice: 'drop'" in capsys.readouterr().err

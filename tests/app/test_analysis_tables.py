@@ -7,9 +7,13 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from study.test_decision import decision_extra
 
+from app.drive import new_app, run_to_end
 from study_app.analysis import tables as analysis
 from study_app.analysis.progress import free_text_items, progress_table, recent_texts, split_pilots
+from study_app.analysis.reliance_report import measure_definitions
+from study_app.ui import state_keys
 
 
 def row(participant, methods, correct, *, check=False, model_correct=True, **extra):
@@ -115,3 +119,27 @@ def test_recent_texts_lists_written_answers_only_never_chosen_options():
     texts = recent_texts([], answers, {1: "abc"}, free_text_items(study))
     assert list(texts["text"]) == ["clear", "None", "nurse"]
     assert list(texts["where"]) == ["comprehension: comment", "post: remarks", "pre: job"]
+
+
+def test_analysis_page_names_and_switches_the_reliance_convention_and_measures(setup_study):
+    setup_study("decision", trials=8, extra=decision_extra())
+    for _ in range(2):
+        run_to_end(new_app().run())
+    at = new_app()
+    at.session_state[state_keys.RESEARCHER_OK] = True
+    at.run()
+    at.switch_page("app_pages/researcher_analysis.py").run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    table = at.dataframe[next(i for i, t in enumerate(at.dataframe) if "empty_denominator" in t.value.columns)]
+    assert set(table.value["empty_denominator"]) == {"exclude"}
+    assert any("empty denominators: **exclude**" in c.value for c in at.caption)
+    assert {"ci_low", "wilson_low", "note"} <= set(table.value.columns)
+    definitions = next(t.value for t in at.dataframe if "formula" in t.value.columns)
+    assert list(definitions["measure"]) == list(measure_definitions()["measure"])
+    assert "Bansal" in definitions.set_index("measure").loc["complementarity", "source"]
+
+    at.radio(key="analysis_reliance_empty").set_value("zero").run()
+    at.multiselect(key="analysis_reliance_measures").set_value(["rsr", "complementarity"]).run()
+    table = next(t.value for t in at.dataframe if "empty_denominator" in t.value.columns)
+    assert set(table["empty_denominator"]) == {"zero"} and set(table["measure"]) <= {"rsr", "complementarity"}
+    assert any("empty denominators: **zero**" in c.value for c in at.caption)

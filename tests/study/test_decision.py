@@ -295,7 +295,7 @@ def test_export_command_writes_reliance_csv_and_the_page_tables_agree(make_study
     pd.testing.assert_series_equal(written["accuracy_final"], direct["accuracy_final"].astype(float),
                                    check_names=False)
     summary = arm_reliance(rows, n_boot=50)
-    assert {"rair", "rsr", "over_reliance", "switch_fraction", "complementarity"} <= set(summary["measure"])
+    assert {"rair", "rsr", "over_reliance", "switch_to_ai", "any_change", "accuracy_wid", "complementarity"} <= set(summary["measure"])
     assert set(tables.trial_frame(rows)["method"]) == {"human", "ai", "gradcam", "placebo"}
     # the generated Python analysis reads this export as it is, with the arm as the condition
     assert main(["analysis-script", "--study", study.source, "--out", str(tmp_path / "scripts")]) == 0
