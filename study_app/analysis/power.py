@@ -20,6 +20,14 @@ usually a little more powerful, so the N found here is on the safe side. With th
 AI-wrong trials only (``on="ai_wrong"``, the over-reliance hypothesis), the outcome is the participant's
 accuracy on the AI-wrong trials of the arm, where the effect lives.
 
+Which trials a participant gives each arm is the design's ``layout`` per condition (the decision protocol
+draws them by the model's correctness and rotates the arms over them: :mod:`study_app.analysis.power_decision`),
+so within subjects an arm's AI-wrong trials can differ between conditions. Participants fill the conditions
+evenly, as the engine's least-filled assignment does; only those with the tested trials in both compared arms
+(within) enter the test. Where conditions differ in the expected difference (AI-wrong trials harder and
+unevenly spread), that spread enters the t-test's variance but not the mean's, so the test is conservative
+there too (``tests/analysis/test_power_decision.py`` gives the closed form it matches without random effects).
+
 Effect sizes: Cohen's h for two proportions is ``2 asin(sqrt(p1)) - 2 asin(sqrt(p0))``
 (:func:`cohens_h`); Cohen's f for an ANOVA is ``sqrt(eta² / (1 - eta²))`` (:func:`cohens_f_from_eta2`).
 Power routines that expect f (G*Power, statsmodels ``FTestAnovaPower``) give wrong answers when passed
@@ -28,9 +36,10 @@ eta², as some tools do; convert first.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
@@ -47,11 +56,17 @@ class PowerDesign:
         trials: Scored trials per participant (all arms together).
         arms: Arm names, e.g. ``("human", "ai", "gradcam", "placebo")``; ``reference`` and ``treatment``
             are the two compared.
-        within: True when every participant sees every arm (trials split evenly), False when each
-            participant is in one arm (participants split evenly).
-        ai_wrong_share: Share of each participant's trials (per arm, within) on which the AI is wrong.
-        n_images: Stimulus pool; ``None``: as many as ``trials`` (every participant sees the same items,
-            as the current engine does).
+        within: True when every participant sees every arm, False when each participant is in one arm
+            (participants split evenly, participant ``p`` in condition ``p mod`` the number of conditions).
+        ai_wrong_share: Share of each participant's trials on which the AI is wrong.
+        layout: ``layout[c][j] = (AI-wrong, AI-right)`` trials a participant in condition ``c`` gives in arm
+            ``arms[j]`` (the decision protocol's draw: :func:`study_app.analysis.power_decision.decision_layout`);
+            ``None``: every participant gives each arm ``trials // len(arms)`` trials (within; all ``trials``
+            in their arm between), ``round(ai_wrong_share x`` that ``)`` of them AI-wrong.
+        n_images: Stimulus pool, split into AI-wrong and AI-right images by ``ai_wrong_share``; ``None``: as
+            many as ``trials`` (every participant sees the same items, as the fixed-item protocols do).
+        pool_wrong, pool_right: The AI-wrong and AI-right pools where they are known (a decision task's
+            eligible stimuli); they take precedence over ``n_images``.
         sd_participant: Standard deviation of participant intercepts (logit scale).
         sd_image: Standard deviation of image intercepts (logit scale).
     """
@@ -62,7 +77,10 @@ class PowerDesign:
     reference: str
     treatment: str
     ai_wrong_share: float = 0.0
+    layout: tuple[tuple[tuple[int, int], ...], ...] | None = None
     n_images: int | None = None
+    pool_wrong: int | None = None
+    pool_right: int | None = None
     sd_participant: float = 0.5
     sd_image: float = 0.5
 
@@ -71,17 +89,41 @@ class PowerDesign:
             raise ValueError(f"reference and treatment must be two different arms of {', '.join(self.arms)}")
         if not 0 <= self.ai_wrong_share <= 1:
             raise ValueError("ai_wrong_share must be between 0 and 1")
-        if self.trials_per_arm < 1:
+        if self.layout is None and self.within and self.trials < len(self.arms):
             raise ValueError(f"{self.trials} trials cannot be split over {len(self.arms)} arms")
+        if self.layout is not None and any(len(row) != len(self.arms) for row in self.layout):
+            raise ValueError("layout needs one (AI-wrong, AI-right) pair per arm in every condition")
+        cells = self.cells()
+        for arm in (self.reference, self.treatment):
+            if cells[:, self.arms.index(arm)].sum() == 0:
+                raise ValueError(f"arm {arm} gets no trials in this design")
 
-    @property
-    def trials_per_arm(self) -> int:
-        """Trials a participant gives in one arm (within: an even share; between: all of them)."""
-        return self.trials // len(self.arms) if self.within else self.trials
+    def cells(self) -> np.ndarray:
+        """``(conditions, arms, 2)``: AI-wrong (``[..., 0]``) and AI-right (``[..., 1]``) trials per arm."""
+        if self.layout is not None:
+            return np.array(self.layout, dtype=int).reshape(len(self.layout), len(self.arms), 2)
+        k = len(self.arms)
+        per_arm = self.trials // k if self.within else self.trials
+        wrong = round(self.ai_wrong_share * per_arm)
+        if self.within:
+            return np.tile([wrong, per_arm - wrong], (1, k, 1))
+        return np.eye(k, dtype=int)[:, :, None] * np.array([wrong, per_arm - wrong])
 
-    @property
-    def wrong_per_arm(self) -> int:
-        return round(self.ai_wrong_share * self.trials_per_arm)
+    def wrong_share_of(self, arm: str) -> float:
+        """Share of ``arm``'s trials, over all conditions, on which the AI is wrong."""
+        counts = self.cells()[:, self.arms.index(arm)].sum(axis=0)
+        return float(counts[0] / counts.sum())
+
+    def pools(self) -> tuple[int, int]:
+        """(AI-wrong, AI-right) images the trials are drawn from (at least one of each kind that is used)."""
+        used = self.cells().max(axis=(0, 1)) > 0
+        if self.pool_wrong is not None and self.pool_right is not None:
+            wrong, right = self.pool_wrong, self.pool_right
+        else:
+            total = self.n_images or self.trials
+            wrong = round(self.ai_wrong_share * total)
+            right = total - wrong
+        return max(wrong, int(used[0])), max(right, int(used[1]))
 
 
 @dataclass(frozen=True)
@@ -164,10 +206,9 @@ def intercepts(design: PowerDesign, effect: Effect) -> np.ndarray:
     """``a[arm, ai_wrong]`` for (reference, treatment) x (AI right, AI wrong), on the logit scale."""
     sd = float(np.hypot(design.sd_participant, design.sd_image))
     out = np.zeros((2, 2))
-    for i, p in enumerate((effect.p_reference, effect.p_treatment)):
+    for i, (p, arm) in enumerate(((effect.p_reference, design.reference), (effect.p_treatment, design.treatment))):
         if effect.on == "all":
-            share = design.wrong_per_arm / design.trials_per_arm
-            out[i, 0] = _solve(p, sd, share, effect.ai_wrong_logit)
+            out[i, 0] = _solve(p, sd, design.wrong_share_of(arm), effect.ai_wrong_logit)
             out[i, 1] = out[i, 0] + effect.ai_wrong_logit
         else:
             hit = 1 if effect.on == "ai_wrong" else 0
@@ -176,43 +217,58 @@ def intercepts(design: PowerDesign, effect: Effect) -> np.ndarray:
     return out
 
 
-def _participant_accuracy(rng, n_sims: int, design: PowerDesign, a: np.ndarray, arm_of: np.ndarray,
-                          on: str) -> np.ndarray:
-    """Simulated accuracies ``(n_sims, n_people, k)`` on the trials the test looks at.
+def compared_counts(design: PowerDesign, n_participants: int, on: str = "all") -> tuple[np.ndarray, np.ndarray]:
+    """Who enters the test, and with how many trials.
 
-    ``arm_of[p, j]`` is the row of ``a`` (reference 0, treatment 1) of participant ``p``'s ``j``-th arm
-    (within: ``[0, 1]`` for everyone; between: one column). Image intercepts are drawn once per simulated
-    study and shared by all participants and arms, as the same stimuli are. Each participant gives
-    ``trials_per_arm`` trials per arm, ``wrong_per_arm`` of them on AI-wrong images; images come from
-    pools of AI-wrong and AI-right images, consecutive from a random start (distinct for one participant
-    whenever the pool is large enough), so images are shared and crossed with participants as in a study.
+    Returns ``counts`` ``(n, 2, 2)``: for each participant who does, AI-wrong and AI-right trials in the
+    reference (``[:, 0]``) and treatment (``[:, 1]``) arm; and ``treated`` ``(n,)``: between subjects, whether
+    the participant is in the treatment arm. Participant ``p`` is in condition ``p mod`` the number of
+    conditions (balanced assignment, no drop-outs). A participant enters when the trials the test looks at
+    (``on``) exist in both compared arms (within) or in one of them (between).
     """
-    t, w = design.trials_per_arm, design.wrong_per_arm
-    n_people, k = arm_of.shape
-    pool = design.n_images or design.trials
-    pool_wrong = max(round(design.ai_wrong_share * pool), 1 if w else 0)
-    pool_right = max(pool - pool_wrong, 1 if t - w else 0)
-    u = rng.normal(0, design.sd_participant, (n_sims, n_people, 1))
-    v_wrong = rng.normal(0, design.sd_image, (n_sims, 1, max(pool_wrong, 1)))
-    v_right = rng.normal(0, design.sd_image, (n_sims, 1, max(pool_right, 1)))
-    total = np.zeros((n_sims, n_people, k))
-    for wrong, count, size, v in ((1, w, pool_wrong, v_wrong), (0, t - w, pool_right, v_right)):
-        if count == 0 or (on != "all" and (on == "ai_wrong") != bool(wrong)):
+    cells = design.cells()
+    condition = np.arange(n_participants) % len(cells)
+    pair = [design.arms.index(design.reference), design.arms.index(design.treatment)]
+    counts = cells[condition][:, pair, :]
+    looked_at = counts[:, :, _KINDS[on]].sum(axis=2)
+    keep = (looked_at > 0).all(axis=1) if design.within else (looked_at > 0).any(axis=1)
+    return counts[keep], looked_at[keep, 1] > 0
+
+
+_KINDS = {"all": [0, 1], "ai_wrong": [0], "ai_right": [1]}  # columns of PowerDesign.cells() the test looks at
+
+
+def _participant_accuracy(rng, n_sims: int, design: PowerDesign, a: np.ndarray, counts: np.ndarray,
+                          on: str) -> np.ndarray:
+    """Simulated accuracies ``(n_sims, n, 2)`` in the reference and treatment arm on the trials the test looks
+    at (NaN where a participant has none, as between subjects in the arm they are not in).
+
+    Image intercepts are drawn once per simulated study and shared by all participants and arms, as the same
+    stimuli are. A participant's images of one kind (AI-wrong or AI-right) are consecutive from a random start
+    in that kind's pool, distinct whenever the pool is large enough, so images are shared and crossed with
+    participants as in a study.
+    """
+    n = counts.shape[0]
+    u = rng.normal(0, design.sd_participant, (n_sims, n, 1, 1))
+    total = np.zeros((n_sims, n, 2))
+    for kind, pool in zip((0, 1), design.pools(), strict=True):
+        m = int(counts[:, :, kind].max()) if n else 0
+        if m == 0 or kind not in _KINDS[on]:
             continue  # trials the test does not look at are independent of it given u: not simulated
-        start = rng.integers(0, size, (n_sims, n_people, 1))
-        idx = (start + np.arange(count * k)) % size  # this participant's images of this kind, all arms
-        effects = np.take_along_axis(np.broadcast_to(v, (n_sims, n_people, v.shape[2])), idx, axis=2)
-        arm_row = np.repeat(arm_of, count, axis=1)  # (n_people, count * k): trials ordered arm by arm
-        logits = a[arm_row, wrong] + u + effects
-        hits = rng.random(logits.shape) < 1 / (1 + np.exp(-logits))
-        total += hits.reshape(n_sims, n_people, k, count).sum(axis=3)
-    denominator = {"all": t, "ai_wrong": w, "ai_right": t - w}[on]
-    return total / denominator
+        v = rng.normal(0, design.sd_image, (n_sims, 1, pool))
+        start = rng.integers(0, pool, (n_sims, n, 1))
+        idx = (start + np.arange(2 * m)) % pool  # this participant's images of this kind, both arms
+        effects = np.take_along_axis(np.broadcast_to(v, (n_sims, n, pool)), idx, axis=2).reshape(n_sims, n, 2, m)
+        logits = a[:, 1 - kind][None, None, :, None] + u + effects  # a's second index is 1 for AI-wrong
+        hits = (rng.random(logits.shape) < 1 / (1 + np.exp(-logits))) & (np.arange(m) < counts[:, :, kind, None])
+        total += hits.sum(axis=3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / counts[:, :, _KINDS[on]].sum(axis=2)
 
 
-def _reject(sample: np.ndarray, within: bool, alpha: float, n_ref: int) -> np.ndarray:
-    """Per simulation: does the two-sided t-test reject? ``sample`` is ``(n_sims, n, 2)`` (within) or
-    ``(n_sims, n, 1)`` with the first ``n_ref`` participants in the reference arm (between)."""
+def _reject(sample: np.ndarray, within: bool, alpha: float, treated: np.ndarray) -> np.ndarray:
+    """Per simulation: does the two-sided t-test reject? ``sample`` is ``(n_sims, n, 2)``; between subjects
+    ``treated`` says whose accuracy is in the treatment column (the others' is in the reference column)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         if within:
             d = sample[:, :, 1] - sample[:, :, 0]
@@ -220,7 +276,7 @@ def _reject(sample: np.ndarray, within: bool, alpha: float, n_ref: int) -> np.nd
             se = d.std(axis=1, ddof=1) / np.sqrt(n)
             t, df = d.mean(axis=1) / se, np.full(len(d), n - 1.0)
         else:
-            x, y = sample[:, :n_ref, 0], sample[:, n_ref:, 0]
+            x, y = sample[:, ~treated, 0], sample[:, treated, 1]
             vx, vy = x.var(axis=1, ddof=1) / x.shape[1], y.var(axis=1, ddof=1) / y.shape[1]
             t = (y.mean(axis=1) - x.mean(axis=1)) / np.sqrt(vx + vy)
             df = (vx + vy) ** 2 / (vx**2 / (x.shape[1] - 1) + vy**2 / (y.shape[1] - 1))
@@ -230,42 +286,38 @@ def _reject(sample: np.ndarray, within: bool, alpha: float, n_ref: int) -> np.nd
 
 def simulate_power(design: PowerDesign, effect: Effect, n_participants: int, *, n_sims: int = 1000,
                    alpha: float = 0.05, seed: int = 0) -> float:
-    """Share of ``n_sims`` simulated studies with ``n_participants`` in all whose test rejects.
+    """Share of ``n_sims`` simulated studies with ``n_participants`` in all whose test rejects; NaN when fewer
+    than two participants per compared group enter the test (:func:`compared_counts`).
 
     Between-subject participants are split evenly over all arms (the engine's balanced assignment), so
     only ``n_participants / len(arms)`` are in each compared arm.
     """
-    if effect.on == "ai_wrong" and design.wrong_per_arm == 0:
-        raise ValueError("an effect on AI-wrong trials needs ai_wrong_share > 0")
-    if effect.on == "ai_right" and design.wrong_per_arm == design.trials_per_arm:
-        raise ValueError("an effect on AI-right trials needs ai_wrong_share < 1")
+    cells = design.cells()
+    for kind, name, other in ((0, "AI-wrong", "ai_wrong_share > 0"), (1, "AI-right", "ai_wrong_share < 1")):
+        if effect.on == ("ai_wrong", "ai_right")[kind] and not cells[..., kind].any():
+            raise ValueError(f"an effect on {name} trials needs {name} trials in the design ({other})")
     rng = np.random.default_rng(seed)
     a = intercepts(design, effect)
-    k = len(design.arms)
-    if design.within:
-        n_ref = n_people = n_participants
-        arm_of = np.tile([0, 1], (n_people, 1))
-    else:
-        n_ref = len(range(design.arms.index(design.reference), n_participants, k))
-        n_people = n_ref + len(range(design.arms.index(design.treatment), n_participants, k))
-        if min(n_ref, n_people - n_ref) < 2:
-            return float("nan")
-        arm_of = (np.arange(n_people) >= n_ref).astype(int)[:, None]
-    if n_people < 2:
+    counts, treated = compared_counts(design, n_participants, effect.on)
+    groups = (len(counts),) if design.within else (int((~treated).sum()), int(treated.sum()))
+    if min(groups) < 2:
         return float("nan")
-    chunk = max(1, MAX_CELLS // max(1, n_people * design.trials_per_arm * arm_of.shape[1]))
+    chunk = max(1, MAX_CELLS // max(1, 2 * counts.shape[0] * int(counts.max())))
     hits = 0
     for start in range(0, n_sims, chunk):
         m = min(chunk, n_sims - start)
-        sample = _participant_accuracy(rng, m, design, a, arm_of, effect.on)
-        hits += int(_reject(sample, design.within, alpha, n_ref).sum())
+        sample = _participant_accuracy(rng, m, design, a, counts, effect.on)
+        hits += int(_reject(sample, design.within, alpha, treated).sum())
     return hits / n_sims
 
 
 @dataclass(frozen=True)
 class PowerRow:
+    """Power at one N. ``n_tested``: participants the test compares (within: those with the tested trials in
+    both arms; between: in the smaller of the two compared arms)."""
+
     n_participants: int
-    n_per_arm: int
+    n_tested: int
     power: float
     mc_se: float
     seconds: float
@@ -275,12 +327,12 @@ def power_curve(design: PowerDesign, effect: Effect, *, target: float = 0.8, n_g
                 n_max: int = 2000, n_sims: int = 1000, alpha: float = 0.05, seed: int = 0, resolution: float = 0.05,
                 progress: Callable[[PowerRow], None] | None = None) -> list[PowerRow]:
     """Power at each N of ``n_grid``, or (without one) at doubling N from two per arm until ``target`` is
-    reached, then bisecting on multiples of the arm count until the bracket is narrower than ``resolution`` of N
+    reached, then bisecting on multiples of the arm and condition count until the bracket is narrower than ``resolution`` of N
     (finer steps would only chase Monte-Carlo noise).
 
     Every N uses its own seed derived from ``seed`` and N, so a row is reproducible on its own.
     """
-    k = len(design.arms)
+    k = math.lcm(len(design.arms), len(design.cells()))
     rows: dict[int, PowerRow] = {}
 
     def run(n: int) -> PowerRow:
@@ -288,7 +340,9 @@ def power_curve(design: PowerDesign, effect: Effect, *, target: float = 0.8, n_g
             began = time.perf_counter()
             p = simulate_power(design, effect, n, n_sims=n_sims, alpha=alpha, seed=seed * 1_000_003 + n)
             se = float(np.sqrt(p * (1 - p) / n_sims)) if not np.isnan(p) else float("nan")
-            rows[n] = PowerRow(n, n if design.within else n // k, p, se, time.perf_counter() - began)
+            counts, treated = compared_counts(design, n, effect.on)
+            tested = len(counts) if design.within else int(min(treated.sum(), (~treated).sum()))
+            rows[n] = PowerRow(n, tested, p, se, time.perf_counter() - began)
             if progress:
                 progress(rows[n])
         return rows[n]
@@ -298,7 +352,7 @@ def power_curve(design: PowerDesign, effect: Effect, *, target: float = 0.8, n_g
             run(n)
         return [rows[n] for n in sorted(rows)]
     lo, hi = 0, 2 * k
-    while run(hi).power < target:
+    while not run(hi).power >= target:  # NaN (too few participants to test) is not reached
         if hi >= n_max:
             return [rows[n] for n in sorted(rows)]
         lo, hi = hi, min(2 * hi, n_max)
@@ -314,7 +368,3 @@ def smallest_n(rows: list[PowerRow], target: float = 0.8) -> int | None:
     """The smallest simulated N whose power reached ``target`` (``None`` if none did)."""
     return next((r.n_participants for r in sorted(rows, key=lambda r: r.n_participants) if r.power >= target), None)
 
-
-def with_design(design: PowerDesign, **changes) -> PowerDesign:
-    """A copy of ``design`` with ``changes`` (``None`` values ignored), re-validated."""
-    return replace(design, **{k: v for k, v in changes.items() if v is not None})
