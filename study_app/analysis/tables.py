@@ -9,6 +9,7 @@ Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), which is 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -51,6 +52,29 @@ def bootstrap_mean_ci(values: pd.Series, clusters: pd.Series, n_boot: int = N_BO
     boot = sums[picks, 0].sum(axis=1) / sums[picks, 1].sum(axis=1)
     alpha = (1 - level) / 2
     return float(mean), float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))
+
+
+ARM_LABELS = {CONTROL: "no explanation", "human": "human alone", "ai": "AI advice", "placebo": "placebo map"}
+
+
+def method_labels(study) -> dict[str, str]:
+    """Display names for the figures: each method key's label from the study file, and the built-in arms."""
+    return {**ARM_LABELS, **{m.key: m.label for m in study.methods}}
+
+
+def tick_label(key: str, labels: Mapping[str, str] | None = None, width: int = 14) -> str:
+    """A figure's name for a method key or a ``;``-joined combination (side by side), wrapped to ``width``
+    characters a line so that neighbouring labels never overlap."""
+    labels = labels or {}
+    name = " + ".join(labels.get(part, part) for part in str(key).split(";"))
+    return "\n".join(textwrap.wrap(name, width, break_on_hyphens=False)) or name
+
+
+def _set_method_ticks(ax, positions, methods: list[str], labels: Mapping[str, str] | None) -> None:
+    names = [tick_label(m, labels) for m in methods]
+    ax.set_xticks(positions, names, fontsize=8 if len(methods) > 5 else 9)
+    if len(methods) > 6:  # even wrapped, many labels side by side need a slant
+        ax.tick_params(axis="x", labelrotation=30)
 
 
 def _ordered_methods(methods: Iterable[str]) -> list[str]:
@@ -131,7 +155,8 @@ def _empty_figure(message: str) -> Figure:
     return fig
 
 
-def accuracy_figure(table: pd.DataFrame, title: str = "Participant accuracy by method (95 % bootstrap CI)") -> Figure:
+def accuracy_figure(table: pd.DataFrame, title: str = "Participant accuracy by method (95 % bootstrap CI)",
+                    labels: Mapping[str, str] | None = None) -> Figure:
     if table.empty:
         return _empty_figure("No scored answers yet")
     split = [c for c in table.columns if c not in ("method", "trials", "accuracy", "ci_low", "ci_high")]
@@ -149,7 +174,7 @@ def accuracy_figure(table: pd.DataFrame, title: str = "Participant accuracy by m
     if CONTROL in methods and not split:
         control = float(table[table["method"] == CONTROL]["accuracy"].iloc[0])
         ax.axhline(control, color="grey", linestyle="--", linewidth=1, label="control (no explanation)")
-    ax.set_xticks(range(len(methods)), methods)
+    _set_method_ticks(ax, range(len(methods)), methods, labels)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy")
     ax.set_title(title, fontsize=10)
@@ -158,7 +183,8 @@ def accuracy_figure(table: pd.DataFrame, title: str = "Participant accuracy by m
     return fig
 
 
-def distribution_figure(long: pd.DataFrame, value: str, title: str, xlabel: str) -> Figure:
+def distribution_figure(long: pd.DataFrame, value: str, title: str, xlabel: str,
+                        labels: Mapping[str, str] | None = None) -> Figure:
     if long.empty:
         return _empty_figure(f"No {xlabel} answers yet")
     fig = Figure(figsize=(7, 3.2), layout="constrained")
@@ -166,13 +192,13 @@ def distribution_figure(long: pd.DataFrame, value: str, title: str, xlabel: str)
     methods = _ordered_methods(long["method"])
     data = [long[long["method"] == m][value].to_numpy() for m in methods]
     ax.boxplot(data, showmeans=True)
-    ax.set_xticks(range(1, len(methods) + 1), methods)
+    _set_method_ticks(ax, range(1, len(methods) + 1), methods, labels)
     ax.set_ylabel(xlabel)
     ax.set_title(title, fontsize=10)
     return fig
 
 
-def effect_figure(counts: pd.DataFrame) -> Figure:
+def effect_figure(counts: pd.DataFrame, labels: Mapping[str, str] | None = None) -> Figure:
     if counts.empty:
         return _empty_figure("No helpfulness answers yet")
     fig = Figure(figsize=(7, 3.0), layout="constrained")
@@ -182,7 +208,7 @@ def effect_figure(counts: pd.DataFrame) -> Figure:
     colours = {"helped": "#1b9e77", "no_effect": "#bdbdbd", "hurt": "#d95f02"}
     for effect in EFFECTS:
         share = counts[effect] / totals
-        ax.barh(counts["method"], share, left=left, label=effect.replace("_", " "), color=colours[effect])
+        ax.barh([tick_label(m, labels, 24) for m in counts["method"]], share, left=left, label=effect.replace("_", " "), color=colours[effect])
         left += share.to_numpy()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of answers")
@@ -191,12 +217,12 @@ def effect_figure(counts: pd.DataFrame) -> Figure:
     return fig
 
 
-def ranking_figure(summary: pd.DataFrame) -> Figure:
+def ranking_figure(summary: pd.DataFrame, labels: Mapping[str, str] | None = None) -> Figure:
     if summary.empty:
         return _empty_figure("No rankings yet")
     fig = Figure(figsize=(7, 2.8), layout="constrained")
     ax = fig.subplots()
-    ax.barh(summary["method"], summary["mean_rank"], color="#7570b3")
+    ax.barh([tick_label(m, labels, 24) for m in summary["method"]], summary["mean_rank"], color="#7570b3")
     ax.invert_yaxis()
     ax.set_xlabel("mean rank (1 = most useful)")
     ax.set_title("Method ranking", fontsize=10)

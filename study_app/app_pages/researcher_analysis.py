@@ -61,6 +61,7 @@ if engine is not None:
     rows = response_rows(engine.repository, engine.record, include_pilot=include_pilot)
     people = participant_rows(engine.repository, engine.record, include_pilot=include_pilot, trial_rows=rows)
     df = analysis.trial_frame(rows)
+    labels = analysis.method_labels(engine.study)
     completed = sum(1 for p in people if p["status"] == COMPLETED)
     st.caption(f"{len(df)} answered trials (attention checks excluded) from {len(people)} participants, "
                f"{completed} completed. Intervals: 95 % bootstrap over participants.")
@@ -69,35 +70,36 @@ if engine is not None:
     else:
         st.subheader("Accuracy by method")
         table = analysis.accuracy_by_method(df)
-        st.pyplot(analysis.accuracy_figure(table), clear_figure=False)
+        st.pyplot(analysis.accuracy_figure(table, labels=labels), clear_figure=False)
         st.dataframe(table, hide_index=True, width="stretch")
 
         st.subheader("Accuracy when the model was right vs wrong")
         split = analysis.accuracy_by_method(df, by="model_correct")
-        st.pyplot(analysis.accuracy_figure(split, "Accuracy split by whether the model was right"))
+        st.pyplot(analysis.accuracy_figure(split, "Accuracy split by whether the model was right", labels))
 
         st.subheader("Ratings")
         trust = analysis.answer_column_by_method(df, "answer_trust")
         if not trust.empty:
-            st.pyplot(analysis.distribution_figure(trust, "value", "Trust in the prediction", "trust"))
+            st.pyplot(analysis.distribution_figure(trust, "value", "Trust in the prediction", "trust", labels))
         confidence = analysis.answer_column_by_method(df, "answer_confidence")
         if not confidence.empty:
-            st.pyplot(analysis.distribution_figure(confidence, "value", "Confidence in the answer", "confidence"))
+            st.pyplot(analysis.distribution_figure(confidence, "value", "Confidence in the answer", "confidence",
+                                                   labels))
         effects = analysis.effect_counts(df)
         if not effects.empty:
-            st.pyplot(analysis.effect_figure(effects))
+            st.pyplot(analysis.effect_figure(effects, labels))
 
         if reliance_trials(rows):
             _reliance_section(rows)
 
         st.subheader("Response times")
         st.pyplot(analysis.distribution_figure(analysis.response_times(df), "seconds",
-                                               "Time from trial shown to answer", "seconds"))
+                                               "Time from trial shown to answer", "seconds", labels))
 
     ranking = analysis.ranking_summary(people)
     st.subheader("Method ranking")
     if ranking.empty:
         st.caption("No rankings yet (asked at the end of rate studies with several methods).")
     else:
-        st.pyplot(analysis.ranking_figure(ranking))
+        st.pyplot(analysis.ranking_figure(ranking, labels))
         st.dataframe(ranking, hide_index=True, width="stretch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 from study.test_decision import decision_extra
@@ -143,3 +144,33 @@ def test_analysis_page_names_and_switches_the_reliance_convention_and_measures(s
     table = next(t.value for t in at.dataframe if "empty_denominator" in t.value.columns)
     assert set(table["empty_denominator"]) == {"zero"} and set(table["measure"]) <= {"rsr", "complementarity"}
     assert any("empty denominators: **zero**" in c.value for c in at.caption)
+
+
+def _tick_boxes(fig):
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    return [(t.get_text(), t.get_window_extent(renderer)) for t in ax.get_xticklabels() if t.get_text()]
+
+
+def test_response_time_axis_names_methods_by_their_labels_without_overlap():
+    """Side-by-side combinations and long labels used to print raw keys ('lime;kernel_shap;gradcam') that ran into
+    each other; the axis now names the study's labels, wrapped, and no two labels overlap."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from study_app.analysis.tables import distribution_figure, method_labels
+
+    study = SimpleNamespace(methods=[SimpleNamespace(key="lime", label="LIME"),
+                                     SimpleNamespace(key="kernel_shap", label="Kernel SHAP"),
+                                     SimpleNamespace(key="gradcam", label="Grad-CAM"),
+                                     SimpleNamespace(key="ig", label="Integrated Gradients")])
+    keys = ["lime;kernel_shap;gradcam", "lime", "kernel_shap", "ig", "gradcam", "human", "ai", "placebo"]
+    long = pd.DataFrame({"method": [k for k in keys for _ in range(3)], "seconds": np.arange(24, dtype=float)})
+    fig = distribution_figure(long, "seconds", "Time", "seconds", method_labels(study))
+    FigureCanvasAgg(fig)
+    boxes = _tick_boxes(fig)
+    names = [name.replace("\n", " ") for name, _ in boxes]
+    assert "LIME + Kernel SHAP + Grad-CAM" in names and "Integrated Gradients" in names and "human alone" in names
+    assert not any(";" in n or "_" in n for n in names)
+    for (a, box_a), (b, box_b) in zip(boxes, boxes[1:]):
+        assert not box_a.overlaps(box_b), f"tick labels {a!r} and {b!r} overlap"
