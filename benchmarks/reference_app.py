@@ -9,8 +9,8 @@ with a picture and a map, seven decision screens (four trials: one answered once
 answered first alone and then with the AI's advice, two of those with a map), a closing questionnaire with
 radios, three selectboxes and a text box, the completion code), with the same frame around them (a
 multipage router with a hidden second page, a small withdrawal button under every screen between consent
-and the end, and in each trial's form a browser component that counts page hiding and focus loss), but it
-computes nothing: the pictures are the demo's own images, encoded once per process, and a click only moves
+and the end, an invisible chunk-recovery component on every page, and in each trial's form a browser
+component that counts page hiding and focus loss), but it computes nothing: the pictures are the demo's own images, encoded once per process, and a click only moves
 a counter in the session. Run from the project root, it reads the project's ``.streamlit/config.toml``
 exactly as the study app does.
 """
@@ -58,6 +58,8 @@ def screens() -> list[tuple[str, int]]:
 # The study's own page-signals script (one file, read by both apps), drawn in each trial form.
 _SIGNALS_JS = (ROOT / "study_app" / "ui" / "page_signals.js").read_text(encoding="utf-8")
 _signals = st.components.v2.component("reference.page_signals", js=_SIGNALS_JS)
+_recovery = st.components.v2.component(
+    "reference.chunk_recovery", js=(ROOT / "study_app" / "ui" / "chunk_recovery.js").read_text(encoding="utf-8"))
 TRIALS = ("trust", "explanation", "verification")
 
 
@@ -154,6 +156,7 @@ def researcher_page() -> None:
 
 
 st.set_page_config(page_title="Reference", layout="centered")
+_recovery(key="chunk_recovery")  # the study's chunk-recovery script, drawn on every page as main.py does
 pages = [st.Page(study_page, title="Study", url_path="study", default=True),
          st.Page(researcher_page, title="Researcher", url_path="researcher")]
 st.navigation(pages, position="hidden").run()

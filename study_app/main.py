@@ -16,6 +16,7 @@ import streamlit as st
 from study_app.ui import state_keys
 from study_app.ui.language import TAB_TITLE
 from study_app.ui.logging_setup import configure_logging
+from study_app.ui.page_recovery import chunk_recovery
 from study_app.ui.password_gate import announce_demo_password
 
 PAGES = Path(__file__).parent / "app_pages"
@@ -24,6 +25,7 @@ configure_logging()
 announce_demo_password()  # bundled demo without a password: one-time password to the log, once per process
 st.set_page_config(page_title=TAB_TITLE, page_icon=":material/science:", layout="centered",
                    initial_sidebar_state="auto", menu_items={})
+chunk_recovery()  # a page that failed to load a piece of Streamlit's code reloads itself (same address)
 
 study = st.Page(PAGES / "study.py", title="Study", icon=":material/assignment:", url_path="study", default=True)
 if st.session_state.get(state_keys.RESEARCHER_OK):

@@ -138,6 +138,8 @@ class LogProgress(Silent):
         elapsed = now - self.start
         count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
         rate = f", {self.n / elapsed:.3g} {self.unit}/s" if elapsed > 0 and self.n else ""
+        if what != "done" and self.total and 0 < self.n < self.total:  # the time left at the rate so far
+            rate += f", about {elapsed / self.n * (self.total - self.n) / 60:.1f} min left"
         postfix = f"; {self.postfix}" if self.postfix else ""
         label = f"{self.desc}: " if self.desc else ""
         try:

@@ -37,6 +37,7 @@ from trainers.checkpoint import (
 from trainers.models import ARCHS, IMAGENET_MEAN, IMAGENET_STD, build_resnet
 from trainers.predict import eval_transform
 from trainers.progress import progress as progress_bar
+from trainers.run_report import closing, preamble, say
 from trainers.runtime import all_reduce, init_distributed, resolve_device, seed_everything
 
 
@@ -204,6 +205,9 @@ def main(args) -> dict:
 
     spec = D.discover(args.data, args.val_fraction, args.seed)
     spec.train = _limit(spec.train, args.limit_per_class, args.seed)
+    if is_main:  # what was found, before the long part
+        say(preamble(spec, device, arch=args.arch, epochs=args.epochs, input_size=args.input_size,
+                     val_drawn=spec.val.root == spec.train.root))
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     cache_side = math.ceil(args.input_size * 1.15)
     train_items, skipped = D.decode_all(spec.train, cache_side, progress)
@@ -334,6 +338,8 @@ def main(args) -> dict:
         print(f"test accuracy {report['accuracy']:.4f} on {report['n']} images", file=sys.stderr)
     if dist.is_initialized():
         dist.destroy_process_group()
+    if is_main:
+        say(closing(result, args.out))
     return result
 
 

@@ -1,9 +1,11 @@
 """``xai-study faithfulness``: deletion/insertion AUC, infidelity, max-sensitivity and the randomisation
 sanity check for every image × method of a folder; writes a CSV and prints a per-method summary.
 
-Example::
+Before the long loop it says how many scores are missing and about how long they will take (a per-method
+cost model timed on this machine: :mod:`study_app.explain.estimate`); scores already in the attribution
+cache are reused. The CSV goes to ``runs/`` (git-ignored) unless ``--out`` says otherwise. Example::
 
-    xai-study faithfulness --checkpoint checkpoints/catdog_resnet18 --images stimuli/ --out faithfulness.csv
+    xai-study faithfulness --checkpoint checkpoints/catdog_resnet18 --images stimuli/ --out runs/faith.csv
 """
 
 from __future__ import annotations
@@ -12,15 +14,20 @@ import argparse
 import csv
 import math
 import sys
+from collections import Counter
 from pathlib import Path
 
 from study_app.explain.cli_args import add_common_arguments, parse_method_specs
+from study_app.explain.estimate import CostModel, announce_estimate, first_of_each, timed
 from study_app.explain.faithfulness import METRIC_NAMES
 from study_app.explain.precompute import list_images
-from study_app.explain.service import ExplanationService
+from study_app.explain.service import DEFAULT_FAITHFULNESS_OPTIONS, ExplanationService
 from trainers.checkpoint import CheckpointError, load_checkpoint
-from trainers.images import ImageLoadError
+from trainers.images import ImageLoadError, open_rgb
+from trainers.predict import predict_topk
 from trainers.progress import progress as progress_bar
+
+DEFAULT_OUT = Path("runs") / "faithfulness.csv"
 
 CSV_COLUMNS = (
     "image",
@@ -39,7 +46,7 @@ CSV_COLUMNS = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     parser.add_argument(
-        "--out", default="faithfulness.csv", help="CSV file to write (default: faithfulness.csv)"
+        "--out", default=str(DEFAULT_OUT), help=f"CSV file to write (default: {DEFAULT_OUT})"
     )
     parser.add_argument("--steps", type=int, default=20, help="deletion/insertion steps")
     parser.add_argument("--infidelity-samples", type=int, default=16, help="0 skips infidelity")
@@ -68,6 +75,44 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _state(service: ExplanationService, checkpoint, image: Path, name: str, params: dict, options: dict):
+    """``("done" | "map" | "missing", seconds the cached map took or None)`` for one image × method."""
+    try:
+        entry = service.cache.get(service.key_for(checkpoint, image, name, params))
+    except (ImageLoadError, OSError, ValueError):
+        return "missing", None  # fails again in the loop, which reports it
+    if entry is None:
+        return "missing", None
+    if entry.record.get("faithfulness") is not None and entry.record.get("faithfulness_options") == options:
+        return "done", None
+    return "map", (entry.record.get("meta") or {}).get("seconds")
+
+
+def estimate(service: ExplanationService, checkpoint, images: list[Path], specs, options: dict) -> None:
+    """Print how many scores are missing and about how long they take; computes (and caches) the first
+    missing map of each method to time it (see :mod:`study_app.explain.estimate`)."""
+    jobs = [(image, name, params, *_state(service, checkpoint, image, name, params, options))
+            for image in images for name, params in specs]
+    todo = [j for j in jobs if j[3] != "done"]
+    model = CostModel()
+    if todo:
+        model.forward_seconds = timed(lambda: predict_topk(checkpoint, [open_rgb(todo[0][0])], k=1))
+    maps = Counter(j[1] for j in todo if j[3] == "missing")
+    for image, name, params, state, seconds in first_of_each(todo, lambda j: j[1]):
+        if state == "map" and isinstance(seconds, int | float):
+            model.map_seconds[name] = float(seconds)
+            continue
+        maps[name] -= 1  # computed now, for the timing
+        try:
+            model.map_seconds[name] = timed(lambda i=image, n=name, p=params: service.get_or_compute(
+                checkpoint, i, n, p))
+        except (ImageLoadError, OSError, ValueError):
+            model.map_seconds[name] = 0.0
+    scores = Counter(j[1] for j in todo)
+    announce_estimate("faithfulness scores", len(todo), len(jobs) - len(todo), model.seconds(maps, scores, options),
+             model.basis(options))
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         specs = parse_method_specs(args.methods, args.param)
@@ -86,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         "sanity": not args.no_sanity,
     }
     service = ExplanationService(args.cache)
+    estimate(service, checkpoint, images, specs, {**DEFAULT_FAITHFULNESS_OPTIONS, **options})
     rows, failures = [], 0
     for image in progress_bar(images, desc="faithfulness", unit="image"):
         for name, params in specs:

@@ -18,14 +18,19 @@ Other launchers (a slurm array, separate machines sharing the folder) pass the s
 ``--array=0-3`` with ``--shard $SLURM_ARRAY_TASK_ID/4``; ``--prune`` then runs once, after all shards,
 without ``--shard``. Every process computes the same map list, so shares never overlap; a rerun skips
 what is cached (shares are of all maps, so after a partial run they may be uneven).
+
+Before the long loop the command says how many maps are missing and about how long they will take (the
+first missing map of each method is computed and timed: :mod:`study_app.explain.estimate`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 
 from study_app.explain.cli_args import add_common_arguments, parse_method_specs
+from study_app.explain.estimate import CostModel, announce_estimate, first_of_each, timed
 from study_app.explain.precompute import (
     PrecomputeSummary,
     compute_jobs,
@@ -33,6 +38,7 @@ from study_app.explain.precompute import (
     plan_jobs,
     share_of_jobs,
 )
+from study_app.explain.service import DEFAULT_FAITHFULNESS_OPTIONS, ExplanationService
 from study_app.explain.sharding import (
     Ranks,
     Shard,
@@ -40,7 +46,9 @@ from study_app.explain.sharding import (
     limit_cpu_threads,
     shard_device,
 )
-from trainers.checkpoint import CheckpointError
+from trainers.checkpoint import CheckpointError, load_checkpoint
+from trainers.images import ImageLoadError, open_rgb
+from trainers.predict import predict_topk
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,6 +105,42 @@ def run(args: argparse.Namespace) -> int:
     return run_for_folder(args, *placed)
 
 
+def estimate_folder(jobs: list, service: ExplanationService, device, faithfulness: bool, shard: Shard) -> int:
+    """Print how many of ``jobs``' maps are missing and about how long they take; the first missing map of
+    each method is computed (and cached) now to time it (returns how many that computed). With ``--faithfulness`` every map counts as a
+    score to compute (one already stored costs nothing: the figure is then an upper bound)."""
+    checkpoints = {d: load_checkpoint(d, str(device)) for d in dict.fromkeys(j.checkpoint_dir for j in jobs)}
+
+    def cached(job) -> bool:
+        try:
+            return service.key_for(checkpoints[job.checkpoint_dir], job.image, job.method, job.params) in service.cache
+        except (ImageLoadError, OSError, ValueError):
+            return False  # fails again in the loop, which reports it
+
+    missing = [j for j in jobs if not cached(j)]
+    model, maps = CostModel(), Counter(j.method for j in missing)
+    probes = first_of_each(missing, lambda j: j.method)
+    if faithfulness:
+        probes += [j for j in first_of_each(jobs, lambda j: j.method) if j.method not in maps]
+    for job in probes:
+        try:
+            model.map_seconds[job.method] = timed(lambda j=job: service.get_or_compute(
+                checkpoints[j.checkpoint_dir], j.image, j.method, j.params))
+        except (ImageLoadError, OSError, ValueError):
+            model.map_seconds[job.method] = 0.0
+        maps[job.method] -= job in missing
+    scores = Counter(j.method for j in jobs) if faithfulness else None
+    if faithfulness and jobs:
+        first = jobs[0]
+        model.forward_seconds = timed(lambda: predict_topk(checkpoints[first.checkpoint_dir], [open_rgb(first.image)], k=1))
+    if shard.reports:
+        what = "maps" if not shard.active else f"maps of this share ({shard.label})"
+        options = DEFAULT_FAITHFULNESS_OPTIONS if faithfulness else None
+        announce_estimate(what, len(missing), len(jobs) - len(missing), model.seconds(maps, scores, options),
+                          model.basis(options))
+    return sum(job in missing for job in probes)
+
+
 def run_for_folder(args: argparse.Namespace, shard: Shard, device, threads: int | None) -> int:
     """Every image of ``--images`` with every ``--methods`` entry on ``--checkpoint``."""
     try:
@@ -112,8 +156,11 @@ def run_for_folder(args: argparse.Namespace, shard: Shard, device, threads: int 
         announce(shard, len(mine), len(jobs), device, threads)
         problem = None
         try:
+            service = ExplanationService(args.cache)
+            probed = estimate_folder(mine, service, device, args.faithfulness, shard)
             summary = compute_jobs(mine, args.cache, progress=shard.reports and not args.no_progress,
-                                   faithfulness=args.faithfulness, device=str(device))
+                                   faithfulness=args.faithfulness, device=str(device), service=service)
+            summary.computed, summary.cached = summary.computed + probed, summary.cached - probed
         except CheckpointError as exc:  # still meet the other ranks, so none waits for this one
             summary, problem = PrecomputeSummary(), str(exc)
         results = ranks.gather((summary, problem))

@@ -13,13 +13,18 @@ sharding (torchrun, ``--shard K/N``) is described there and works the same for a
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 
 from study_app.explain import precompute_cli as folder_cli
+from study_app.explain.estimate import CostModel, announce_estimate, first_of_each, timed
 from study_app.explain.precompute_cli import announce, error, placement
+from study_app.explain.service import DEFAULT_FAITHFULNESS_OPTIONS
 from study_app.explain.sharding import Ranks, Shard, take_share
 from study_app.maps.coverage import required_maps, study_cache_dir, study_owns_cache
 from study_app.maps.service import make_map_service
 from study_app.study import StudyFileError, load_study
+from trainers.images import open_rgb
+from trainers.predict import predict_topk
 from trainers.progress import progress as progress_bar
 
 
@@ -62,6 +67,34 @@ def _place_models(service, requests, device) -> None:
         checkpoint.model.to(device)
 
 
+def estimate_study(service, requests: list, faithfulness: bool, shard: Shard) -> int:
+    """Print how many maps are missing and about how long they take, timing the first missing map of each
+    method (computed and cached now; see :mod:`study_app.explain.estimate`). Scores are counted for every
+    map (a score already stored costs nothing, so with ``--faithfulness`` the figure is an upper bound).
+    Returns how many maps it computed."""
+    missing = [r for r in requests if not service.has(r)]
+    model = CostModel()
+    maps = Counter(r.method for r in missing)
+    for request in first_of_each(missing, lambda r: r.method):
+        model.map_seconds[request.method] = timed(lambda r=request: service.get_or_compute(r))
+        maps[request.method] -= 1
+    options = None
+    scores = None
+    if faithfulness and requests:
+        options = DEFAULT_FAITHFULNESS_OPTIONS
+        scores = Counter(r.method for r in requests)
+        for request in first_of_each(requests, lambda r: r.method):
+            if request.method not in model.map_seconds:
+                model.map_seconds[request.method] = timed(lambda r=request: service.get_or_compute(r))
+        ckpt = service.checkpoint(requests[0].checkpoint, False)
+        model.forward_seconds = timed(lambda: predict_topk(ckpt, [open_rgb(requests[0].image_path)], k=1))
+    if shard.reports:
+        what = "maps" if shard.world == 1 else f"maps of this share ({shard.label})"
+        announce_estimate(what, len(missing), len(requests) - len(missing), model.seconds(maps, scores, options),
+                 model.basis(options))
+    return len(first_of_each(missing, lambda r: r.method))
+
+
 def run_for_study(args: argparse.Namespace, shard: Shard, device, threads: int | None) -> int:
     """Fill the cache with exactly the maps the app will ask for (the same requests as its readiness check)."""
     try:
@@ -79,7 +112,7 @@ def run_for_study(args: argparse.Namespace, shard: Shard, device, threads: int |
         announce(shard, len(mine), len(needed), device, threads)
         _place_models(service, [request for _, request in mine], device)
         show = shard.reports and not args.no_progress
-        computed = 0
+        computed = estimate_study(service, [request for _, request in mine], args.faithfulness, shard)
         for _, request in progress_bar(mine, unit="map", desc="precompute", enabled=show):
             if not service.has(request):
                 service.get_or_compute(request)
