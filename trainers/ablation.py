@@ -26,7 +26,7 @@ from torchvision.transforms import v2 as T
 from trainers import data as D
 from trainers.models import BLOCKS, SmallNet, count_parameters
 from trainers.progress import progress as progress_bar
-from trainers.runtime import resolve_device, seed_everything
+from trainers.runtime import one_cycle, resolve_device, seed_everything
 from trainers.train import evaluate, train_one_epoch
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -114,7 +114,7 @@ def train_variant(block: str, args, train_ds, val_ds, test_ds, num_classes: int,
     test_dl = DataLoader(test_ds, 256, num_workers=args.workers)
     criterion = nn.CrossEntropyLoss()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=len(train_dl))
+    sched = one_cycle(opt, args.lr, args.epochs * max(1, len(train_dl)), pct_start=0.3)  # torch's default share
     history = []
     t0 = time.perf_counter()
     for epoch in range(args.epochs):

@@ -44,3 +44,17 @@ def all_reduce(t: torch.Tensor) -> torch.Tensor:
     if dist.is_initialized():
         dist.all_reduce(t)
     return t
+
+
+def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int,
+              pct_start: float = 0.25) -> torch.optim.lr_scheduler.OneCycleLR:
+    """torch's one-cycle schedule, also for a run of very few optimiser steps (a tiny folder, a smoke test).
+
+    ``OneCycleLR`` ends its warm-up at step ``pct_start * total_steps - 1`` and divides by that phase's
+    length, so a run with ``pct_start * total_steps <= 1`` (4 steps at 0.25) dies with a ZeroDivisionError.
+    Short runs get a warm-up of at least 1.5 steps (the longest still below 0.9 of the run), and a one-step run
+    a schedule of two steps of which it uses one.
+    """
+    total = max(2, total_steps)
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total,
+                                               pct_start=min(0.9, max(pct_start, 1.5 / total)))

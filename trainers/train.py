@@ -38,7 +38,7 @@ from trainers.models import ARCHS, IMAGENET_MEAN, IMAGENET_STD, build_resnet
 from trainers.predict import eval_transform
 from trainers.progress import progress as progress_bar
 from trainers.run_report import closing, preamble, say
-from trainers.runtime import all_reduce, init_distributed, resolve_device, seed_everything
+from trainers.runtime import all_reduce, init_distributed, one_cycle, resolve_device, seed_everything
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -234,9 +234,7 @@ def main(args) -> dict:
     weights = D.class_weights(train_ds.labels, len(spec.class_names)).to(device) if args.class_weighting == "balanced" else None
     criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
     optimizer = build_optimizer(args, model)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=max(1, len(train_dl)), pct_start=0.25
-    )
+    scheduler = one_cycle(optimizer, args.lr, args.epochs * max(1, len(train_dl)), pct_start=0.25)
 
     start_epoch, best_acc, best_loss, history, best_epoch = 0, -1.0, math.inf, [], -1
     if args.resume:

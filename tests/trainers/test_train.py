@@ -216,3 +216,31 @@ def test_init_from_a_checkpoint_of_other_classes_is_refused(trained, tmp_path, c
     assert cli_main(argv) == 2
     err = capsys.readouterr().err
     assert "differ" in err and "bird" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("images_per_class,epochs", [(10, 2), (5, 1)])
+def test_a_tiny_folder_trains_instead_of_crashing_in_the_schedule(tmp_path, images_per_class, epochs):
+    """16 training images in batches of 8 for 2 epochs are 4 optimiser steps: torch's one-cycle warm-up then
+    had zero length and training died with a ZeroDivisionError traceback (one step: the same)."""
+    write_class_folders(tmp_path / "d", n=images_per_class, seed=5)
+    result = train.main(_train_args(tmp_path / "d", tmp_path / "ck", epochs=epochs, batch_size=8))
+    assert result["epochs_run"] == epochs
+    assert len(read_card(tmp_path / "ck")["history"]) == epochs
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 4, 7, 100])
+def test_one_cycle_runs_every_step_of_a_short_schedule(total):
+    import torch
+
+    from trainers.runtime import one_cycle
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = one_cycle(opt, 0.1, total)
+    lrs = []
+    for _ in range(total):
+        opt.step()
+        sched.step()
+        lrs.append(sched.get_last_lr()[0])
+    assert all(lr == lr and lr >= 0 for lr in lrs)  # no NaN, no negative rate
+    if total >= 7:
+        assert max(lrs) == pytest.approx(0.1, rel=0.2) and lrs[-1] < 0.01  # it still warms up and anneals
