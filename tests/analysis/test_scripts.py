@@ -66,16 +66,28 @@ def test_plan_reads_the_design():
     assert decision.arms == ("human", "ai", "gradcam", "placebo") and decision.likert == ("answer_confidence_final",)
 
 
-def test_r_script_fits_the_mixed_models():
+def test_r_script_fits_and_checks_the_mixed_models():
     text = render_r(plan_from_study(STUDY))
-    assert "correct ~ arm * ai_correct + (1 | participant) + (1 | image)" in text
-    assert "glmer(f, data = t, family = binomial" in text
+    assert 'run_task(list(name = "pets", protocol = "verification", outcome = "correct", reference = "none"' in text
+    assert "glmer(as.formula(" in text and 'fit_logistic(spec$name, "accuracy", f, "correct", spec$reference, "arm * ai_correct")' in text
+    assert "m@optinfo$conv$lme4$messages" in text and "isSingular(m)" in text  # checks reported in words
     assert "clmm(item ~ arm + (1 | participant) + (1 | image)" in text
-    assert 'relevel(factor(t$methods), ref = "none")' in text
-    assert "levels = 1:5, ordered = TRUE" in text and "as_flag(d$is_attention_check)" in text
+    assert 'EMPTY_DENOMINATOR <- "exclude"' in text and "MIN_PARTICIPANTS_PER_ARM <- 5" in text
     demo = render_r(plan_from_study("demo/study.toml"))
-    assert "clmm(effect ~ method + (1 | participant) + (1 | image)" in demo
-    assert 'levels = c("hurt", "no_effect", "helped")' in demo
+    assert 'effect_keys = c("lime", "kernel_shap", "gradcam")' in demo
+    assert 'protocol = "decision", outcome = "correct", reference = "human"' in demo
+
+
+def test_settings_are_written_at_the_top_of_both_scripts(tmp_path, capsys):
+    assert main(["analysis-script", "--study", STUDY, "--out", str(tmp_path), "--empty-denominator", "zero",
+                 "--min-participants", "8"]) == 0
+    assert "EMPTY_DENOMINATOR = zero" in capsys.readouterr().out
+    py, r = (tmp_path / "analysis.py").read_text(), (tmp_path / "analysis.R").read_text()
+    assert 'EMPTY_DENOMINATOR = "zero"' in py[:3000] and "MIN_PARTICIPANTS_PER_ARM = 8" in py[:3000]
+    assert 'EMPTY_DENOMINATOR <- "zero"' in r[:3000] and "MIN_PARTICIPANTS_PER_ARM <- 8" in r[:3000]
+    assert "study_app" not in "".join(line for line in py.splitlines() if line.startswith(("import", "from")))
+    assert main(["analysis-script", "--study", STUDY, "--out", str(tmp_path), "--min-participants", "1"]) == 2
+    assert "at least 2" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(shutil.which("Rscript") is None and not os.environ.get("CI"),
@@ -83,9 +95,13 @@ def test_r_script_fits_the_mixed_models():
 def test_r_script_runs(tmp_path):
     simulated_export(tmp_path / "responses.csv")
     (tmp_path / "analysis.R").write_text(render_r(plan_from_study(STUDY)), encoding="utf-8")
-    done = subprocess.run(["Rscript", "analysis.R", "responses.csv"], cwd=tmp_path, capture_output=True,
+    done = subprocess.run(["Rscript", "analysis.R", "responses.csv", "results"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    glmm = pd.read_csv(tmp_path / "results" / "pets_accuracy_glmm.csv", index_col="term")
+    assert glmm.loc["armgradcam", "estimate"] > 0 and glmm.loc["armgradcam", "z"] > 2  # planted +1.2 log-odds
+    status = pd.read_csv(tmp_path / "results" / "model_status.csv", index_col="model")
+    assert status.loc["accuracy", "status"] == "ok" and "lme4::glmer" in status.loc["accuracy", "message"]
 
 
 def test_python_script_recovers_the_arm_effect(tmp_path):
@@ -99,17 +115,18 @@ def test_python_script_recovers_the_arm_effect(tmp_path):
     results = tmp_path / "results"
 
     glmm = pd.read_csv(results / "pets_accuracy_glmm.csv", index_col="term")
-    gee = pd.read_csv(results / "pets_accuracy_gee.csv", index_col="term")
-    gradcam = next(t for t in glmm.index if "gradcam" in t and "random" not in t and ":" not in t)
-    assert glmm.loc[gradcam, "estimate"] > 0 and glmm.loc[gradcam, "z"] > 2  # planted +1.2 log-odds
-    assert gee.loc[gradcam, "estimate"] > 0 and gee.loc[gradcam, "p"] < 0.05
-    assert "ai_correct" in " ".join(glmm.index)  # the interaction with the AI's correctness is in the model
-    vc = pd.read_csv(results / "pets_accuracy_glmm_random_effects.csv", index_col="term")
-    assert set(vc.index) == {"participant", "image"}
+    assert abs(glmm.loc["armgradcam", "estimate"] - 1.2) < 2.5 * glmm.loc["armgradcam", "se"]  # planted +1.2
+    assert glmm.loc["armgradcam", "z"] > 2 and (glmm["status"] == "ok").all()
+    assert {"armocclusion", "armgradcam@random", "ai_correct", "armgradcam:ai_correct"} <= set(glmm.index)
+    vc = pd.read_csv(results / "pets_accuracy_glmm_random_effects.csv", index_col="group")
+    assert set(vc.index) == {"participant", "image"} and (vc["sd"] > 0).all()
 
     likert = pd.read_csv(results / "pets_answer_confidence_ordinal.csv", index_col="term")
-    assert likert.loc["arm_gradcam", "estimate"] > 0 and likert.loc["arm_gradcam", "p"] < 0.05
-    assert abs(likert.loc["arm_occlusion", "estimate"]) < likert.loc["arm_gradcam", "estimate"]
+    assert likert.loc["armgradcam", "estimate"] > 0 and likert.loc["armgradcam", "p"] < 0.05
+    assert abs(likert.loc["armocclusion", "estimate"]) < likert.loc["armgradcam", "estimate"]
+    # verification gets reliance too: accepting the AI's answer is agreeing with it
+    status = pd.read_csv(results / "model_status.csv", index_col="model")
+    assert {"accuracy", "agreement_ai_wrong", "agreement_ai_right"} <= set(status.index)
     # attention checks were left out: every scored trial and nothing else
     assert len(truth[~truth["is_attention_check"]]) == 48 * 16
-    assert "pets: 768 trials, 48 participants, 16 images, arms none, gradcam, gradcam@random, occlusion" in done.stdout
+    assert "task pets (verification): 768 trials, 48 participants, 16 images" in done.stdout
