@@ -23,7 +23,9 @@ PAGES = Path(__file__).parent / "app_pages"
 
 configure_logging()
 announce_demo_password()  # bundled demo without a password: one-time password to the log, once per process
-st.set_page_config(page_title=TAB_TITLE, page_icon=":material/science:", layout="centered",
+# An emoji icon: the browser draws it from a data URL. A ":material/...:" page icon made every participant's
+# browser fetch it from fonts.gstatic.com, a third party the consent text does not name (and absent offline).
+st.set_page_config(page_title=TAB_TITLE, page_icon="🔬", layout="centered",
                    initial_sidebar_state="auto", menu_items={})
 chunk_recovery()  # a page that failed to load a piece of Streamlit's code reloads itself (same address)
 

@@ -22,6 +22,7 @@ import json
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -108,6 +109,18 @@ def expect_maps(page: Page, labels: list[str], model_input: int) -> None:
     map_alts = [i["alt"] for i in images[1:]]
     for label in labels:
         assert any(alt.startswith(f"{label}: ") and len(alt) > len(label) + 2 for alt in map_alts), (label, map_alts)
+
+
+def own_origin(url: str, server_url: str) -> bool:
+    """The study's own server, or an address that needs no network (data:, blob:, about:)."""
+    return url.split(":", 1)[0] in ("data", "blob", "about") or urlsplit(url).netloc == urlsplit(server_url).netloc
+
+
+def addresses_in_page(page: Page) -> list[str]:
+    """Every address the page and its frames refer to: icons, stylesheets, scripts, pictures, frames."""
+    script = ("() => [...document.querySelectorAll('link[href], script[src], img[src], iframe[src], source[src]')]"
+              ".map(e => e.href || e.src)")
+    return [u for frame in page.frames for u in frame.evaluate(script)]
 
 
 def answer_pre_questionnaire(page: Page, pages: Pages, study) -> None:
@@ -271,6 +284,8 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
         page.set_default_timeout(STEP_MS)
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        requested: list[str] = []  # every request of the walk, frames and components included
+        context.on("request", lambda r: requested.append(r.url))
         pages = Pages(page, ARTIFACTS)
         checks_seen = 0
         try:
@@ -324,8 +339,11 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
             pages.shot("done")
             wait_settled(page)
             assert "Traceback" not in page.content()
+            referenced = addresses_in_page(page)  # the page icon too: Chromium fetches icons unreported
             visit_researcher_area(page, server)
             assert not dialogs, dialogs
+            foreign = sorted({u for u in requested + referenced if not own_origin(u, server.url)})
+            assert requested and not foreign, f"third-party requests from a participant's browser: {foreign}"
         except BaseException:
             with contextlib.suppress(Exception):
                 pages.shot("failure")
