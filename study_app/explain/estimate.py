@@ -86,4 +86,7 @@ def duration(seconds: float) -> str:
 
 def announce_estimate(what: str, missing: int, cached: int, seconds: float, basis: str) -> None:
     """The line before a long loop: ``36 maps missing (12 already cached): about 48 min (basis)``."""
+    if seconds <= 0:  # nothing to compute, or nothing timed (every map already cached)
+        print(f"{missing} {what} missing ({cached} already cached): nothing to compute", flush=True)
+        return
     print(f"{missing} {what} missing ({cached} already cached): {duration(seconds)} ({basis})", flush=True)

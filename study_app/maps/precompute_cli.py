@@ -69,9 +69,8 @@ def _place_models(service, requests, device) -> None:
 
 def estimate_study(service, requests: list, faithfulness: bool, shard: Shard) -> int:
     """Print how many maps are missing and about how long they take, timing the first missing map of each
-    method (computed and cached now; see :mod:`study_app.explain.estimate`). Scores are counted for every
-    map (a score already stored costs nothing, so with ``--faithfulness`` the figure is an upper bound).
-    Returns how many maps it computed."""
+    method (computed and cached now; see :mod:`study_app.explain.estimate`). With ``--faithfulness``, the
+    maps without stored scores are counted too. Returns how many maps it computed."""
     missing = [r for r in requests if not service.has(r)]
     model = CostModel()
     maps = Counter(r.method for r in missing)
@@ -80,16 +79,19 @@ def estimate_study(service, requests: list, faithfulness: bool, shard: Shard) ->
         maps[request.method] -= 1
     options = None
     scores = None
-    if faithfulness and requests:
+    unscored = [r for r in requests if faithfulness and not service.faithfulness(r)]
+    if unscored:
         options = DEFAULT_FAITHFULNESS_OPTIONS
-        scores = Counter(r.method for r in requests)
-        for request in first_of_each(requests, lambda r: r.method):
+        scores = Counter(r.method for r in unscored)
+        for request in first_of_each(unscored, lambda r: r.method):
             if request.method not in model.map_seconds:
                 model.map_seconds[request.method] = timed(lambda r=request: service.get_or_compute(r))
-        ckpt = service.checkpoint(requests[0].checkpoint, False)
-        model.forward_seconds = timed(lambda: predict_topk(ckpt, [open_rgb(requests[0].image_path)], k=1))
+        ckpt = service.checkpoint(unscored[0].checkpoint, False)
+        model.forward_seconds = timed(lambda: predict_topk(ckpt, [open_rgb(unscored[0].image_path)], k=1))
     if shard.reports:
         what = "maps" if shard.world == 1 else f"maps of this share ({shard.label})"
+        if unscored:
+            what += f" and {len(unscored)} faithfulness scores"
         announce_estimate(what, len(missing), len(requests) - len(missing), model.seconds(maps, scores, options),
                  model.basis(options))
     return len(first_of_each(missing, lambda r: r.method))

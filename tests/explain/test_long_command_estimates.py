@@ -49,7 +49,7 @@ def test_folder_precompute_estimates_before_it_computes(tmp_path, checkpoint_dir
     assert re.search(r"^6 maps missing \(0 already cached\): .*gradcam [\d.]+ s, occlusion [\d.]+ s", out, re.M), out
     assert out.index("6 maps missing") < out.index("6 computed, 0 already cached, 0 failed")
     assert main(argv) == 0
-    assert "0 maps missing (6 already cached): under a minute" in capsys.readouterr().out
+    assert "0 maps missing (6 already cached): nothing to compute" in capsys.readouterr().out
 
 
 def test_study_precompute_estimates_before_it_computes(tmp_path, capsys):
@@ -64,4 +64,21 @@ def test_study_precompute_estimates_before_it_computes(tmp_path, capsys):
     assert found and int(found.group(1)) > 0, out
     assert f"{found.group(1)} computed, 0 already cached" in out
     assert main(argv) == 0
-    assert f"0 maps missing ({found.group(1)} already cached)" in capsys.readouterr().out
+    assert f"0 maps missing ({found.group(1)} already cached): nothing to compute" in capsys.readouterr().out
+
+
+def test_stored_faithfulness_scores_are_not_estimated_again(tmp_path, capsys):
+    """The estimate counted a score for every map, stored or not: a second --faithfulness run over a finished
+    cache announced minutes of work and then did none."""
+    from study.kit import make_checkpoint, make_stimuli, write_study  # noqa: PLC0415 - the study tests' kit
+
+    study_file = write_study(tmp_path / "studies", "verification", checkpoint=make_checkpoint(tmp_path / "ck"),
+                             stimuli=make_stimuli(tmp_path / "stimuli", per_class=2), trials=2, checks=0, keep=True)
+    argv = ["precompute", "--study", str(study_file), "--cache", str(tmp_path / "cache"), "--no-progress",
+            "--faithfulness"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    found = re.search(r"^(\d+) maps and (\d+) faithfulness scores missing", first, re.M)
+    assert found and int(found.group(2)) > 0, first
+    assert main(argv) == 0
+    assert re.search(r"^0 maps missing \(\d+ already cached\): nothing to compute", capsys.readouterr().out, re.M)
