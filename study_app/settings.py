@@ -3,8 +3,10 @@
 Shared by the app (which passes ``st.secrets``) and by ``xai-study check`` (which reads
 ``.streamlit/secrets.toml`` itself), so both see the same study and judge it the same way.
 Precedence: ``streamlit run study_app/main.py -- --study FILE``, then the environment variable, then
-``secrets.toml``, then the bundled demo study. The database URL is
-resolved by :func:`study_app.store.database.resolve_db_url` (``XAI_STUDY_DB_URL`` or ``db_url``).
+``secrets.toml``, then the bundled demo study. The database is decided for the app and every command by
+:func:`database_for` / :func:`resolve_database`: ``--db``, ``XAI_STUDY_DB_URL``, ``db_url`` in
+``secrets.toml``, else ``responses.sqlite`` beside the study file that runs (rule of
+:func:`study_app.store.database.resolve_db_url`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from study_app.store.database import SECRETS_FILE
+from sqlalchemy.engine import make_url
+
+from study_app.store.database import SECRETS_FILE, resolve_db_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = PROJECT_ROOT / "demo" / "study.toml"
@@ -108,3 +112,37 @@ def resolve_settings(secrets: Mapping | None = None, env: Mapping | None = None,
         source=source,
         researcher_password=_text(env.get(ENV_PASSWORD)) or _text(secrets.get(SECRET_PASSWORD)),
     )
+
+
+@dataclass(frozen=True)
+class DatabaseChoice:
+    """The database the app or a command uses, and the study file whose folder the default came from."""
+
+    url: str
+    study_file: Path
+
+    @property
+    def shown(self) -> str:
+        """The URL with any password masked, for messages and logs."""
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - an unparsable URL is reported where it is used; never print it whole
+            return "(unparsable database URL)"
+
+    def describe(self) -> str:
+        return f"database: {self.shown} (study file {self.study_file})"
+
+
+def database_for(settings: AppSettings, db: str | None = None) -> DatabaseChoice:
+    """The one rule, for the app and every command: ``db`` (``--db``), else env ``XAI_STUDY_DB_URL``, else
+    ``db_url`` in ``secrets.toml``, else ``responses.sqlite`` beside ``settings.study_file``."""
+    return DatabaseChoice(resolve_db_url(db, study_path=settings.study_file), settings.study_file)
+
+
+def resolve_database(db: str | None = None, study: str | Path | None = None, *, secrets: Mapping | None = None,
+                     env: Mapping | None = None) -> DatabaseChoice:
+    """For commands with ``--db`` and ``--study``: the database the app would use for that study, or, without
+    ``--study``, for the study the app would run (``$XAI_STUDY_FILE``, ``secrets.toml``, the demo)."""
+    secrets = read_secrets_file() if secrets is None else secrets
+    settings = resolve_settings(secrets, env, argv=("--study", str(study)) if study else ())
+    return database_for(settings, db)

@@ -23,6 +23,7 @@ LAYERS = {
     "study_app.settings": 3,
     "study_app.readiness": 3,
     "study_app.serve": 3,
+    "study_app.admin": 3,  # the operator's database commands (db, backup, restore, researcher)
     "study_app.ui": 4,
     "study_app.app_pages": 5,
     "study_app.main": 5,

@@ -25,7 +25,8 @@ if engine is not None:
             result = export_study(engine.repository, [engine.record], Path(tmp) / "responses.csv",
                                   Path(tmp) / "participants.csv",
                                   audit_path=Path(tmp) / "audit_log.csv", actor="web", include_pilot=include_pilot,
-                                  rules=QualityRules.of(engine.study))
+                                  rules=QualityRules.of(engine.study),
+                                  study_dir=Path(engine.study.source).parent if engine.study.source else None)
             st.session_state[EXPORT_KEY] = {
                 "responses": result.responses_path.read_bytes(),
                 "participants": result.participants_path.read_bytes(),

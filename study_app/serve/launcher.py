@@ -3,9 +3,10 @@
 ``Deployment`` is what ``xai-study serve`` runs, what the scale-out tests drive, and what the load-test
 benchmark imports. In order, it:
 
-1. upgrades the database schema once, before any replica starts (replicas starting together must not
-   race to create tables);
-2. starts N replicas on loopback ports with the *same* cookie secret (Streamlit signs its XSRF cookie with
+1. checks the database once, before any replica starts: it creates an empty one's tables (replicas
+   starting together must not race to create them) and otherwise refuses, naming the backup and upgrade
+   commands, whenever a replica would refuse it (:mod:`study_app.serve.refusals`); it never upgrades;
+2. starts N replicas on loopback ports (given ones, or free ones) with the *same* cookie secret (Streamlit signs its XSRF cookie with
    it; a participant whose session moves to another replica must still be recognised) and the same
    researcher password (the bundled demo's one-time password is made per process, so with several
    processes a password is generated once and printed);
@@ -32,11 +33,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from study_app.serve.errors import DeploymentError
 from study_app.serve.haproxy import (
     COOKIE_NAME,
     HEALTH_PATH,
@@ -45,9 +48,11 @@ from study_app.serve.haproxy import (
     render_config,
     replica_names,
 )
+from study_app.serve.ports import check_replica_ports
+from study_app.serve.refusals import database_refusals, study_keys
 from study_app.settings import ENV_PASSWORD, ENV_REPLICAS, ENV_STUDY_FILE, read_secrets_file, resolve_settings
-from study_app.store.database import DB_URL_ENV
-from study_app.store.migrate import upgrade_database
+from study_app.store.database import DB_URL_ENV, make_engine
+from study_app.store.migrate import SchemaMismatch, ensure_schema
 
 MAIN_SCRIPT = Path(__file__).resolve().parents[1] / "main.py"
 ENV_COOKIE_SECRET = "STREAMLIT_SERVER_COOKIE_SECRET"  # noqa: S105 - a name; env, not argv: argv is public
@@ -66,10 +71,6 @@ SAFE_STREAMLIT_OPTIONS: dict[str, str] = {
     "server.enableXsrfProtection": "true",
     "runner.magicEnabled": "false",
 }
-
-
-class DeploymentError(RuntimeError):
-    """The deployment cannot start as configured; the message says what to change."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -101,10 +102,22 @@ def find_haproxy() -> str:
     return found
 
 
-def prepare_database(url: str) -> str:
-    """Bring the schema to the code's version once, before replicas start
-    (the store's migrations), so replicas starting at once never race to create or upgrade it."""
-    return str(upgrade_database(url))
+def prepare_database(url: str, study_file: Path | None = None, *, secrets: dict | None = None,
+                     env: dict[str, str] | None = None) -> str:
+    """Refuse (:class:`DeploymentError`) a database any replica would refuse (``secrets`` and ``env``: what
+    the replicas will read); create an empty one's tables once, so replicas starting at once never race to
+    create them. Returns the schema revision."""
+    keys = study_keys(study_file) if study_file is not None else None
+    problems = database_refusals(url, keys, secrets=secrets, env=env)
+    if problems:
+        raise DeploymentError("\n".join(problems))
+    engine = make_engine(url)
+    try:
+        return str(ensure_schema(engine))
+    except SchemaMismatch as exc:  # changed by someone else since the check
+        raise DeploymentError(str(exc)) from exc
+    finally:
+        engine.dispose()
 
 
 def _die_with_parent() -> None:
@@ -159,6 +172,7 @@ class Deployment:
 
     def __init__(self, study_file: str | Path | None, db_url: str, replicas: int = 2, port: int = 0,
                  env: dict[str, str] | None = None, log_dir: str | Path | None = None, *,
+                 replica_ports: Sequence[int] | None = None,
                  bind_address: str = "127.0.0.1", tls_cert: str | Path | None = None, tls_port: int = 443,
                  researcher_password: str | None = None, check_interval_ms: int = 1000,
                  startup_timeout: float = 180.0, cwd: str | Path | None = None, quiet: bool = False):
@@ -182,8 +196,9 @@ class Deployment:
         self._check_interval_ms = check_interval_ms
         self._socket_dir = Path(tempfile.mkdtemp(prefix="xai-haproxy-"))  # short path: unix sockets cap at 107
         self.stats_socket = self._socket_dir / "stats.sock"
-        self.replicas = [Replica(name, free_port(), self.log_dir / f"{name}.log")
-                         for name in replica_names(replicas)]
+        ports = check_replica_ports(replica_ports, replicas, {self.port, *([tls_port] if tls_cert else [])})
+        self.replicas = [Replica(name, ports[i] if ports else free_port(), self.log_dir / f"{name}.log")
+                         for i, name in enumerate(replica_names(replicas))]
         self.proxy: subprocess.Popen | None = None
         self.proxy_log = self.log_dir / "haproxy.log"
         self.config_path = self.log_dir / "haproxy.cfg"
@@ -235,7 +250,9 @@ class Deployment:
     def start(self) -> None:
         haproxy = find_haproxy()
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.schema = prepare_database(self.db_url)
+        secrets = read_secrets_file(self.cwd / ".streamlit" / "secrets.toml")
+        study = self.study_file or resolve_settings(secrets, env=self._env).study_file
+        self.schema = prepare_database(self.db_url, study, secrets=secrets, env=self._env)
         for replica in self.replicas:
             self._start_replica(replica)
         for replica in self.replicas:

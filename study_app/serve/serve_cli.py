@@ -1,7 +1,15 @@
 """``xai-study serve``: one study on several processes behind HAProxy, until Ctrl+C or SIGTERM.
 
     xai-study serve --replicas 4 --db postgresql+psycopg://xai:PASSWORD@127.0.0.1/study --study my_study.toml
-    xai-study serve --replicas 4 --db ... --tls-cert /etc/haproxy/certs/study.pem   # HTTPS on 443
+    xai-study serve --replicas 4 --db ... --ports 8501-8504          # fixed replica ports (default: free ones)
+    xai-study serve --replicas 4 --db ... --host 0.0.0.0 --tls-cert /etc/haproxy/certs/study.pem  # HTTPS on 443
+
+The proxy listens on the loopback interface unless ``--host`` says otherwise: behind a web server or proxy
+of one's own that is all it needs, and nothing is exposed by accident. ``--host 0.0.0.0`` (or an address)
+makes it the public front, e.g. with ``--tls-cert``. The database is decided as the app decides it
+(``--db``, ``$XAI_STUDY_DB_URL``, ``secrets.toml``, else beside the study file) and printed; a database the
+replicas would refuse (another schema revision, a study begun before revision 0002 without
+``id_key = "database"``) stops the start with the commands that fix it: serve never upgrades a schema.
 
 One Streamlit process uses about one CPU core at a time (script runs hold the GIL), so a study with many
 participants at once runs one replica per core. The launcher supervises: a replica that dies is started
@@ -18,8 +26,11 @@ import time
 from pathlib import Path
 
 from study_app.serve.launcher import Deployment, DeploymentError
-from study_app.settings import read_secrets_file, resolve_settings
-from study_app.store import resolve_db_url
+from study_app.serve.ports import parse_ports
+from study_app.settings import DatabaseChoice, resolve_database
+from study_app.store import DatabaseConfigError
+
+LOOPBACK = "127.0.0.1"
 
 SUPERVISE_EVERY_S = 2.0
 
@@ -32,7 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", type=Path, default=None,
                         help="study file (default: $XAI_STUDY_FILE, secrets.toml study_file, else the demo)")
     parser.add_argument("--port", type=int, default=8080, help="public HTTP port (default: %(default)s)")
-    parser.add_argument("--host", default="*", help="address the proxy binds (default: all interfaces)")
+    parser.add_argument("--host", default=LOOPBACK,
+                        help="address the proxy binds (default: %(default)s, loopback only, for a web server or "
+                             "proxy in front; 0.0.0.0 or * listens on every interface)")
+    parser.add_argument("--ports", default=None,
+                        help="fixed loopback ports for the replicas, one each, e.g. 8501-8504 or 8501,8502 "
+                             "(default: free ports)")
     parser.add_argument("--tls-cert", type=Path, default=None,
                         help="PEM with certificate chain and private key: HTTPS on --tls-port, HTTP redirects")
     parser.add_argument("--tls-port", type=int, default=443, help="HTTPS port (default: %(default)s)")
@@ -40,10 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replica and proxy logs, rendered haproxy.cfg (default: %(default)s)")
 
 
-def _resolve(args: argparse.Namespace) -> tuple[Path | None, str]:
-    study = args.study.resolve() if args.study else None
-    settings = resolve_settings(read_secrets_file())
-    return study, resolve_db_url(args.db, study_path=study or settings.study_file)
+def _resolve(args: argparse.Namespace) -> tuple[Path | None, DatabaseChoice]:
+    try:
+        database = resolve_database(args.db, args.study)
+    except DatabaseConfigError as exc:
+        raise DeploymentError(str(exc)) from exc
+    return (args.study.resolve() if args.study else None), database
 
 
 def _terminate(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
@@ -69,20 +87,25 @@ def supervise(deployment: Deployment) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        study, db_url = _resolve(args)
-        deployment = Deployment(study, db_url, replicas=args.replicas, port=args.port, log_dir=args.log_dir,
-                                bind_address=args.host, tls_cert=args.tls_cert, tls_port=args.tls_port)
+        study, database = _resolve(args)
+        print(database.describe())  # noqa: T201
+        deployment = Deployment(study, database.url, replicas=args.replicas, port=args.port, log_dir=args.log_dir,
+                                bind_address=args.host, tls_cert=args.tls_cert, tls_port=args.tls_port,
+                                replica_ports=parse_ports(args.ports) if args.ports else None)
     except DeploymentError as exc:
         print(f"xai-study serve: {exc}")  # noqa: T201
         return 2
     signal.signal(signal.SIGTERM, _terminate)  # systemd / docker stop: shut down like Ctrl+C
     try:
         with deployment:
-            print(f"database: {deployment.schema}")  # noqa: T201
+            print(f"schema revision: {deployment.schema}")  # noqa: T201
             for r in deployment.replicas:
                 print(f"replica {r.name}: 127.0.0.1:{r.port} (pid {r.pid}), log {r.log_path}")  # noqa: T201
             print(f"Study at {deployment.https_url or deployment.url} "  # noqa: T201
                   f"({len(deployment.replicas)} replicas behind HAProxy); Ctrl+C stops everything.")
+            if args.host == LOOPBACK:
+                print(f"listening on {LOOPBACK} only: put your web server in front, or pass --host 0.0.0.0 "  # noqa: T201
+                      "to listen on every interface")
             return supervise(deployment)
     except DeploymentError as exc:
         print(f"xai-study serve: {exc}")  # noqa: T201

@@ -7,9 +7,10 @@
   transaction (``--snapshot``), so the dump and the manifest below describe exactly the same data. A URL
   whose ``options`` set ``search_path`` dumps that schema only.
 
-Every backup gets a manifest (``FILE.manifest.json``): the row count and a SHA-256 over the rows, in primary
-key order, of every table. A restore recomputes it on the restored database and fails loudly on any
-difference. Both are written to the researcher audit log.
+Every backup gets a manifest (``FILE.manifest.json``): the SHA-256 and size of the backup file, and the row
+count and a SHA-256 over the rows, in primary key order, of every table. :mod:`study_app.store.restore`
+checks a backup against it before anything replaces a database. Backups and manifests are owner-only (0600).
+Both backup and restore are written to the researcher audit log.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from sqlalchemy.engine import URL, make_url
 
 from study_app.store.database import make_engine
 from study_app.store.logs import cli_actor
+from study_app.store.private_files import create_private, write_private_text
 from study_app.store.repository import Repository
 
 
@@ -48,6 +51,16 @@ def manifest_path(backup: Path) -> Path:
     return backup.with_name(backup.name + ".manifest.json")
 
 
+def file_digest(path: Path) -> tuple[int, str]:
+    """``(size in bytes, SHA-256)`` of a file, read in 1 MiB blocks."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
 def table_manifest(conn: sa.Connection) -> dict[str, dict]:
     """Row count and SHA-256 of the rows (primary-key order) of every table, read in ``conn``'s transaction."""
     found = sa.inspect(conn)
@@ -64,13 +77,13 @@ def table_manifest(conn: sa.Connection) -> dict[str, dict]:
     return out
 
 
-def _sqlite_path(url: URL) -> Path:
+def sqlite_path(url: URL) -> Path:
     if not url.database or url.database == ":memory:":
         raise BackupError("an in-memory SQLite database cannot be backed up")
     return Path(url.database)
 
 
-def _pg_command_env(url: URL) -> tuple[list[str], dict[str, str]]:
+def pg_command_env(url: URL) -> tuple[list[str], dict[str, str]]:
     """libpq arguments (no password on the command line) and the environment carrying the password."""
     args = ["--dbname", url.database or "postgres"]
     if url.host:
@@ -92,14 +105,14 @@ def _pg_schema(url: URL) -> str | None:
     return match.group(1) if match else None
 
 
-def _tool(name: str) -> str:
+def pg_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise BackupError(f"{name} not found: install the PostgreSQL client (Debian: postgresql-client)")
     return path
 
 
-def _audit(url: str, action: str, detail: dict) -> None:
+def audit(url: str, action: str, detail: dict) -> None:
     """Best effort: a database at another schema revision is still backed up, just not audited."""
     try:
         repo = Repository(make_engine(url), create_tables=False)
@@ -111,25 +124,17 @@ def _audit(url: str, action: str, detail: dict) -> None:
         pass
 
 
-def backup_database(url: str, out: str | Path) -> BackupResult:
-    """Back up the database at ``url`` into ``out`` (and its manifest beside it), while it is in use."""
-    parsed, out = make_url(url), Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.unlink(missing_ok=True)
+def _copy(url: str, parsed: URL, tmp: Path) -> dict:
+    """Copy the database into ``tmp`` (already created, owner-only); returns the copy's table manifest."""
     if parsed.get_backend_name() == "sqlite":
-        source_path = _sqlite_path(parsed)
+        source_path = sqlite_path(parsed)
         if not source_path.is_file():
             raise BackupError(f"no database at {source_path}")
-        with sqlite3.connect(source_path, timeout=60) as src, sqlite3.connect(tmp) as dst:
+        with closing(sqlite3.connect(source_path, timeout=60)) as src, closing(sqlite3.connect(tmp)) as dst:
             src.backup(dst)  # one step: a consistent snapshot, writers keep going (WAL)
-        src.close()
-        dst.close()
-        with sqlite3.connect(tmp) as check:
+        with closing(sqlite3.connect(tmp)) as check:
             verdict = check.execute("PRAGMA integrity_check").fetchone()[0]
-        check.close()
         if verdict != "ok":
-            tmp.unlink(missing_ok=True)
             raise BackupError(f"the copy failed its integrity check: {verdict}")
         engine = make_engine(f"sqlite:///{tmp}")
         try:
@@ -143,75 +148,37 @@ def backup_database(url: str, out: str | Path) -> BackupResult:
             with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
                 snapshot = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
                 manifest = table_manifest(conn)
-                args, env = _pg_command_env(parsed)
+                args, env = pg_command_env(parsed)
                 schema = _pg_schema(parsed)
-                command = [_tool("pg_dump"), "--format=custom", "--no-owner", "--snapshot", snapshot,
+                command = [pg_tool("pg_dump"), "--format=custom", "--no-owner", "--snapshot", snapshot,
                            "--file", str(tmp), *(["--schema", schema] if schema else []), *args]
                 done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
                 if done.returncode != 0:
-                    tmp.unlink(missing_ok=True)
                     raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
         finally:
             engine.dispose()
     else:
         raise BackupError(f"backups of {parsed.get_backend_name()} databases are not supported")
+    return manifest
+
+
+def backup_database(url: str, out: str | Path) -> BackupResult:
+    """Back up the database at ``url`` into ``out`` (and its manifest beside it), while it is in use."""
+    parsed, out = make_url(url), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    create_private(tmp)  # owner-only from the start: it holds every participant's data
+    try:
+        manifest = _copy(url, parsed, tmp)
+    except BaseException:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+        raise
+    size, digest = file_digest(tmp)
     os.replace(tmp, out)
     meta = {"backend": parsed.get_backend_name(), "made_at": dt.datetime.now(dt.UTC).isoformat(),
-            "tables": manifest}
-    manifest_path(out).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-    _audit(url, "backup", {"file": str(out), "rows": {t: m["rows"] for t, m in manifest.items()}})
+            "file_bytes": size, "file_sha256": digest, "tables": manifest}
+    write_private_text(manifest_path(out), json.dumps(meta, indent=2, sort_keys=True))
+    audit(url, "backup", {"file": str(out), "rows": {t: m["rows"] for t, m in manifest.items()}})
     return BackupResult(out, manifest_path(out), meta)
-
-
-def _has_tables(url: str) -> bool:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return bool(sa.inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
-
-
-def restore_database(backup: str | Path, url: str, *, force: bool = False) -> dict:
-    """Restore ``backup`` into the database at ``url`` and verify it against the manifest; returns it.
-
-    Refuses a target that already holds tables unless ``force`` (stop the study's servers first).
-    """
-    backup, parsed = Path(backup), make_url(url)
-    try:
-        meta = json.loads(manifest_path(backup).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BackupError(f"{manifest_path(backup)}: missing or unreadable manifest ({exc})") from exc
-    if not backup.is_file():
-        raise BackupError(f"no backup at {backup}")
-    if meta["backend"] != parsed.get_backend_name():
-        raise BackupError(f"this is a {meta['backend']} backup; restore it into a {meta['backend']} database")
-    exists = (_sqlite_path(parsed).is_file() if meta["backend"] == "sqlite" else True) and _has_tables(url)
-    if exists and not force:
-        raise BackupError("the target database already holds tables; stop its servers and pass --force "
-                          "to replace its contents")
-    if meta["backend"] == "sqlite":
-        target = _sqlite_path(parsed)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with sqlite3.connect(backup) as src, sqlite3.connect(target, timeout=60) as dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
-    else:
-        args, env = _pg_command_env(parsed)
-        command = [_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
-                   *(["--clean", "--if-exists"] if exists else []), *args, str(backup)]
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
-        if done.returncode != 0:
-            raise BackupError(f"pg_restore failed: {done.stderr.strip()}")
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            restored = table_manifest(conn)
-    finally:
-        engine.dispose()
-    if restored != meta["tables"]:
-        differ = sorted(t for t in set(restored) | set(meta["tables"]) if restored.get(t) != meta["tables"].get(t))
-        raise BackupError(f"the restored database differs from the backup's manifest in: {', '.join(differ)}")
-    _audit(url, "restore", {"file": str(backup), "made_at": meta.get("made_at")})
-    return meta

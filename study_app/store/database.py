@@ -29,6 +29,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from study_app.store.private_files import create_private
+
 DB_URL_ENV = "XAI_STUDY_DB_URL"
 SECRETS_FILE = Path(".streamlit") / "secrets.toml"  # relative to the working directory (also in ~)
 SECRETS_KEY = "db_url"
@@ -92,6 +94,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, echo=echo,
                            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
+
+    @event.listens_for(engine, "do_connect")
+    def _owner_only(_dialect, _record, _cargs, _cparams):  # pragma: no cover - every new SQLite file
+        # The study database holds participants' answers: a new file is owner-only (0600) before SQLite
+        # writes anything to it; SQLite gives its -wal and -shm files the same mode.
+        if database and database != ":memory:" and not database.startswith("file:") and not Path(database).exists():
+            create_private(database)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):  # pragma: no cover - exercised by every SQLite test

@@ -100,7 +100,8 @@ def export_from_file(study_path: Path, out: Path, participants_out: Path | None 
         participants_out = participants_out or out.with_name("participants.csv")
         return export_study(repo, records, out, participants_out,
                             audit_path=audit_out or out.with_name("audit_log.csv"), actor=cli_actor(),
-                            include_pilot=include_pilot, rules=_quality_rules(study_path))
+                            include_pilot=include_pilot, rules=_quality_rules(study_path),
+                            study_dir=study_path.resolve().parent)
     finally:
         repo.dispose()
 

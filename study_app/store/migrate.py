@@ -4,10 +4,11 @@ Tables are created only through the Alembic revisions in ``migrations/`` (shippe
 every database carries its revision in ``alembic_version`` and a new release knows exactly what to change.
 Two entry points, with different powers on purpose:
 
-* :func:`ensure_schema` runs whenever the app opens a database. It creates the schema of an *empty*
-  database (a fresh study needs no command) and otherwise only checks: a server never alters a database
-  that holds participants' answers behind the researcher's back. A mismatch raises :class:`SchemaMismatch`,
-  whose message names the command to run.
+* :func:`ensure_schema` runs whenever the app (or ``xai-study serve``) opens a database. It creates the
+  schema of an *empty* database (a fresh study needs no command) and otherwise only checks: a server never
+  alters a database that holds participants' answers behind the researcher's back. A mismatch raises
+  :class:`SchemaMismatch`, whose message names the backup and upgrade commands to run;
+  :func:`schema_refusal` finds the same without raising or writing (``xai-study check``).
 * :func:`upgrade_database` (``xai-study db upgrade``) applies the missing revisions.
 
 Databases of the release before migrations (tables, no ``alembic_version``) are recognised by comparing
@@ -64,6 +65,10 @@ def display_url(url: str | URL) -> str:
 
 def upgrade_command(url: str | URL) -> str:
     return f"{HEAD_COMMAND} --db {shlex.quote(display_url(url))}"
+
+
+def backup_command(url: str | URL) -> str:
+    return f"xai-study backup --db {shlex.quote(display_url(url))} --out BACKUP_FILE"
 
 
 def make_config(script_location: str | Path | None = None, connection: Connection | None = None) -> Config:
@@ -211,14 +216,14 @@ def _baseline_difference(conn: Connection) -> str | None:
 
 def _mismatch(kind: str, url: URL, db_revision: str | None, head: str, detail: str = "") -> SchemaMismatch:
     shown = display_url(url)
-    command = upgrade_command(url)
+    command = f"Back it up ({backup_command(url)}), then run: {upgrade_command(url)}"
     messages = {
         "behind": f"The study database {shown} is at schema revision {db_revision}, but this version of "
-                  f"xai-study needs revision {head}. Back up the database, then run: {command}",
+                  f"xai-study needs revision {head}; a server never upgrades it by itself. {command}",
         "unversioned": f"The study database {shown} was made by an xai-study release without schema "
                        f"migrations (it has no {VERSION_TABLE} table); this version needs schema revision "
-                       f"{head}. Back up the database, then run: {command}",
-        "empty": f"The database {shown} has no study tables yet. Create them with: {command}",
+                       f"{head}; a server never upgrades it by itself. {command}",
+        "empty": f"The database {shown} has no study tables yet. Create them with: {upgrade_command(url)}",
         "unknown": f"The study database {shown} is at schema revision {db_revision}, which this version of "
                    f"xai-study does not know (its newest is {head}): a newer release upgraded it. Install "
                    f"that release or a later one; '{HEAD_COMMAND}' never downgrades.",
@@ -264,11 +269,37 @@ def _migrate(engine: Engine, *, upgrade: bool, create_if_empty: bool,
         return head
 
 
+def schema_refusal(engine: Engine, *, script_location: str | Path | None = None) -> SchemaMismatch | None:
+    """Why :func:`ensure_schema` would refuse this database, or ``None`` (at head, or empty: it would create
+    the tables). Reads only, takes no lock."""
+    directory = scripts(script_location)
+    head = directory.get_current_head()
+    with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as conn:
+        try:
+            revision = _db_revision(conn)
+        except SchemaMismatch as exc:
+            return exc
+        if revision == head:
+            return None
+        if revision is None:
+            if not set(inspect(conn).get_table_names()) & baseline_tables():
+                return None
+            difference = _baseline_difference(conn)
+            if difference:
+                return _mismatch("foreign", engine.url, None, head, difference)
+            return None if head == BASELINE_REVISION else _mismatch("unversioned", engine.url, None, head)
+    try:
+        directory.get_revision(revision)
+    except Exception:  # noqa: BLE001 - alembic raises several kinds for an unknown id
+        return _mismatch("unknown", engine.url, revision, head)
+    return _mismatch("behind", engine.url, revision, head)
+
+
 def ensure_schema(engine: Engine, *, create_if_empty: bool = True,
                   script_location: str | Path | None = None) -> str:
     """Make sure the code can use this database: create an empty one's schema, accept one at head, stamp a
-    previous-release one when the head is still the baseline, and raise :class:`SchemaMismatch` otherwise.
-    Returns the head revision."""
+    previous-release one when the head is still the baseline, and raise :class:`SchemaMismatch` otherwise
+    (never an upgrade: that is ``xai-study db upgrade``). Returns the head revision."""
     db_revision, head = schema_state(engine, script_location=script_location)
     if db_revision == head:  # the common case: no lock, no write
         return head
@@ -300,5 +331,5 @@ def next_revision_id(message: str, script_location: str | Path | None = None) ->
     return f"{number:04d}_{slug[:40].rstrip('_')}" if slug else f"{number:04d}"
 
 
-__all__ = ["BASELINE_REVISION", "HEAD_COMMAND", "MIGRATIONS_DIR", "SchemaMismatch", "display_url",
-           "ensure_schema", "schema_state", "upgrade_command", "upgrade_database"]
+__all__ = ["BASELINE_REVISION", "HEAD_COMMAND", "MIGRATIONS_DIR", "SchemaMismatch", "backup_command", "display_url",
+           "ensure_schema", "schema_refusal", "schema_state", "upgrade_command", "upgrade_database"]

@@ -1,8 +1,9 @@
 """The researcher area's lock: a password compared in constant time, locked when none is configured.
 
 Failed attempts are throttled for the whole deployment by :mod:`study_app.store.login_throttle` (in the
-database, so reloads, other browsers, other server processes and restarts all see the same count); this
-module only draws the form and the waiting time. Every attempt lands in the researcher audit log.
+database, so reloads, other server processes and restarts all see the same count), per client address
+(:func:`client_address`) under a global ceiling; this module only draws the form and the waiting time.
+Every attempt lands in the researcher audit log; ``xai-study researcher unlock`` clears a lock.
 
 The one exception is the bundled demo: with no password configured it makes a random one-time password
 when the server handles its first page, and writes it to the server log only (never to a page), so that
@@ -20,7 +21,7 @@ import streamlit as st
 
 from study_app.settings import ENV_PASSWORD, SECRET_PASSWORD, AppSettings
 from study_app.store import Repository, make_engine
-from study_app.store.login_throttle import LoginThrottle, MemoryLoginThrottle, format_wait
+from study_app.store.login_throttle import LoginThrottle, MemoryLoginThrottle, format_wait, locked_message
 from study_app.ui import state_keys
 from study_app.ui.resources import app_settings, db_url
 
@@ -46,6 +47,18 @@ def _login_throttle(db_url: str):
 
 def login_throttle(settings: AppSettings):
     return _login_throttle(db_url(settings))
+
+
+def client_address() -> str:
+    """The address a login attempt came from. A direct connection's own address; through a proxy on this
+    machine (``xai-study serve``'s HAProxy; Streamlit reports no address for loopback) the last
+    ``X-Forwarded-For`` entry, the one that proxy appended (earlier ones are the client's to invent)."""
+    direct = getattr(st.context, "ip_address", None)
+    if isinstance(direct, str) and direct:  # (AppTest hands out a mock: not an address)
+        return direct
+    forwarded = (st.context.headers or {}).get("X-Forwarded-For") or ""
+    last = forwarded.split(",")[-1].strip() if isinstance(forwarded, str) else ""
+    return last or "localhost"
 
 
 def passwords_match(given: str, expected: str) -> bool:
@@ -100,13 +113,13 @@ def researcher_unlocked(settings: AppSettings) -> bool:
     with st.form("researcher_login", enter_to_submit=True):
         given = st.text_input("Researcher password", type="password", key="researcher_password_input")
         submitted = st.form_submit_button("Unlock")
+    client = client_address()
     if not submitted:
-        wait = throttle.wait()
+        wait = throttle.wait(client)
         if wait > dt.timedelta(0):
-            notice.error("Too many wrong passwords: the researcher area is locked for everyone. "
-                         f"Try again in {format_wait(wait)}.")
+            notice.error(f"{locked_message(throttle.locked_for_everyone())} Try again in {format_wait(wait)}.")
         return False
-    result = throttle.attempt(passwords_match(given or "", expected), actor="web")
+    result = throttle.attempt(passwords_match(given or "", expected), actor="web", client=client)
     if result.ok:
         st.session_state[state_keys.RESEARCHER_OK] = True
         log.info("researcher area unlocked")

@@ -17,8 +17,8 @@ import streamlit as st
 
 from study_app.maps.coverage import study_cache_dir, warm_rendered_maps
 from study_app.maps.service import StudyMapService, make_map_service
-from study_app.settings import AppSettings, resolve_settings
-from study_app.store import Repository, make_engine, resolve_db_url
+from study_app.settings import AppSettings, database_for, resolve_settings
+from study_app.store import Repository, make_engine
 from study_app.study import StudyEngine, load_study
 from trainers.checkpoint import read_card
 
@@ -89,7 +89,8 @@ def _warm_maps(engine, service) -> None:
 
 
 def db_url(settings: AppSettings) -> str:
-    return resolve_db_url(study_path=settings.study_file)
+    """The study's database, by the one rule every command uses too (:func:`study_app.settings.database_for`)."""
+    return database_for(settings).url
 
 
 def study_engine():

@@ -156,7 +156,7 @@ def test_twenty_wrong_passwords_across_fresh_sessions_are_throttled_then_the_win
     outcomes = []
     for i in range(20):
         shown = texts(attempt(f"guess {i}"))
-        outcomes.append("locked" if "locked for everyone" in shown else "wrong" if "Wrong password" in shown else shown)
+        outcomes.append("locked" if "locked here" in shown else "wrong" if "Wrong password" in shown else shown)
     assert outcomes == ["wrong"] * 4 + ["locked"] * 16
     at = attempt(password)
     assert "Try again in 2 s" in texts(at) and state_keys.RESEARCHER_OK not in at.session_state
@@ -171,6 +171,42 @@ def test_twenty_wrong_passwords_across_fresh_sessions_are_throttled_then_the_win
     log = table.value
     assert len(log) == 22 and list(log["outcome"][:2]) == ["ok", "locked"]
     assert (log["action"] == "login").all()
+
+
+def test_a_strangers_lockout_does_not_lock_the_researcher_out(setup_study, monkeypatch):
+    """A stranger at another address guessed until locked out (15 minutes per further guess); the
+    researcher, at this session's address, still gets in. It used to lock the area for everyone."""
+    from study_app.store import Repository, make_engine
+    from study_app.store.login_throttle import LOCKED, LoginThrottle
+
+    setup = setup_study("verification")
+    password = "correct horse battery staple"
+    monkeypatch.setenv(PASSWORD_ENV, password)
+    repo = Repository(make_engine(setup.db_url))
+    stranger = LoginThrottle(repo)
+    outcomes = [stranger.attempt(False, client="203.0.113.9").outcome for _ in range(20)]
+    assert outcomes[-1] == LOCKED
+    repo.dispose()
+    at = open_login(new_app())
+    assert "Too many wrong passwords" not in texts(at)
+    at.text_input(key="researcher_password_input").input(password)
+    at.button[0].click().run()
+    assert at.session_state[state_keys.RESEARCHER_OK] is True
+
+
+def test_the_client_address_is_the_one_the_local_proxy_appended(monkeypatch):
+    from types import SimpleNamespace
+
+    import study_app.ui.password_gate as gate
+
+    monkeypatch.setattr(gate.st, "context", SimpleNamespace(
+        ip_address=None, headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.9"}))  # first entry: the client's own
+    assert gate.client_address() == "203.0.113.9"
+    monkeypatch.setattr(gate.st, "context", SimpleNamespace(ip_address="198.51.100.7",
+                                                            headers={"X-Forwarded-For": "10.9.9.9"}))
+    assert gate.client_address() == "198.51.100.7"  # a direct connection's header is not believed
+    monkeypatch.setattr(gate.st, "context", SimpleNamespace(ip_address=None, headers={}))
+    assert gate.client_address() == "localhost"
 
 
 def test_preview_jumps_to_any_step_and_stores_nothing(setup_study):

@@ -5,6 +5,7 @@ participant-safety settings passed to every replica equal the project's .streaml
 from __future__ import annotations
 
 import argparse
+import socket
 import tomllib
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from study_app.serve import launcher, serve_cli
 from study_app.serve.launcher import SAFE_STREAMLIT_OPTIONS, Deployment, DeploymentError
+from study_app.serve.ports import parse_ports
 
 PROJECT = Path(__file__).resolve().parents[2]
 PG_URL = "postgresql+psycopg://xai:xai@127.0.0.1:5432/nowhere"
@@ -74,3 +76,55 @@ def test_serve_cli_refuses_sqlite_with_several_replicas(tmp_path, capsys):
     args = parser.parse_args(["--replicas", "2", "--db", f"sqlite:///{tmp_path / 'r.sqlite'}"])
     assert serve_cli.run(args) == 2
     assert "cannot share a SQLite database" in capsys.readouterr().out
+
+
+def _serve_args(*argv):
+    parser = argparse.ArgumentParser()
+    serve_cli.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_the_proxy_listens_on_loopback_unless_told_otherwise(tmp_path):
+    """It used to bind every interface by default: a study exposed before its web server was set up."""
+    args = _serve_args()
+    assert args.host == "127.0.0.1"
+    d = Deployment(None, PG_URL, replicas=2, log_dir=tmp_path, bind_address=args.host)
+    config = launcher.render_config(d.proxy_settings())
+    assert f"bind 127.0.0.1:{d.port}" in config and "bind *:" not in config
+    public = Deployment(None, PG_URL, replicas=2, log_dir=tmp_path, bind_address=_serve_args("--host", "0.0.0.0").host)
+    assert f"bind 0.0.0.0:{public.port}" in launcher.render_config(public.proxy_settings())
+
+
+def test_replica_ports_can_be_fixed(tmp_path):
+    first, second = launcher.free_port(), launcher.free_port()
+    while second == first:
+        second = launcher.free_port()
+    assert parse_ports(f"{first},{second}") == [first, second]
+    assert parse_ports("8501-8503") == [8501, 8502, 8503] and parse_ports("8501-8502,8510") == [8501, 8502, 8510]
+    d = Deployment(None, PG_URL, replicas=2, log_dir=tmp_path, replica_ports=[first, second])
+    assert [r.port for r in d.replicas] == [first, second]
+    assert [b.port for b in d.proxy_settings().backends] == [first, second]
+
+
+@pytest.mark.parametrize("ports,message", [
+    ("8501", "1 port\\(s\\) for 2 replica\\(s\\)"),
+    ("8501,8501", "distinct"),
+    ("8503-8501", "runs backwards"),
+    ("85o1", "expected ports like"),
+])
+def test_wrong_replica_ports_are_refused_with_one_line(ports, message, tmp_path, capsys):
+    with pytest.raises(DeploymentError, match=message):
+        Deployment(None, PG_URL, replicas=2, log_dir=tmp_path, replica_ports=parse_ports(ports))
+    args = _serve_args("--replicas", "2", "--db", PG_URL, "--ports", ports, "--log-dir", str(tmp_path))
+    assert serve_cli.run(args) == 2
+    out = capsys.readouterr().out
+    assert "xai-study serve: " in out and "Traceback" not in out
+
+
+def test_a_replica_port_in_use_is_refused(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        with pytest.raises(DeploymentError, match=f"replica port {taken} on 127.0.0.1 is not free"):
+            Deployment(None, PG_URL, replicas=1, log_dir=tmp_path, replica_ports=[taken])

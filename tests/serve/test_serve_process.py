@@ -1,5 +1,6 @@
-"""``xai-study serve`` as a researcher runs it: a real process tree (HAProxy + a replica), HTTPS at the proxy,
-plain HTTP redirected, the affinity cookie set, and on SIGTERM everything gone: no orphan replica or proxy.
+"""``xai-study serve`` as a researcher runs it: a real process tree (HAProxy + a replica on the port given with
+``--ports``), HTTPS at the proxy on loopback (no ``--host``), plain HTTP redirected, the affinity cookie set,
+and on SIGTERM everything gone: no orphan replica or proxy.
 
 One replica on SQLite keeps it cheap (no page is opened, so no model loads); the two-replica PostgreSQL
 path with a browser is tests/e2e/test_scale_out.py.
@@ -66,19 +67,23 @@ def test_serve_with_tls_then_sigterm_leaves_nothing_behind(tmp_path):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
                     "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     pem.write_bytes(cert.read_bytes() + key.read_bytes())
-    http_port, https_port = free_port(), free_port()
+    http_port, https_port, replica_port = free_port(), free_port(), free_port()
     log_dir = tmp_path / "serve-logs"
     out = tmp_path / "serve.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("XAI_STUDY_")}
     cmd = [sys.executable, "-m", "study_app.cli", "serve", "--replicas", "1", "--study", str(PROJECT / "demo" / "study.toml"),
-           "--db", f"sqlite:///{tmp_path / 'responses.sqlite'}", "--host", "127.0.0.1", "--port", str(http_port),
+           "--db", f"sqlite:///{tmp_path / 'responses.sqlite'}", "--port", str(http_port), "--ports", str(replica_port),
            "--tls-cert", str(pem), "--tls-port", str(https_port), "--log-dir", str(log_dir)]
     with out.open("wb") as sink:
         proc = subprocess.Popen(cmd, cwd=tmp_path, env={**env, "PYTHONPATH": str(PROJECT), "PYTHONUNBUFFERED": "1"},
                                 stdout=sink, stderr=subprocess.STDOUT)
     try:
         wait_for_line(out, r"Study at https://127\.0\.0\.1:\d+", proc)
-        replica_pid = int(wait_for_line(out, r"replica r1: 127\.0\.0\.1:\d+ \(pid (\d+)\)", proc).group(1))
+        replica_pid = int(wait_for_line(out, rf"replica r1: 127\.0\.0\.1:{replica_port} \(pid (\d+)\)", proc).group(1))
+        config = (log_dir / "haproxy.cfg").read_text()  # no --host: loopback only, both ports
+        assert f"bind 127.0.0.1:{http_port}" in config and f"bind 127.0.0.1:{https_port} ssl" in config
+        assert f"127.0.0.1:{replica_port} cookie r1" in config
+        assert "listening on 127.0.0.1 only" in out.read_text()
 
         plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
         plain.request("GET", "/_stcore/health")

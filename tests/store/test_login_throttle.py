@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from study.kit import FakeClock
 
+from study_app.cli import main as cli_main
 from study_app.store import Repository, make_engine
 from study_app.store.login_throttle import (
     LOCKED,
@@ -119,3 +120,61 @@ def test_waits_are_rounded_up(seconds, text):
     from study_app.store.login_throttle import format_wait
 
     assert format_wait(dt.timedelta(seconds=seconds)) == text
+
+
+STRANGER, RESEARCHER = "203.0.113.9", "198.51.100.7"
+
+
+@pytest.mark.parametrize("kind", ["database", "memory"])
+def test_one_strangers_guesses_never_lock_the_researcher_out(repo, kind):
+    """A stranger guessing as fast as the throttle lets them, then one guess every 15 minutes, for a day:
+    the researcher (another address) gets in at every moment. It used to lock the area for everyone."""
+    clock = FakeClock()
+    throttle = LoginThrottle(repo, clock=clock) if kind == "database" else MemoryLoginThrottle(clock=clock)
+    start, stranger_waits = clock(), []
+    while clock() < start + dt.timedelta(hours=24):
+        result = throttle.attempt(False, client=STRANGER)
+        assert result.outcome in (WRONG, LOCKED) and not result.everyone
+        stranger_waits.append(throttle.wait(STRANGER))
+        assert throttle.wait(RESEARCHER) == dt.timedelta(0)
+        if len(stranger_waits) % 10 == 0:
+            assert throttle.attempt(True, client=RESEARCHER).outcome == OK
+        clock.advance(seconds=max(result.wait.total_seconds(), 1))
+    assert max(stranger_waits) == dt.timedelta(minutes=15)  # the stranger is the one locked out
+    assert throttle.attempt(True, client=RESEARCHER).outcome == OK
+
+
+def test_one_client_cannot_reach_the_global_ceiling():
+    policy = ThrottlePolicy()
+    assert policy.client_max_in_window() == 13 < policy.global_ceiling
+
+
+def test_many_clients_together_lock_everyone_until_unlocked(repo, capsys):
+    clock = FakeClock(dt.datetime.now(dt.UTC))  # the unlock command runs on the real clock
+    throttle = LoginThrottle(repo, clock=clock)
+    policy = throttle.policy
+    results = [throttle.attempt(False, client=f"192.0.2.{i}") for i in range(policy.global_ceiling)]
+    assert not any(r.everyone for r in results[:-1]) and results[-1].everyone
+    assert results[-1].wait == policy.lockout and "locked for everyone" in results[-1].message()
+    refused = throttle.attempt(True, client=RESEARCHER)  # the right password is not even looked at
+    assert refused.outcome == LOCKED and refused.everyone and throttle.locked_for_everyone()
+
+    url = repo.engine.url.render_as_string(hide_password=False)
+    assert cli_main(["researcher", "unlock", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("database: ") and "1 lock cleared" in out
+    assert not throttle.locked_for_everyone() and throttle.wait("192.0.2.1") == dt.timedelta(0)
+    assert throttle.attempt(False, client="192.0.2.99").outcome == WRONG  # counting starts again at the unlock
+    assert not throttle.locked_for_everyone()
+    assert throttle.attempt(True, client=RESEARCHER).outcome == OK
+    (unlock,) = [e for e in repo.audit_log() if e.action == "researcher_unlock"]
+    assert unlock.actor.startswith("cli") and unlock.detail["locks_cleared"] == 1
+    clients = {e.detail["client"] for e in repo.audit_log() if e.action == "login"}
+    assert {RESEARCHER, "192.0.2.0", "192.0.2.99"} <= clients
+
+
+def test_memory_fallback_has_the_global_ceiling_too():
+    clock = FakeClock()
+    throttle = MemoryLoginThrottle(clock=clock)
+    results = [throttle.attempt(False, client=f"192.0.2.{i}") for i in range(throttle.policy.global_ceiling)]
+    assert results[-1].everyone and throttle.attempt(True, client=RESEARCHER).outcome == LOCKED

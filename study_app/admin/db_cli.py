@@ -5,8 +5,10 @@
     xai-study db revision -m "add responses.note"  # developers: write a migration for a schema.py change
 
 The database is ``--db``, else env ``XAI_STUDY_DB_URL``, else ``db_url`` in ``.streamlit/secrets.toml``,
-else ``responses.sqlite`` next to the study file, exactly as the app resolves it. A server never upgrades a
-database that holds answers by itself; it refuses to start and names ``xai-study db upgrade``.
+else ``responses.sqlite`` next to the study file (``--study``, else the study the app would run), exactly as
+the app resolves it, and the first line printed names it. A server never upgrades a database by itself; it
+refuses to start and names ``xai-study backup`` and ``xai-study db upgrade``. After an upgrade, a study begun
+before revision 0002 (its Prolific-id key in the database) is named with what to set before serving it.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from study_app.admin.arguments import add_database_arguments, chosen_database, missing_sqlite_file
+from study_app.serve.refusals import id_key_refusal, study_keys
 from study_app.store import migrate
-from study_app.store.database import DatabaseConfigError, make_engine, resolve_db_url
+from study_app.store.database import DatabaseConfigError, make_engine
 from study_app.store.schema import Base
 
 
@@ -32,9 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, help_ in [("status", "show the database's schema revision and the code's (exit 1 if they differ)"),
                         ("upgrade", "apply the missing migrations (creates the tables of an empty database)")]:
         sub = actions.add_parser(name, help=help_, description=help_)
-        sub.add_argument("--db", default=None, help="SQLAlchemy database URL (overrides env and secrets)")
-        sub.add_argument("--study", type=Path, default=None,
-                         help="study file; its folder holds the default responses.sqlite")
+        add_database_arguments(sub)
         sub.add_argument("--migrations", default=None, help=argparse.SUPPRESS)  # tests: another folder
     rev = actions.add_parser("revision", help="developers: autogenerate a migration from schema.py changes",
                              description="Compare schema.py with the migrations and write the difference "
@@ -44,17 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rev.add_argument("--migrations", default=None, help=argparse.SUPPRESS)
 
 
-def _missing_sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    database = parsed.database or ""
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return None if Path(database).is_file() else Path(database)
-
-
 def _status(engine, shown: str, location) -> int:
     db_revision, head = migrate.schema_state(engine, script_location=location)
-    print(f"database:      {shown}")
     print(f"db revision:   {db_revision or '(none)'}")
     print(f"code revision: {head}")
     if db_revision == head:
@@ -65,18 +57,33 @@ def _status(engine, shown: str, location) -> int:
         print("state: " + ("made by a release without migrations; run: " if tables else "empty; run: ")
               + migrate.upgrade_command(engine.url))
     else:
-        print(f"state: needs upgrade; back up the database, then run: {migrate.upgrade_command(engine.url)}")
+        print(f"state: needs upgrade; back up the database ({migrate.backup_command(engine.url)}), then run: "
+              f"{migrate.upgrade_command(engine.url)}")
     return 1
 
 
-def _upgrade(engine, shown: str, location) -> int:
+def _upgrade(engine, shown: str, location, study_file: Path) -> int:
     before, _ = migrate.schema_state(engine, script_location=location)
     head = migrate.upgrade_database(engine, script_location=location)
     if before == head:
         print(f"{shown}: already at revision {head}")
     else:
         print(f"{shown}: upgraded from {before or '(no revision)'} to {head}")
+    keys = study_keys(study_file)
+    with engine.connect() as conn:
+        refusal = id_key_refusal(conn, keys) if keys is not None else None
+        others = _slugs_with_keys(conn) if keys is None else []
+    if refusal:
+        print(f"note: a server will refuse this study until this is done: {refusal}")
+    elif others:
+        print(f"note: {', '.join(others)} began before revision 0002 and keep their Prolific-id key in the "
+              "database; run xai-study check --study FILE for what a server needs to serve them")
     return 0
+
+
+def _slugs_with_keys(conn) -> list[str]:
+    rows = conn.execute(text("SELECT DISTINCT slug FROM studies WHERE id_key IS NOT NULL ORDER BY slug"))
+    return [r[0] for r in rows]
 
 
 def _revision(args) -> int:
@@ -105,18 +112,22 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "revision":
         return _revision(args)
     try:
-        url = resolve_db_url(args.db, study_path=args.study)
-        engine = make_engine(url) if _missing_sqlite_file(url) is None else None
+        database = chosen_database(args)
+        url = database.url
+        print(database.describe())
+        engine = make_engine(url) if missing_sqlite_file(url) is None else None
     except DatabaseConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if engine is None:
-        print(f"error: no database at {_missing_sqlite_file(url)} (set --db, --study or XAI_STUDY_DB_URL); "
+        print(f"error: no database at {missing_sqlite_file(url)} (set --db, --study or XAI_STUDY_DB_URL); "
               "the app creates it when it first opens the study", file=sys.stderr)
         return 1
     shown = migrate.display_url(engine.url)
     try:
-        return (_status if args.action == "status" else _upgrade)(engine, shown, args.migrations)
+        if args.action == "status":
+            return _status(engine, shown, args.migrations)
+        return _upgrade(engine, shown, args.migrations, database.study_file)
     except migrate.SchemaMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,87 @@
+"""Every reason a server refuses a study's database, found without changing anything.
+
+A server (``xai-study serve``, ``streamlit run``) never changes a database's schema: it creates the tables of
+an empty one and otherwise refuses, naming the backup and upgrade commands. ``xai-study check`` and ``serve``
+ask this module *before* anything starts, so that no participant ever meets a server that refuses:
+
+* the schema revision differs from the code's (behind, made before migrations, newer, or foreign tables:
+  :func:`study_app.store.migrate.schema_refusal`);
+* the study began before schema revision 0002 (its Prolific-id key is in the database) and hashes external
+  ids, but the configured key is not ``database`` (:func:`study_app.study.id_key.database_key_message`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from study_app.settings import read_secrets_file
+from study_app.store import make_engine
+from study_app.store.migrate import schema_refusal
+from study_app.study.id_key import IdKeyError, database_key_message, resolve_id_key
+
+
+@dataclass(frozen=True)
+class StudyKeys:
+    """What the refusals need of a study: its id and whether it hashes external ids."""
+
+    slug: str
+    hashes_ids: bool
+
+
+def study_keys(path: str | Path) -> StudyKeys | None:
+    """Read from the study file alone (no images, no models); ``None`` when it cannot be read (the server
+    reports a broken study file itself)."""
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("study", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    slug = table.get("id") if isinstance(table, dict) else None
+    if not isinstance(slug, str) or not slug:
+        return None
+    return StudyKeys(slug, not bool(table.get("keep_external_ids", False)))
+
+
+def keys_in_database(conn: sa.Connection, slug: str) -> bool:
+    """Whether a version of study ``slug`` keeps its external-id key in the database (begun before 0002)."""
+    if "studies" not in sa.inspect(conn).get_table_names():
+        return False
+    query = sa.text("SELECT COUNT(*) FROM studies WHERE slug = :slug AND id_key IS NOT NULL")
+    return bool(conn.execute(query, {"slug": slug}).scalar_one())
+
+
+def id_key_refusal(conn: sa.Connection, study: StudyKeys, *, secrets: Mapping | None = None,
+                   env: Mapping | None = None) -> str | None:
+    if not study.hashes_ids or not keys_in_database(conn, study.slug):
+        return None
+    secrets = read_secrets_file() if secrets is None else secrets
+    try:
+        key = resolve_id_key(needed=False, env=os.environ if env is None else env, secrets=secrets,
+                             secrets_path=None)
+    except IdKeyError:
+        key = None
+    if key is not None and key.in_database:
+        return None
+    return database_key_message(study.slug)
+
+
+def database_refusals(url: str, study: StudyKeys | None = None, *, secrets: Mapping | None = None,
+                      env: Mapping | None = None) -> list[str]:
+    """Why a server would refuse the database at ``url`` for ``study`` (empty: it would not). Reads only."""
+    engine = make_engine(url)
+    try:
+        found = schema_refusal(engine)
+        problems = [str(found)] if found is not None else []
+        if study is not None:
+            with engine.connect() as conn:
+                key = id_key_refusal(conn, study, secrets=secrets, env=env)
+            if key is not None:
+                problems.append(key if not problems else f"After the upgrade: {key}")
+        return problems
+    finally:
+        engine.dispose()
