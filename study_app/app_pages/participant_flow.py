@@ -78,8 +78,9 @@ def show_progress(step) -> None:
                     text=_("Progress: step {step} of {total}").format(step=min(answered + 1, total), total=total))
 
 
-def draw_step(step, engine, submission: Submission) -> None:
-    """Draw ``step``; its submit buttons store the answer through ``submission`` when clicked."""
+def draw_step(step, engine, submission: Submission, run: str = done.PARTICIPANT) -> None:
+    """Draw ``step``; its submit buttons store the answer through ``submission`` when clicked. ``run``: a
+    participant's, a pilot's or the researcher's preview (the end pages differ: see :mod:`.steps.done`)."""
     if step.kind == CONSENT:
         consent.render(step, engine.study, submission)
     elif step.kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
@@ -89,9 +90,9 @@ def draw_step(step, engine, submission: Submission) -> None:
     elif step.kind == TRIAL:
         trial.render(step, submission)
     elif step.kind == DONE:
-        done.render(step, engine.study)
+        done.render(step, engine.study, run)
     elif step.kind == SCREENED_OUT:
-        done.render_screened_out(engine.study)
+        done.render_screened_out(engine.study, run)
     else:
         raise ValueError(f"unknown step kind {step.kind!r}")
 
@@ -147,9 +148,9 @@ def offer_withdrawal(engine, token: str) -> None:
             engine, token)
 
 
-def show_ended(kind: str, study) -> None:
+def show_ended(kind: str, study, run: str = done.PARTICIPANT) -> None:
     if kind == DECLINED:
-        done.render_declined(study)
+        done.render_declined(study, run)
     else:
         st.title(_("You have withdrawn"))
         st.markdown(_("Your answers have been deleted. Thank you for your time; you can close this page."))
@@ -176,9 +177,10 @@ def _participant_run(built: dict) -> None:
                           "research team there."))
             return
         use_language(engine.study.language)
+        run = done.PILOT if PILOT_PARAM in st.query_params and is_pilot_run(engine) else done.PARTICIPANT
         ended = st.session_state.get(ENDED)
         if ended:
-            show_ended(ended, engine.study)
+            show_ended(ended, engine.study, run)
             return
         known = st.session_state.pop(NEXT_STEP, None)
         if known is not None and known[0] == st.session_state.get(state_keys.PARTICIPANT_TOKEN):
@@ -187,12 +189,12 @@ def _participant_run(built: dict) -> None:
             token, step = participant_and_step(engine)
         built["kind"] = step.kind
         built["submitted"] = st.session_state.pop(SUBMITTED, False)
-        if PILOT_PARAM in st.query_params and is_pilot_run(engine):
+        if run == done.PILOT:
             st.info(_("Pilot run: your answers are stored flagged as a pilot and left out of the study's "
                       "data and balance."), icon=":material/science:")
         if step.kind not in (CONSENT, DONE, SCREENED_OUT):
             show_progress(step)
-        draw_step(step, engine, Submission(step.step_id, partial(store_answer, engine, token, step)))
+        draw_step(step, engine, Submission(step.step_id, partial(store_answer, engine, token, step)), run)
         show_notice(step.step_id)
         if step.kind not in (CONSENT, DONE, SCREENED_OUT):
             offer_withdrawal(engine, token)

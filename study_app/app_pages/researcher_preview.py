@@ -8,19 +8,21 @@ the real flow with stored (flagged) answers, use the pilot link on the Progress 
 import streamlit as st
 
 from study_app.app_pages.participant_flow import draw_step, show_progress
+from study_app.app_pages.steps import done
 from study_app.study.preview import preview_plan, stage_labels
 from study_app.ui.language import use_language
 from study_app.ui.researcher_frame import researcher_page
 from study_app.ui.submission import Submission, show_notice
 
-STAGE_KEY = "preview_stage"
+PICKER_KEY = "preview_step_picker"  # one key for the picker's whole life: a key that changed with the step
+# made Streamlit draw a new widget on the run after a pick, which dropped every second choice
 NOTICE_KEY = "preview_submitted"
 NOT_STORED = "Preview: the last answer was accepted by the form but not stored. This is the next step."
 
 
 def _next(stages: int, answer: dict) -> None:
-    """The submit callback: store nothing, move the preview on, say so on the next step."""
-    st.session_state[STAGE_KEY] = min(st.session_state.get(STAGE_KEY, 0) + 1, stages - 1)
+    """The submit callback: store nothing, move the preview on (the picker with it), say so on the next step."""
+    st.session_state[PICKER_KEY] = min(st.session_state.get(PICKER_KEY, 0) + 1, stages - 1)
     st.session_state[NOTICE_KEY] = True
 
 
@@ -34,15 +36,15 @@ if engine is not None:
                               help="A participant's draw of images and order; change it to see another.")
     plan = preview_plan(engine, int(condition), int(seed))
     labels = stage_labels(plan)
-    stage = min(st.session_state.get(STAGE_KEY, 0), len(labels) - 1)
-    chosen = st.selectbox("Step", range(len(labels)), index=stage, format_func=labels.__getitem__,
-                          key=f"preview_step_picker:{stage}")
-    st.session_state[STAGE_KEY] = chosen
-    st.info("Preview: nothing you answer here is stored, and no participant is created.", icon=":material/visibility:")
+    if st.session_state.get(PICKER_KEY, 0) >= len(labels):  # another condition or seed with fewer steps
+        st.session_state[PICKER_KEY] = len(labels) - 1
+    chosen = st.selectbox("Step", range(len(labels)), format_func=labels.__getitem__, key=PICKER_KEY)
+    st.info("Preview: nothing you answer here is stored, no participant is created, and the end page sends "
+            "nobody to the recruitment site.", icon=":material/visibility:")
     if st.session_state.pop(NOTICE_KEY, False):
         st.success(NOT_STORED, icon=":material/check:")
     st.divider()
     step = engine.step_at(plan, chosen)
     show_progress(step)
-    draw_step(step, engine, Submission(step.step_id, lambda answer: _next(len(labels), answer)))
+    draw_step(step, engine, Submission(step.step_id, lambda answer: _next(len(labels), answer)), done.PREVIEW)
     show_notice(step.step_id)

@@ -1,5 +1,9 @@
 """Completion: the code to paste into the recruitment site, and the way back to it (by itself after a
-pause, with a link as the fallback)."""
+pause, with a link as the fallback).
+
+Only a real participant's run gets either. A pilot run (the pilot link) is not a submission on the recruitment
+site, so it ends on its own page with no code; the researcher's Preview shows where a participant would be
+sent, and sends nobody anywhere."""
 
 from __future__ import annotations
 
@@ -9,9 +13,22 @@ from study_app.study.completion import COMPLETED, NO_CONSENT, SCREENED_OUT, outc
 from study_app.ui.browser import return_after
 from study_app.ui.language import _, current, ngettext
 
+PARTICIPANT, PILOT, PREVIEW = "participant", "pilot", "preview"  # who is at the end page
 
-def show_way_back(study, outcome: str) -> None:
-    """The outcome's code, and the return to the recruitment site when the study gives an address."""
+
+def show_way_back(study, outcome: str, run: str = PARTICIPANT) -> None:
+    """The outcome's code, and the return to the recruitment site when the study gives an address (``run``:
+    :data:`PARTICIPANT`; a :data:`PILOT` gets neither, a :data:`PREVIEW` is told what a participant gets)."""
+    if run == PILOT:
+        st.info(_("Pilot run finished. A pilot is not a submission: there is no completion code to enter, "
+                  "and you are not sent back to the recruitment site."), icon=":material/science:")
+        return
+    if run == PREVIEW:
+        url = return_url(study, outcome)
+        where = f"sent to `{url}` after {study.redirect_seconds:g} s" if url else "not sent anywhere (no redirect_url)"
+        st.info(f"Preview: a participant sees the code `{outcome_code(study, outcome) or '(none)'}` and is {where}. "
+                "Nothing is sent from this preview.", icon=":material/visibility:")
+        return
     code = outcome_code(study, outcome)
     if code:
         st.markdown(_("Your completion code:"))
@@ -33,21 +50,21 @@ def show_way_back(study, outcome: str) -> None:
     st.link_button(label, url, type="primary")
 
 
-def render(step, study) -> None:
+def render(step, study, run: str = PARTICIPANT) -> None:
     st.title(_("Thank you!"))
     st.markdown(_("You have completed the study. Your answers are saved."))
-    show_way_back(study, COMPLETED)
+    show_way_back(study, COMPLETED, run)
 
 
-def render_screened_out(study) -> None:
+def render_screened_out(study, run: str = PARTICIPANT) -> None:
     st.title(_("Thank you for your time"))
     st.markdown(_("This study is looking for answers that follow its instructions closely, so it ends here "
                   "for you. Your time is appreciated; please return to the recruitment site with the code "
                   "below."))
-    show_way_back(study, SCREENED_OUT)
+    show_way_back(study, SCREENED_OUT, run)
 
 
-def render_declined(study) -> None:
+def render_declined(study, run: str = PARTICIPANT) -> None:
     st.title(_("Thank you"))
     st.markdown(_("You chose not to take part. Nothing about you has been stored."))
-    show_way_back(study, NO_CONSENT)
+    show_way_back(study, NO_CONSENT, run)
