@@ -7,6 +7,16 @@ Like the seed study, the set mixes images that are clearly right (high confidenc
 wrong (the model hesitated) and unreasonably wrong (confidently wrong). The choice is deterministic
 (seeded) and written to ``<out>/MANIFEST.csv`` with the source file, true label, prediction and
 category, so that anyone can see why an image is in the demo.
+
+A decision task's pool (``--decision``) draws each participant's AI-wrong and AI-right trials, all with advice
+at least ``min_ai_confidence`` confident (``--min-confidence``). It takes up to ``--wrong`` such wrong images,
+drawn at random per true class (errors of every kind, not only the commonest confusion), and fills ``--n`` with
+right ones drawn the same way among those above the floor, so that the AI's confidence on the right trials is
+what it is on any image, not only the surest:
+
+    python demo/select_stimuli.py --checkpoint checkpoints/mri_decision_resnet18 \
+        --images ../shared/data/mri/test --out demo/stimuli/mri-decision --decision --min-confidence 0.55 \
+        --n 24 --wrong 12
 """
 
 from __future__ import annotations
@@ -26,6 +36,17 @@ from trainers.images import open_rgb  # noqa: E402
 from trainers.predict import predict_topk  # noqa: E402
 
 
+def _round_robin(rows: list[dict], class_names, n: int) -> list[dict]:
+    """Up to ``n`` of ``rows``, one per true class in turn, each class's in the order given."""
+    per_class = {c: [r for r in rows if r["true"] == c] for c in class_names}
+    chosen: list[dict] = []
+    while len(chosen) < n and any(per_class.values()):
+        for c in class_names:
+            if per_class[c] and len(chosen) < n:
+                chosen.append(per_class[c].pop(0))
+    return chosen
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True)
@@ -34,6 +55,8 @@ def main() -> None:
     p.add_argument("--n", type=int, default=12)
     p.add_argument("--wrong", type=int, default=4, help="how many misclassified images to include")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--decision", action="store_true", help="a decision task's pool (see above)")
+    p.add_argument("--min-confidence", type=float, default=0.0, help="with --decision: the task's min_ai_confidence")
     a = p.parse_args()
 
     ck = load_checkpoint(a.checkpoint)
@@ -44,21 +67,19 @@ def main() -> None:
         rows.append({"path": path, "true": ck.class_names[label], "pred": pred.label, "prob": pred.prob})
     rng = random.Random(a.seed)
     rng.shuffle(rows)
-    wrong = sorted((r for r in rows if r["pred"] != r["true"]), key=lambda r: -r["prob"])
-    # half confidently wrong ("unreasonably"), half hesitantly wrong ("reasonably")
+    floor = a.min_confidence if a.decision else 0.0
+    wrong = sorted((r for r in rows if r["pred"] != r["true"] and r["prob"] >= floor), key=lambda r: -r["prob"])
     n_wrong = min(a.wrong, len(wrong))
-    chosen_wrong = wrong[: (n_wrong + 1) // 2] + wrong[::-1][: n_wrong // 2]
+    if a.decision:  # round-robin over the true classes (at random within each): errors of every kind
+        chosen_wrong = _round_robin(wrong, ck.class_names, n_wrong)
+    else:  # half confidently wrong ("unreasonably"), half hesitantly wrong ("reasonably")
+        chosen_wrong = wrong[: (n_wrong + 1) // 2] + wrong[::-1][: n_wrong // 2]
     for r in chosen_wrong:
         r["category"] = "unreasonably_wrong" if r["prob"] >= 0.8 else "reasonably_wrong"
-    right = [r for r in rows if r["pred"] == r["true"] and r["prob"] >= 0.8]
-    per_class = {c: [r for r in right if r["true"] == c] for c in ck.class_names}
-    chosen_right: list[dict] = []
-    while len(chosen_right) < a.n - len(chosen_wrong) and any(per_class.values()):
-        for c in ck.class_names:  # round-robin keeps classes balanced
-            if per_class[c] and len(chosen_right) < a.n - len(chosen_wrong):
-                r = per_class[c].pop(0)
-                r["category"] = "clearly_right"
-                chosen_right.append(r)
+    right = [r for r in rows if r["pred"] == r["true"] and r["prob"] >= (floor if a.decision else 0.8)]
+    chosen_right = _round_robin(right, ck.class_names, a.n - len(chosen_wrong))  # classes balanced, at random
+    for r in chosen_right:
+        r["category"] = "right" if a.decision and r["prob"] < 0.8 else "clearly_right"
     chosen = chosen_right + chosen_wrong
     for c in ck.class_names:  # replace the images; README.md (licences) and other notes stay
         shutil.rmtree(a.out / c, ignore_errors=True)
@@ -91,7 +112,8 @@ def main() -> None:
         if len(kept) != len(keep):
             sys.exit(f"{sources} lacks {len(keep) - len(kept)} of the chosen files: attribution incomplete")
     acc = sum(r["pred"] == r["true"] for r in rows) / len(rows)
-    print(f"{len(rows)} candidates, model accuracy {acc:.3f}; chose {len(chosen_right)} right and "
+    above = f" ({len(wrong)} wrong at confidence >= {floor:.2f})" if a.decision else ""
+    print(f"{len(rows)} candidates, model accuracy {acc:.3f}{above}; chose {len(chosen_right)} right and "
           f"{len(chosen_wrong)} wrong into {a.out}")
 
 

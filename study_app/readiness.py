@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from study_app.maps.coverage import missing_cache_entries
+from study_app.serve.refusals import StudyKeys, database_refusals
 from study_app.settings import (
     ENV_PASSWORD,
     ENV_REPLICAS,
@@ -34,10 +35,11 @@ from study_app.settings import (
     resolve_settings,
 )
 from study_app.store import make_engine, resolve_db_url
-from study_app.store.migrate import schema_state, upgrade_command
+from study_app.store.migrate import schema_state
 from study_app.study import load_study
 from study_app.study.completion import OUTCOMES, outcome_code, redirect_warnings
 from study_app.study.decision import pool_verdicts
+from study_app.study.placebo import placebo_problems
 from study_app.study.predictions import predict_study
 from trainers.checkpoint import load_checkpoint
 
@@ -162,7 +164,7 @@ def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]
     if any(t.decision is not None for t in study.tasks):
         checks.append(_guard("decision trials drawable", lambda: _decision_pools(study, holder)))
     checks.append(_guard("attribution cache complete", lambda: _cache_complete(study, holder.get("predictions"))))
-    checks.append(_guard("database reachable", lambda: _database(settings, db_url)))
+    checks.append(_guard("database reachable, nothing a server refuses", lambda: _database(settings, db_url, study)))
     return checks
 
 
@@ -187,12 +189,14 @@ def _load_checkpoints(study) -> str:
 
 
 def _decision_pools(study, holder: dict) -> str:
-    """Whether each decision task's stimuli hold the AI-wrong and AI-right images its share asks for."""
+    """Whether each decision task's stimuli hold the AI-wrong and AI-right images its share asks for, and can
+    supply its placebo (naming the field otherwise)."""
     holder["predictions"] = predict_study(study)
     verdicts = pool_verdicts(study, holder["predictions"])
-    bad = [v for v in verdicts if not v.ok]
+    bad = [f"not enough stimuli for {v.describe()}" for v in verdicts if not v.ok]
+    bad += [str(e) for e in placebo_problems(study)]  # "<file>: tasks[i].placebo: ..."
     if bad:
-        raise LookupError("; ".join(f"not enough stimuli for {v.describe()}" for v in bad))
+        raise LookupError("; ".join(bad))
     return "; ".join(f"enough: {v.describe()}" for v in verdicts)
 
 
@@ -212,22 +216,22 @@ def _default_db_url(settings: AppSettings) -> str:
         return f"unusable: {exc}"
 
 
-def _database(settings: AppSettings, db_url: str | None) -> str:
+def _database(settings: AppSettings, db_url: str | None, study=None) -> str:
+    """Reachable, and nothing a server would refuse (:mod:`study_app.serve.refusals`): every such condition
+    is a FAIL here, so "READY" never meets a server that refuses the study."""
     url = db_url or resolve_db_url(study_path=settings.study_file)
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-            tables = set(inspect(conn).get_table_names())
         revision, head = schema_state(engine)
     finally:
         engine.dispose()
     shown = engine.url.render_as_string(hide_password=True)
-    if revision is None and tables:
-        raise RuntimeError(f"{shown} was made before schema migrations; back it up, then run: {upgrade_command(url)}")
-    if revision is not None and revision != head:
-        raise RuntimeError(f"{shown} is at schema revision {revision}, this release needs {head}; back it up, "
-                           f"then run: {upgrade_command(url)}")
+    keys = StudyKeys(study.id, not study.keep_external_ids) if study is not None else None
+    problems = database_refusals(url, keys, secrets=read_secrets_file())
+    if problems:
+        raise RuntimeError(" ".join(problems))
     return f"{shown} (schema {head})" if revision else f"{shown} (empty: tables are created on first use)"
 
 

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from study_app.explain.cache import file_content_sha256
 from study_app.explain.render import MapDescription
 from study_app.explain.sanity import RANDOMIZED_SUFFIX, randomized_copy
 from study_app.explain.service import ExplanationService
@@ -28,7 +29,9 @@ PNG_CACHE_ENTRIES = 2048
 
 @dataclass(frozen=True)
 class MapRequest:
-    """One map: ``target_index`` is the class explained (resolved by the plan or by the caller)."""
+    """One map: ``target_index`` is the class explained (resolved by the plan or by the caller). The attribution
+    is computed on ``image_path`` and drawn over ``photo_path``; ``None`` (always, but for a decision placebo
+    from another image): over ``image_path`` itself."""
 
     checkpoint: str
     image_path: str
@@ -37,14 +40,29 @@ class MapRequest:
     target_index: int
     randomized_model: bool
     label: str
+    photo_path: str | None = None
 
     @classmethod
-    def of(cls, checkpoint: str, image_path: str, shown, target_index: int | None = None) -> MapRequest:
+    def of(cls, checkpoint: str, image_path: str, shown, target_index: int | None = None,
+           photo_path: str | None = None) -> MapRequest:
         index = shown.target_index if target_index is None else target_index
         if index is None:
             raise ValueError(f"map {shown.key!r}: the class to explain is not resolved (no target_index)")
+        photo = None if photo_path is None or str(photo_path) == str(image_path) else str(photo_path)
         return cls(str(checkpoint), str(image_path), shown.name, tuple(sorted(dict(shown.params).items())),
-                   int(index), bool(shown.randomized_model), shown.label)
+                   int(index), bool(shown.randomized_model), shown.label, photo)
+
+    @classmethod
+    def on_trial(cls, checkpoint: str, trial_image_path: str, shown) -> MapRequest:
+        """A trial's map: computed on the map's own image where it has one (a decision placebo from another
+        image), else on the trial's, and always drawn over the trial's image. The one rule for the engine's
+        record and the page alike."""
+        return cls.of(checkpoint, shown.image_path or trial_image_path, shown, photo_path=trial_image_path)
+
+    @property
+    def drawn_over(self) -> str:
+        """The image file under the map."""
+        return self.photo_path or self.image_path
 
 
 @dataclass(frozen=True)
@@ -58,7 +76,8 @@ class ServedMap:
     cache_key: str  # the attribution-cache entry it was rendered from
     map_sha256: str  # of the float map in that entry
     checkpoint_sha256: str
-    image_sha256: str
+    image_sha256: str  # of the image the attribution was computed on
+    photo_sha256: str  # of the image drawn under the map (the trial's own, also for a placebo from another image)
     target_index: int
     target_label: str
     faithfulness: dict | None  # scores stored with the entry when it was served, if any
@@ -144,18 +163,20 @@ class StudyMapService:
     def serve_step(self, step) -> list[ServedMap]:
         """The maps of a plan's trial step (:class:`study_app.study.plan.TrialStep`), in order: what the engine
         records as shown, and what the page then draws from memory."""
-        return [self.get_or_compute(MapRequest.of(step.checkpoint, m.image_path or step.image_path, m.shown()))
-                for m in step.maps]  # a map's own image: a decision placebo from another image
+        return [self.get_or_compute(MapRequest.on_trial(step.checkpoint, step.image_path, m.shown()))
+                for m in step.maps]
 
     def _serve(self, request: MapRequest) -> ServedMap:
         ckpt, image, method, params = self._call(request)
         explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index)
-        rendered = self.service.render(ckpt, image, explanation, method_label=request.label)
+        # Drawn over the trial's image in the one renderer: a placebo from another image looks like a real map.
+        rendered = self.service.render(ckpt, request.drawn_over, explanation, method_label=request.label)
         return self._remember(request, ServedMap(
             png=rendered.png, alt_text=rendered.alt_text, description=rendered.description,
             png_sha256=hashlib.sha256(rendered.png).hexdigest(),
             cache_key=explanation.key, map_sha256=explanation.map_sha256,
             checkpoint_sha256=explanation.checkpoint_sha256, image_sha256=explanation.image_sha256,
+            photo_sha256=file_content_sha256(request.drawn_over),
             target_index=explanation.target, target_label=explanation.target_label,
             faithfulness=dict(explanation.faithfulness) if explanation.faithfulness else None,
         ))

@@ -30,6 +30,8 @@ from study_app.study import quality
 from study_app.study.plan import Plan
 from study_app.study.quality import QualityRules, participant_quality, trial_quality
 from study_app.study.screening import COMPREHENSION
+from study_app.study.showing import planned_target_label
+from study_app.study.steps import ARM_PLACEBO
 
 NO_RULES = QualityRules()  # no minimum time: ``too_fast`` stays empty unless the study sets one
 
@@ -77,7 +79,8 @@ def _cell(value):
 
 
 def write_csv(path: str | Path, rows: Iterable[Mapping], columns: list[str]) -> int:
-    """Write UTF-8 CSV atomically (a crash never leaves half a file); returns the row count."""
+    """Write UTF-8 CSV atomically (a crash never leaves half a file), owner-only (``mkstemp``: 0600);
+    returns the row count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -118,6 +121,11 @@ def _shown_columns(shown: list[ShownTrial], row: dict) -> None:
     maps = {m.column: m for record in shown for m in record.maps}
     if not maps:
         return
+    labels = list(dict.fromkeys(m.target_label for m in maps.values() if m.target_label))  # as served
+    if labels:
+        row["map_targets"] = ";".join(labels)
+    if len(labels) == 1:  # the class the maps explain (a version-3 placebo explained another image's class)
+        row["target_label"] = labels[0]
     fields = {"map_cache_key": "cache_key", "map_sha256": "map_sha256", "png_sha256": "png_sha256"}
     metrics = sorted({metric for m in maps.values() for metric in (m.faithfulness or {})})
     if len(maps) == 1:
@@ -131,8 +139,9 @@ def _shown_columns(shown: list[ShownTrial], row: dict) -> None:
         row[f"faithfulness_{metric}"] = {key: (m.faithfulness or {}).get(metric) for key, m in maps.items()}
 
 
-def _decision_columns(first, answers: list, row: dict) -> None:
-    """A decision trial's arm and how its advice was given (placebo source included), and both answers' times
+def _decision_columns(first, maps: list, answers: list, row: dict) -> None:
+    """A decision trial's arm and how its advice was given (placebo source, method and the image its map was
+    computed on: ``placebo_image_id`` and ``placebo_image_sha256``, for ``other_image``), and both answers' times
     under their phase names even when the trial had one phase (``response_time_ms_final``). The answers
     themselves are ``answer_initial``/``answer_final``, ``answer_confidence_initial``/``_final`` and, on
     request, ``answer_advice_requested`` and ``answer_advice_requested_ms`` (from the step being shown)."""
@@ -141,7 +150,8 @@ def _decision_columns(first, answers: list, row: dict) -> None:
         return
     row.update(arm=advice.arm, decision_variant=advice.variant, advice_on_request=advice.on_request,
                placebo_source=advice.placebo_source, placebo_method=advice.placebo_method,
-               placebo_image_id=advice.placebo_image_id)
+               placebo_image_id=advice.placebo_image_id,
+               placebo_image_sha256=next((m.image_sha256 for m in maps if m.key == ARM_PLACEBO and m.image_id), None))
     for a in answers:
         row[f"response_time_ms_{a.phase}"] = a.response_time_ms
 
@@ -182,7 +192,8 @@ def response_rows(repository: Repository, record: StudyRecord, *, include_pilot:
             "methods": ";".join(dict.fromkeys(m.key for m in methods)) or "none",
             "method_names": ";".join(dict.fromkeys(m.name for m in methods)),
             "method_params": {m.key: m.params for m in methods} or None,
-            "map_targets": ";".join(m.target for m in methods if m.target) or None,
+            "map_targets": ";".join(dict.fromkeys(t for s in steps for m in s.maps
+                                                  if (t := planned_target_label(s, m)))) or None,
             "randomized_model": any(m.randomized_model for m in methods),
             "checkpoint": first and first.checkpoint, "checkpoint_sha256": first and first.checkpoint_sha256,
             "is_attention_check": any(a.is_attention_check for a in answers),
@@ -199,7 +210,7 @@ def response_rows(repository: Repository, record: StudyRecord, *, include_pilot:
             if len(answers) > 1:
                 row[f"response_time_ms_{a.phase}"] = a.response_time_ms
         _shown_columns(shown.get((pid, trial_index), []), row)
-        _decision_columns(first, answers, row)
+        _decision_columns(first, methods, answers, row)
         row.update(trial_quality(row["response_time_ms"], _summed_signals(answers), rules))
         if include_pilot:
             row["pilot"] = participant.pilot
@@ -292,15 +303,28 @@ class ExportResult:
     audit_path: Path | None = None
 
 
+def relative_checkpoint(path: str | None, study_dir: str | Path | None) -> str | None:
+    """The checkpoint folder relative to the study file's folder (``checkpoint_sha256`` beside it says which
+    weights), so an export names no path of the server's; as stored without ``study_dir``."""
+    if not path or study_dir is None or not Path(path).is_absolute():
+        return path
+    return Path(os.path.relpath(path, Path(study_dir).resolve())).as_posix()
+
+
 def export_study(repository: Repository, records: list[StudyRecord], responses_path: str | Path,
                  participants_path: str | Path, *, now: dt.datetime | None = None, audit_path: str | Path | None = None,
-                 actor: str = "cli", include_pilot: bool = False, rules: QualityRules = NO_RULES) -> ExportResult:
-    """Write both CSVs for the given study versions, log an ``export`` event for each version and an entry
-    in the researcher audit log, then (with ``audit_path``) the audit log itself, this export included."""
+                 actor: str = "cli", include_pilot: bool = False, rules: QualityRules = NO_RULES,
+                 study_dir: str | Path | None = None) -> ExportResult:
+    """Write both CSVs (owner-only, like every file with participants' data) for the given study versions, log
+    an ``export`` event for each version and an entry in the researcher audit log, then (with ``audit_path``)
+    the audit log itself, this export included. ``study_dir``: the study file's folder, which the
+    ``checkpoint`` column is relative to (:func:`relative_checkpoint`)."""
     now = now or dt.datetime.now(dt.UTC)
     responses, participants = [], []
     for record in records:
         rows = response_rows(repository, record, include_pilot=include_pilot, rules=rules)
+        for row in rows:
+            row["checkpoint"] = relative_checkpoint(row.get("checkpoint"), study_dir)
         responses += rows
         participants += participant_rows(repository, record, include_pilot=include_pilot, rules=rules,
                                          trial_rows=rows)

@@ -100,6 +100,10 @@ class ShownMapRecord:
     map_sha256: str | None = None
     checkpoint_sha256: str | None = None  # of the model that made the map (the randomised control's differs)
     faithfulness: dict | None = None
+    target_label: str | None = None  # the class the map explains (``target_index``'s name)
+    image_id: str | None = None  # the image the map was computed on when not the trial's (a decision placebo)
+    image_sha256: str | None = None  # of the image the map was computed on (served)
+    photo_sha256: str | None = None  # of the image drawn under the map (served): the trial's own
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,16 @@ class StageWrites:
             ).all()
             return {r.question_id: json.loads(r.answer_json) for r in rows}
 
+    def trial_answer(self, participant_id: int, trial_index: int, phase: str) -> dict | None:
+        """One participant's stored answer to one phase of a trial (a decision trial's first answer), or ``None``."""
+        with self._reads.begin() as session:
+            text = session.scalar(
+                select(ResponseRow.answer_json)
+                .where(ResponseRow.participant_id == participant_id, ResponseRow.trial_index == trial_index,
+                       ResponseRow.phase == phase)
+            )
+            return None if text is None else json.loads(text)
+
     def event_count(self, participant_id: int, kind: str) -> int:
         """How many events of ``kind`` this participant has in the log (e.g. comprehension retries)."""
         with self._reads.begin() as session:

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from study_app.study.errors import StudyFileError
+from study_app.study.placebo import choose_source, require_placebos
 from study_app.study.predictions import TaskPredictions
 from study_app.study.schema import DecisionConfig, Study, TaskConfig
 from study_app.study.steps import (
@@ -166,7 +167,9 @@ def pool_verdicts(study: Study, predictions: Mapping[str, TaskPredictions]) -> l
 
 
 def require_pools(study: Study, predictions: Mapping[str, TaskPredictions]) -> None:
-    """Raises :class:`StudyFileError` naming the task's ``ai_wrong_share`` when its stimuli cannot satisfy it."""
+    """Raises :class:`StudyFileError` naming the task's ``ai_wrong_share`` when its stimuli cannot satisfy it,
+    or its ``placebo`` when they cannot supply the placebo (:func:`study_app.study.placebo.placebo_problems`)."""
+    require_placebos(study)
     for verdict in pool_verdicts(study, predictions):
         if not verdict.ok:
             raise StudyFileError(study.source, verdict.field, "the stimuli cannot satisfy this design: "
@@ -193,13 +196,11 @@ def draw_trials(task: TaskConfig, preds: TaskPredictions, condition: int, *, wit
         chosen = [arms[(condition + j) % k] for j in range(len(picks))]
     else:
         chosen = [arms[condition % k]] * len(picks)
-    pool = sorted(wrong + right)
     trials = []
     for image_id, arm in zip(picks, chosen, strict=True):
         other = None
-        if arm == ARM_PLACEBO and cfg.placebo_source == PLACEBO_OTHER_IMAGE:
-            others = [i for i in pool if i != image_id] or [image_id]
-            other = rng.choice(others)
+        if arm == ARM_PLACEBO and cfg.placebo_source == PLACEBO_OTHER_IMAGE:  # never the shown image itself
+            other = choose_source(task, preds, image_id, rng)
         trials.append(DrawnTrial(image_id, arm, other))
     rng.shuffle(trials)
     return trials

@@ -45,10 +45,10 @@ from study_app.study.steps import (
     PHASE_TRUST,
     PLACEBO_RANDOMIZED,
     RATE,
-    TWO_STEP,
     VERIFICATION,
     VERIFICATION_DECISIONS,
     Question,
+    asks_first,
 )
 
 # English msgids: the trial page shows them in the study's language.
@@ -175,14 +175,18 @@ def _planned_maps(study: Study, task: TaskConfig, preds: TaskPredictions, stim: 
 
 def _placebo_map(study: Study, task: TaskConfig, preds: TaskPredictions, stim: Stimulus,
                  other: Stimulus | None) -> tuple[PlannedMap, ...]:
-    """The placebo arm's map, keyed ``placebo`` and labelled as its method: the method on the weight-randomised
-    model (source ``randomized_model``), or the method's map of ``other`` explaining its own prediction."""
+    """The placebo arm's map (:mod:`study_app.study.placebo`), keyed ``placebo`` and labelled as its method,
+    explaining the class the trial's advice names (the model's prediction on ``stim``) and drawn over ``stim``:
+    the method on the weight-randomised model (source ``randomized_model``), or the method's map of ``other``,
+    another stimulus, for that class (``other_image``; its image is the map's own)."""
     m = study.method(task.decision.placebo_method)
     if task.decision.placebo_source == PLACEBO_RANDOMIZED:
         m, source = replace(m, randomized_model=True), stim
+    elif other is None or other.image_id == stim.image_id:
+        raise ValueError(f"task {task.name}: the placebo of {stim.image_id} needs another stimulus's map")
     else:
-        source = other or stim
-    index = _class_index(task, preds, preds.by_image[source.image_id].label)
+        source = other
+    index = _class_index(task, preds, preds.by_image[stim.image_id].label)
     own = source is stim
     return (PlannedMap(key=ARM_PLACEBO, name=m.name, label=m.label, params=dict(m.params),
                        randomized_model=m.randomized_model, target_index=index,
@@ -264,7 +268,7 @@ def _task_trials(study: Study, task: TaskConfig, items: dict[str, list[str]], pr
         prediction = None if arm == ARM_HUMAN else _model_view(preds.by_image[image_id]).trimmed(1)
         options = tuple(preds.class_names or task.class_names)
         final = replace(step(image_id, [arm], "test", PHASE_FINAL, prediction, maps, options), advice=advice)
-        if cfg.variant != TWO_STEP or arm == ARM_HUMAN:
+        if not asks_first(arm, cfg.variant):
             return [final]
         return [replace(step(image_id, [arm], "test", PHASE_INITIAL, None, (), options), advice=advice), final]
 

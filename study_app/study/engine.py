@@ -45,7 +45,7 @@ from study_app.study.steps import (
     WITHDRAWN,
     Step,
 )
-from study_app.study.views import normalise_external_ids, trial_spec
+from study_app.study.views import normalise_external_ids, trial_spec, with_first_answer
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_PENDING = 100_000
@@ -376,7 +376,7 @@ class StudyEngine:
             if participant.stage_shown_at is None or seen is None or now - seen >= LAST_SEEN_RESOLUTION:
                 first = participant.stage_shown_at is None
                 self.repository.mark_shown(participant.id, stage, now, self._shown(plan, stage) if first else None)
-        return self.step_at(plan, stage)
+        return with_first_answer(self.step_at(plan, stage), lambda *at: self.repository.trial_answer(participant.id, *at))
 
     def step_at(self, plan: StagePlan, stage: int) -> Step:
         """What stage ``stage`` of ``plan`` shows (reads and writes nothing: the researcher's preview uses it)."""

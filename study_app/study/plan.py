@@ -67,7 +67,8 @@ class PlannedMap:
         target_index: The class index the map explains (``None`` only in version-1 plans without class names).
         cache_key: The attribution-cache key the map is served from (``None`` in version-1 plans).
         image_id, image_path, image_sha256: The image the map was computed on when it is not the step's (a
-            decision placebo from another image); ``None``: the step's image.
+            decision placebo from another image); ``None``: the step's image. Every map is drawn over the
+            step's image all the same (:meth:`study_app.maps.service.MapRequest.on_trial`).
     """
 
     key: str
@@ -103,7 +104,8 @@ class Advice:
         on_request: The advice shows only when the participant asks for it (final phase).
         placebo_source: ``randomized_model`` or ``other_image`` on placebo trials, else ``None``.
         placebo_method: The method key whose map the placebo shows.
-        placebo_image_id: The other image whose map the placebo shows (``other_image``).
+        placebo_image_id: The other image whose map (for the class the advice names) the placebo shows over
+            the trial's image (``other_image``); ``None`` for ``randomized_model`` (the trial's image).
     """
 
     arm: str

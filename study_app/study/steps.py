@@ -53,6 +53,13 @@ PLACEBO_RANDOMIZED = "randomized_model"  # the placebo method's map on the weigh
 PLACEBO_OTHER_IMAGE = "other_image"  # the placebo method's map of another stimulus of the task
 PLACEBO_SOURCES = (PLACEBO_RANDOMIZED, PLACEBO_OTHER_IMAGE)
 
+
+def asks_first(arm: str, variant: str) -> bool:
+    """Whether a decision trial asks the participant's own answer before the advice (two-step, an arm with
+    advice); otherwise its ``final`` phase is its only answer."""
+    return variant == TWO_STEP and arm != ARM_HUMAN
+
+
 # Answers the ``rate`` protocol accepts for "did this explanation help you understand the prediction?".
 EFFECT_OPTIONS = ("helped", "no_effect", "hurt")
 VERIFICATION_DECISIONS = ("accept", "reject")
@@ -156,6 +163,11 @@ class TrialSpec:
             the setting existed).
         advice_on_request: Decision ``final`` phase: the advice (``prediction`` and ``methods``) stays
             hidden until the participant asks for it; the answer says whether and when they did.
+        sole_answer: Decision ``final`` phase that is the trial's only answer (the human arm, the one-step
+            variant, attention checks): asked as the participant's answer, not as a final one.
+        first_answer: Decision ``final`` phase of a two-step trial: the participant's own answer before the
+            advice, with ``first_confidence``, shown above the advice; ``None`` where the engine did not add it
+            (the researcher's preview).
     """
 
     index: int
@@ -177,6 +189,9 @@ class TrialSpec:
     scale: tuple[int, int] = (1, 7)
     clinical_notice: bool | None = None
     advice_on_request: bool = False
+    sole_answer: bool = False
+    first_answer: str | None = None
+    first_confidence: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The decision protocol's widgets: the advice behind a request button, and the answer form of each phase.
 
 Answer shapes follow :mod:`study_app.study.answers`: ``{"initial": class, "confidence_initial": n}`` before the
-advice, ``{"final": class, "confidence_final": n}`` with it. Where the study gives the advice on request
+advice, ``{"final": class, "confidence_final": n}`` with it, and where a trial asks only once (the human arm, the
+one-step variant) its one answer is stored as ``final`` too, labelled "Your answer". The final phase of a two-step
+trial shows the first answer above the advice. Where the study gives the advice on request
 (Buçinca et al. 2021), the page shows the image and a button; the click's time, in milliseconds from the
 step's first drawing in this browser session, goes into the final answer (``advice_requested_ms``), and
 ``advice_requested`` says whether the participant asked at all.
@@ -44,6 +46,27 @@ def advice_visible(step_id: str, trial) -> bool:
     return False
 
 
+def show_first_answer(trial) -> None:
+    """On a two-step trial's final phase, the participant's own first answer, above the advice: the final
+    answer is a revision of it, and reliance is measured as that revision (Bansal et al. 2021)."""
+    if trial.first_answer is None:
+        return
+    text = _("Your first answer: **{label}**").format(label=trial.first_answer)
+    if trial.first_confidence is not None:
+        low, high = trial.scale
+        text += " " + _("(confidence {value} on the scale from {low} to {high})").format(
+            value=trial.first_confidence, low=low, high=high)
+    st.markdown(text)
+
+
+def answer_label(trial) -> str:
+    """The answer's label: the own answer first, the final answer after the advice, and just "your answer" where
+    the trial asks only once (the human arm, one-step, attention checks)."""
+    if trial.phase == PHASE_INITIAL:
+        return _("What does the image show?")
+    return _("Your answer") if trial.sole_answer else _("Your final answer")
+
+
 def decision_form(step_id: str, trial, submission: Submission) -> None:
     phase = trial.phase
     answer_key, confidence_key = widget_key(step_id, "answer"), widget_key(step_id, "confidence")
@@ -62,9 +85,8 @@ def decision_form(step_id: str, trial, submission: Submission) -> None:
                 answer["advice_requested_ms"] = int(requested)
         return answer, []
 
-    question = _("What does the image show?") if phase == PHASE_INITIAL else _("Your final answer")
     with st.form(f"form:{step_id}"):
-        st.radio(question, list(trial.options), index=None, key=answer_key)
+        st.radio(answer_label(trial), list(trial.options), index=None, key=answer_key)
         st.radio(_("How confident are you?"), list(range(low, high + 1)), index=None, horizontal=True,
                  key=confidence_key)
         st.caption(_("{low} = guessing, {high} = certain").format(low=low, high=high))

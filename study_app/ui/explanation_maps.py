@@ -52,9 +52,10 @@ def explanation_service():
 
 
 def map_picture(trial, shown) -> MapPicture:
-    """One map for ``shown`` (a ``ShownMethod``) on ``trial``'s image."""
+    """One map for ``shown`` (a ``ShownMethod``) drawn over ``trial``'s image (a decision placebo's map comes
+    from another image: :meth:`MapRequest.on_trial`), the same PNG the engine recorded as shown."""
     service = explanation_service()
-    request = MapRequest.of(trial.checkpoint, shown.image_path or trial.image_path, shown)  # placebo: another image
+    request = MapRequest.on_trial(trial.checkpoint, trial.image_path, shown)
     rendered = service.cached(request)
     if rendered is None:
         with st.spinner(_(SPINNER_TEXT)):  # the service computes a missing map once for all who ask

@@ -52,8 +52,9 @@ def test_bundled_demo_runs_from_consent_to_code(tmp_path, monkeypatch):
 @pytest.mark.skipif(not DEMO.is_file(), reason="the bundled demo study is not present")
 def test_bundled_demo_cache_holds_every_map_and_nothing_else():
     """Every map any participant of the demo or of the offline examples (which share its cache) could be
-    shown is committed, and no map of an old checkpoint lingers. The demo's decision task adds no map: its
-    method arm and its placebo (Grad-CAM of another slice) show the MRI task's Grad-CAM maps."""
+    shown is committed, and no map of an old checkpoint lingers. The demo's decision task has its own model
+    and slices: one Grad-CAM map per slice (its method arm; its placebo, Grad-CAM of another slice the AI
+    predicts as the same class, is one of them), and no LIME or Kernel SHAP map, which it never shows."""
     from study_app.maps.coverage import missing_cache_entries, required_maps
     from study_app.maps.service import make_map_service
     from study_app.study import load_study
@@ -63,7 +64,7 @@ def test_bundled_demo_cache_holds_every_map_and_nothing_else():
     total, missing = missing_cache_entries(study, service)
     assert missing == []
     demo_maps = {service.key(request) for _, request in required_maps(study)}
-    assert total == 108 and len(demo_maps) == 72  # the decision task repeats the MRI task's 36 requests
+    assert total == len(demo_maps) == 36 + 36 + 24  # pets and MRI: 12 slices x 3 methods; decision: 24 x 1
     needed = set(demo_maps)
     for example in sorted((DEMO.parents[1] / "examples" / "studies" / "offline").glob("*.toml")):
         other = load_study(example)

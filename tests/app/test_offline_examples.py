@@ -14,7 +14,8 @@ from study_app.cli import main as cli_main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OFFLINE = PROJECT_ROOT / "examples" / "studies" / "offline"
-BUNDLED = {(PROJECT_ROOT / "checkpoints" / name).resolve() for name in ("mri_resnet18", "catdog_resnet18")}
+BUNDLED = {(PROJECT_ROOT / "checkpoints" / name).resolve()
+           for name in ("mri_resnet18", "catdog_resnet18", "mri_decision_resnet18")}
 
 
 def test_one_offline_example_per_protocol_on_the_bundled_checkpoints():

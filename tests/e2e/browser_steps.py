@@ -53,18 +53,21 @@ def shot(page: Page, folder: Path, name: str) -> Path:
 
 DECISION_INITIAL = "What does the image show?"
 DECISION_FINAL = "Your final answer"
+DECISION_SOLE = "Your answer"  # a trial that asks once: the human arm, one-step, an attention check
 DECISION_ADVICE = "Show the AI's advice"
 
 
 def answer_decision_trial(page: Page, answer: str, *, request_advice: bool = True,
                           timeout: int = TIMEOUT_MS) -> dict:
     """One decision trial, whichever arm: the own answer (when asked: arms with advice in two-step designs),
-    then the advice (asked for when it is given on request and ``request_advice``) and the final answer.
-    Returns what the page showed: ``phases``, ``advice_button``, ``prediction`` (shown with the final
+    then the advice (asked for when it is given on request and ``request_advice``) and the final answer (with
+    the first answer in view), or the one answer of a trial that asks once. Returns what the page showed: ``phases``, ``advice_button``, ``prediction`` (shown with the final
     answer) and ``maps`` (decoded pictures besides the image)."""
     seen = {"phases": [], "advice_button": False, "prediction": False, "maps": 0}
+    final = DECISION_FINAL
     expect(page.get_by_role("radiogroup", name=DECISION_INITIAL).or_(
-        page.get_by_role("radiogroup", name=DECISION_FINAL))).to_be_visible(timeout=timeout)
+        page.get_by_role("radiogroup", name=DECISION_FINAL)).or_(
+        page.get_by_role("radiogroup", name=DECISION_SOLE))).to_be_visible(timeout=timeout)
     if page.get_by_role("radiogroup", name=DECISION_INITIAL).count():
         assert page.get_by_text("The model predicts").count() == 0, "no advice before the own answer"
         choose(page, DECISION_INITIAL, answer)
@@ -72,6 +75,9 @@ def answer_decision_trial(page: Page, answer: str, *, request_advice: bool = Tru
         seen["phases"].append("initial")
         click(page, "Continue")
         wait_text(page, DECISION_FINAL, timeout)
+        wait_text(page, "Your first answer", timeout)
+    elif page.get_by_role("radiogroup", name=DECISION_SOLE).count():
+        final = DECISION_SOLE
     seen["phases"].append("final")
     if page.get_by_role("button", name=DECISION_ADVICE).count():
         seen["advice_button"] = True
@@ -84,7 +90,7 @@ def answer_decision_trial(page: Page, answer: str, *, request_advice: bool = Tru
     page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
                            ".every(i => i.complete && i.naturalWidth > 0)", timeout=timeout)
     seen["maps"] = images.count() - 1
-    choose(page, DECISION_FINAL, answer)
+    choose(page, final, answer)
     choose(page, "How confident are you?", "4")
     click(page, "Continue")
     return seen

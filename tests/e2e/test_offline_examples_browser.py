@@ -22,6 +22,7 @@ from playwright.sync_api import Page
 from e2e.browser_steps import (
     DECISION_FINAL,
     DECISION_INITIAL,
+    DECISION_SOLE,
     answer_decision_trial,
     choose,
     click,
@@ -98,7 +99,7 @@ def answer_trial(page: Page, pages: Pages, image: int, total: int, class_names: 
             doc_shot(page, document)
         click(page, "Continue")
         return "verification", maps, bool(prompt)
-    if radio_group(page, DECISION_INITIAL).count() or radio_group(page, DECISION_FINAL).count():
+    if any(radio_group(page, name).count() for name in (DECISION_INITIAL, DECISION_FINAL, DECISION_SOLE)):
         wanted = re.search(r"choose '(.+)'", prompt)
         shown = answer_decision_trial(page, wanted.group(1) if wanted else class_names[image % len(class_names)],
                                       timeout=STEP_MS)

@@ -95,8 +95,10 @@ def render(step, submission) -> None:
     st.markdown(_(trial.prompt))  # one of study.design.PROMPTS
     if trial.show_true_label and trial.true_label:
         st.markdown(_("The correct answer for this image is **{label}**.").format(label=trial.true_label))
-    if trial.protocol == DECISION and not decision_form.advice_visible(step.step_id, trial):
-        trial = replace(trial, prediction=None, methods=())  # the advice waits for the participant's request
+    if trial.protocol == DECISION:
+        decision_form.show_first_answer(trial)
+        if not decision_form.advice_visible(step.step_id, trial):
+            trial = replace(trial, prediction=None, methods=())  # the advice waits for the participant's request
     _prediction(trial)
     _pictures(trial)
     _form(step.step_id, trial, submission)
