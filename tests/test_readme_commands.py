@@ -38,7 +38,7 @@ EXCLUDED = {
     ".venv/bin/xai-study check --study my_study.toml --replicas 4":
         "a study file of the reader's own (my_study.toml) on PostgreSQL; covered by tests/serve/test_check_replicas.py",
     ".venv/bin/xai-study serve --replicas 4 --study my_study.toml "
-    "--db postgresql+psycopg://xai:PW@127.0.0.1/study --port 8080":
+    "--db postgresql+psycopg://xai:PW@127.0.0.1/study --port 8080 --host 0.0.0.0":
         "needs a PostgreSQL server with the reader's password and HAProxy; covered by tests/e2e/test_scale_out.py",
 }
 # command -> (what runs instead, why)
