@@ -10,7 +10,9 @@ benchmark imports. In order, it:
    it; a participant whose session moves to another replica must still be recognised) and the same
    researcher password (the bundled demo's one-time password is made per process, so with several
    processes a password is generated once and printed);
-3. waits until every replica answers ``/_stcore/health``;
+3. waits until every replica answers ``/_stcore/health``, which a replica does only once it is warm: it
+   loads the study, models and maps before it answers anything (:mod:`study_app.ui.warm_start`), so no
+   participant pays for a cold start; a study that cannot be opened is repeated here from the replicas' logs;
 4. starts ``haproxy -db`` (foreground: the launcher owns it, no daemon to leak) on the public port;
 5. on exit, stops the proxy first (no new requests), then the replicas: SIGTERM, a grace period, SIGKILL.
 
@@ -50,7 +52,16 @@ from study_app.serve.haproxy import (
 )
 from study_app.serve.ports import check_replica_ports
 from study_app.serve.refusals import database_refusals, study_keys
-from study_app.settings import ENV_PASSWORD, ENV_REPLICAS, ENV_STUDY_FILE, read_secrets_file, resolve_settings
+from study_app.serve.warm_log import warm_failures
+from study_app.settings import (
+    ENV_PASSWORD,
+    ENV_REPLICAS,
+    ENV_STUDY_FILE,
+    SECRET_PASSWORD,
+    password_problem,
+    read_secrets_file,
+    resolve_settings,
+)
 from study_app.store.database import DB_URL_ENV, make_engine
 from study_app.store.migrate import SchemaMismatch, ensure_schema
 
@@ -211,16 +222,21 @@ class Deployment:
             self._env[ENV_PASSWORD] = self.researcher_password
         self._logs: list = []
         self.schema = ""
+        self.warm_failures: list[str] = []  # why the replicas could not open the study, once started
 
     # -- configuration -------------------------------------------------------------------------------
     def _password(self, env: dict[str, str], given: str | None) -> tuple[str | None, bool]:
         """The researcher password all replicas share: given, else configured (env / secrets.toml), else
-        generated when there are several replicas (one process's demo password would not open another)."""
+        generated when there are several replicas (one process's demo password would not open another). A
+        password ``xai-study check`` refuses (an example, under 12 characters) stops the launch."""
+        merged = {**os.environ, **env}
+        configured = given or resolve_settings(read_secrets_file(self.cwd / ".streamlit" / "secrets.toml"),
+                                               env=merged).researcher_password
+        if problem := password_problem(configured):
+            raise DeploymentError(f"researcher password not set properly: {problem} ({SECRET_PASSWORD} in "
+                                  f"secrets.toml or ${ENV_PASSWORD})")
         if given:
             return given, False
-        merged = {**os.environ, **env}
-        configured = resolve_settings(read_secrets_file(self.cwd / ".streamlit" / "secrets.toml"),
-                                      env=merged).researcher_password
         if configured or len(self.replicas) == 1:
             return configured, False
         return secrets.token_urlsafe(12), True
@@ -257,6 +273,7 @@ class Deployment:
             self._start_replica(replica)
         for replica in self.replicas:
             self._wait_healthy(replica.url, replica)
+        self._report_warm_failures()
         self.config_path.write_text(render_config(self.proxy_settings()), encoding="utf-8")
         check = subprocess.run([haproxy, "-c", "-q", "-f", str(self.config_path)], capture_output=True, text=True,
                                check=False)
@@ -299,6 +316,14 @@ class Deployment:
                 pass
             time.sleep(0.2)
         raise DeploymentError(f"{base_url} not healthy after {self._startup_timeout:.0f} s")
+
+    def _report_warm_failures(self) -> None:
+        """A replica that cannot open the study still starts (its researcher area shows why); the researcher
+        at the terminal is told at once, in the replicas' own words, once per distinct reason."""
+        found = [line for replica in self.replicas for line in warm_failures(replica.log_text())]
+        self.warm_failures = list(dict.fromkeys(found))
+        for line in self.warm_failures:
+            self._say(f"replicas started, but {line.removeprefix('warm: ')}")
 
     def stop(self, grace_s: float = 15.0) -> None:
         """Proxy first, so no request reaches a replica that is shutting down; then every replica."""

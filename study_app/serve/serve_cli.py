@@ -101,8 +101,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"schema revision: {deployment.schema}")  # noqa: T201
             for r in deployment.replicas:
                 print(f"replica {r.name}: 127.0.0.1:{r.port} (pid {r.pid}), log {r.log_path}")  # noqa: T201
+            state = "study not opened, see above" if deployment.warm_failures else "each warm: study, models, maps"
             print(f"Study at {deployment.https_url or deployment.url} "  # noqa: T201
-                  f"({len(deployment.replicas)} replicas behind HAProxy); Ctrl+C stops everything.")
+                  f"({len(deployment.replicas)} replicas behind HAProxy, {state}); Ctrl+C stops everything.")
             if args.host == LOOPBACK:
                 print(f"listening on {LOOPBACK} only: put your web server in front, or pass --host 0.0.0.0 "  # noqa: T201
                       "to listen on every interface")

@@ -103,6 +103,13 @@ def study_engine():
         raise StudyUnavailable(str(exc)) from exc
 
 
+def open_study_engine(settings: AppSettings):
+    """Open (or find open) the study's engine, as the participant page will; raises what went wrong. The
+    server calls this at start (:mod:`study_app.ui.warm_start`), so the cache entry below is filled before
+    anyone connects."""
+    return _open_engine(str(settings.study_file), db_url(settings))
+
+
 def study_error(settings: AppSettings) -> str | None:
     """Why the study cannot be opened, for the researcher, or ``None`` when it opens."""
     try:

@@ -2,7 +2,9 @@
 
 Used by the end-to-end tests and by ``benchmarks/load_test.py``. The server gets its own environment
 (study file, database, password) and its log goes to a file, which tests read (e.g. for the demo's
-one-time password) and print when something fails.
+one-time password) and print when something fails. The server answers its health check only once it is
+warm (study, models and maps loaded: ``study_app.ui.warm_start``), so the start waits for that too;
+``healthy_at`` is when it first answered (``time.monotonic()``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def free_port() -> int:
 class StreamlitServer:
     """A running Streamlit server; use as a context manager. ``url`` is its base address."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, startup_timeout: float = 120.0,
+    def __init__(self, env: dict[str, str], log_path: Path, startup_timeout: float = 180.0,
                  script: Path = MAIN_SCRIPT, script_args: tuple[str, ...] = ()):
         self.script = Path(script)
         self.script_args = tuple(script_args)  # after "--", e.g. ("--study", FILE) as the README shows
@@ -51,6 +53,8 @@ class StreamlitServer:
         self._env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
         self._startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
+        self.started_at: float | None = None  # time.monotonic() at the last (re)start
+        self.healthy_at: float | None = None  # ... and when its health check first answered ok
 
     def __enter__(self) -> StreamlitServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +72,7 @@ class StreamlitServer:
         ]
         if self.script_args:
             cmd += ["--", *self.script_args]
+        self.started_at, self.healthy_at = time.monotonic(), None
         self.process = subprocess.Popen(
             cmd, cwd=PROJECT_ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -100,6 +105,7 @@ class StreamlitServer:
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
                     if resp.status == 200:
+                        self.healthy_at = time.monotonic()
                         return
             except OSError:
                 pass
