@@ -160,10 +160,11 @@ def test_every_readme_command_runs_and_leaves_the_clone_clean(tmp_path):
         if command in EXCLUDED:
             continue
         command = IN_PART.get(command, (command, ""))[0]
-        if command.startswith("export "):
+        if command.startswith("export "):  # as the reader's shell would: command substitution included
             for assignment in shlex.split(command)[1:]:
-                name, value = assignment.split("=", 1)
-                env[name] = value
+                name = assignment.split("=", 1)[0]
+                env[name] = subprocess.run(["bash", "-c", f'{command}\nprintf %s "${name}"'], cwd=clone, env=env,
+                                           capture_output=True, text=True, check=True).stdout
         elif "streamlit run" in command:
             run_server(command, clone, env, logs / f"{n:02d}_server.log")
             if command == FIRST_STUDY_LAUNCH:
