@@ -5,7 +5,8 @@
 
 Checks that the study file validates, every stimulus decodes, every checkpoint loads, the attribution
 cache holds every map participants can be shown (so nobody waits on attribution), a researcher password
-is set, error details are hidden from participants, and the database accepts connections. Exits 1 when a
+is set (neither a documentation example nor under 12 characters: settings.password_problem), the
+way back to the recruitment site carries the code, error details are hidden from participants, and the database accepts connections. Exits 1 when a
 blocking check fails. Plain Python (no Streamlit), so the CLI and the app judge a study identically.
 """
 
@@ -31,13 +32,14 @@ from study_app.settings import (
     SECRET_PASSWORD,
     SECRETS_FILE,
     AppSettings,
+    password_problem,
     read_secrets_file,
     resolve_settings,
 )
 from study_app.store import make_engine, resolve_db_url
 from study_app.store.migrate import schema_state
 from study_app.study import load_study
-from study_app.study.completion import OUTCOMES, outcome_code, redirect_warnings
+from study_app.study.completion import OUTCOMES, outcome_code, redirect_problems, redirect_warnings
 from study_app.study.decision import pool_verdicts
 from study_app.study.placebo import placebo_problems
 from study_app.study.predictions import predict_study
@@ -107,8 +109,11 @@ def check_privacy_settings(config_path: Path | None) -> Check:
 def check_password(settings: AppSettings) -> Check:
     name = "researcher password set"
     if settings.researcher_password:
-        strong = len(settings.researcher_password) >= 12
-        return Check(name, True, "set" + ("" if strong else " (short: 12+ characters recommended)"))
+        problem = password_problem(settings.researcher_password)
+        if problem:
+            return Check(name, False, f"not set properly: {problem} ({SECRET_PASSWORD} or ${ENV_PASSWORD}); "
+                                      "the researcher area stays locked and serve refuses to start until then")
+        return Check(name, True, "set")
     if settings.is_bundled_demo:
         return Check(name, True, "bundled demo: none set, so the server makes a one-time password and prints it "
                                  "in its log when the first page is opened (a real study needs "
@@ -169,11 +174,15 @@ def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]
 
 
 def check_return_to_recruiter(study) -> Check:
-    """Warns (does not block) when the end page's way back to Prolific would lose the code."""
+    """Fails when ``redirect_url`` cannot bring a participant back with their code (no https, no host, no
+    ``{code}`` or ``cc=``); warns when it works but should change (an old Prolific address)."""
     name = "return to the recruitment site"
-    problems = redirect_warnings(study)
+    problems = redirect_problems(study)
     if problems:
-        return Check(name, False, "; ".join(problems), blocking=False)
+        return Check(name, False, "; ".join(problems))
+    warnings = redirect_warnings(study)
+    if warnings:
+        return Check(name, False, "; ".join(warnings), blocking=False)
     if not study.redirect_url:
         return Check(name, True, "no redirect_url: the end page shows the completion code only")
     codes = [o for o in OUTCOMES if outcome_code(study, o)]

@@ -15,7 +15,9 @@ from functools import partial
 import streamlit as st
 
 from study_app.app_pages.steps import consent, done, instructions, questionnaire, trial
-from study_app.study import AnswerError
+from study_app.study import AnswerError, normalise_external_ids
+from study_app.study.device_gate import DeviceRefused
+from study_app.study.quality import keep_signals
 from study_app.study.screening import PILOT_PARAM, is_pilot_link
 from study_app.study.steps import (
     CONSENT,
@@ -29,10 +31,10 @@ from study_app.study.steps import (
     WITHDRAWN,
 )
 from study_app.ui import state_keys
-from study_app.ui.browser import submitted_signals
+from study_app.ui.browser import keep_page_signals, submitted_signals
 from study_app.ui.friendly_errors import friendly_errors
-from study_app.ui.language import _, use_language
-from study_app.ui.resources import StudyUnavailable, study_engine
+from study_app.ui.language import _, file_language, use_language
+from study_app.ui.resources import StudyUnavailable, app_settings, study_engine
 from study_app.ui.state_keys import widget_key
 from study_app.ui.submission import Submission, show_notice
 from study_app.ui.trial_forms import signals_key
@@ -45,20 +47,37 @@ NEXT_STEP = "next_step"
 timing = logging.getLogger("study_app.timing")  # DEBUG lines "page_built"; benchmarks/load_test.py reads them
 
 
+def link_ids() -> dict:
+    """The recruitment site's parameters in the page's URL, as given (the engine checks them)."""
+    return {k: st.query_params.get(k) for k in state_keys.PROLIFIC_PARAMS if k in st.query_params}
+
+
 def participant_and_step(engine):
     """The participant's token (from the URL after a reload, this session, or new; written back into the
-    URL) and the step to show them, from one read of the database."""
+    URL) and the step to show them, from one read of the database. An unusable Prolific id in the link is
+    dropped, the usable ones kept, and the refusal is noted when the participant consents."""
     given = st.query_params.get(state_keys.TOKEN_PARAM) or st.session_state.get(state_keys.PARTICIPANT_TOKEN)
-    params = {k: st.query_params.get(k) for k in state_keys.PROLIFIC_PARAMS if k in st.query_params}
-    try:
-        token, step = engine.resume(given, external_ids=params)
-    except ValueError:
-        st.warning(_("The link you followed carries an unreadable participant id; it was ignored."))
-        token, step = engine.resume(given)
+    token, step = engine.resume(given, external_ids=link_ids())
     st.session_state[state_keys.PARTICIPANT_TOKEN] = token
     if st.query_params.get(state_keys.TOKEN_PARAM) != token:
         st.query_params[state_keys.TOKEN_PARAM] = token
     return token, step
+
+
+def admitted_to_consent(engine, run: str) -> bool:
+    """Before consent: a study that requires a Prolific id turns away a visitor whose link has no usable one
+    (politely, in the study's language, offering no consent); a link with an unusable id is mentioned."""
+    ids = normalise_external_ids(link_ids())
+    if ids.lack_required_id(engine.study, pilot=run == done.PILOT):
+        st.title(_("Please open this study from Prolific"))
+        st.markdown(_("This study can only be started from its link on Prolific: the link tells us who you "
+                      "are, so that your participation can be recorded and paid. Please go back to Prolific "
+                      "and open the study from there. If you did, please contact the researchers through "
+                      "Prolific."))
+        return False
+    if ids.refused:
+        st.warning(_("The link you followed carries an unreadable participant id; it was ignored."))
+    return True
 
 
 def is_pilot_run(engine) -> bool:
@@ -103,6 +122,8 @@ def store_answer(engine, token: str, step, answer: dict) -> str | None:
     signals = submitted_signals(signals_key(step.step_id)) if step.kind == TRIAL else None
     try:
         following = engine.submit(token, step.step_id, answer, signals=signals, pilot=is_pilot_run(engine))
+    except DeviceRefused as err:  # consent from a device the study's gate refuses: nobody was enrolled
+        return err.reason(_)
     except AnswerError as err:
         return _("Please check your answer ({field}): it could not be saved as given.").format(
             field=err.field or _("answer"))
@@ -171,7 +192,8 @@ def _participant_run(built: dict) -> None:
     with friendly_errors():
         try:
             engine = study_engine()
-        except StudyUnavailable:
+        except StudyUnavailable:  # in the language the study file names, if it can be read
+            use_language(file_language(app_settings().study_file))
             st.title(_("This study is not available right now"))
             st.markdown(_("Please try again later. If you came from a recruitment site, you can contact the "
                           "research team there."))
@@ -189,12 +211,16 @@ def _participant_run(built: dict) -> None:
             token, step = participant_and_step(engine)
         built["kind"] = step.kind
         built["submitted"] = st.session_state.pop(SUBMITTED, False)
+        if step.kind == CONSENT and not admitted_to_consent(engine, run):
+            return
         if run == done.PILOT:
             st.info(_("Pilot run: your answers are stored flagged as a pilot and left out of the study's "
                       "data and balance."), icon=":material/science:")
         if step.kind not in (CONSENT, DONE, SCREENED_OUT):
             show_progress(step)
         draw_step(step, engine, Submission(step.step_id, partial(store_answer, engine, token, step)), run)
+        if step.kind == TRIAL:  # the browser's counts, kept as they change: a reload continues them
+            keep_page_signals(widget_key(step.step_id, "kept_signals"), partial(keep_signals, engine, token, step))
         show_notice(step.step_id)
         if step.kind not in (CONSENT, DONE, SCREENED_OUT):
             offer_withdrawal(engine, token)

@@ -55,12 +55,16 @@ def quality_flags(engine) -> None:
                    "too fast": r["too_fast_trials"], "failed checks": r["failed_checks"],
                    "of which comprehension": r["failed_comprehension"],
                    "straight-lining": r["straight_lining"], "page hidden (times)": r["hidden_count"],
-                   "away (s)": round(r["away_ms"] / 1000, 1)} for r in flagged], hide_index=True)
+                   "away (s)": round(r["away_ms"] / 1000, 1),
+                   "refused ids": r["external_ids_refused"]} for r in flagged], hide_index=True)
     st.caption(f"too_fast: answered in under {engine.study.min_trial_seconds or '—'} s (min_trial_seconds); "
                "attention: failed an attention check; comprehension: answered a comprehension question "
                "wrongly (failed checks counts both, as screen_out_after does); straight_lining: the same "
                "value on every scale answer (5 or more); away: page hidden or window unfocused for 10 s or "
-               "more in all. The same columns are in participants.csv and responses.csv. Nobody is excluded "
+               "more in all; external_id_refused: the study link carried an unusable Prolific id (named "
+               "under refused ids; the usable ones were kept); no_prolific_id: no PROLIFIC_PID in a study that "
+               "returns participants to Prolific (match them by hand before paying). "
+               "The same columns are in participants.csv and responses.csv. Nobody is excluded "
                "automatically.")
 
 

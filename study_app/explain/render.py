@@ -38,6 +38,10 @@ OPACITY = 0.6
 CLIP_PERCENTILE = 99.0
 CONTOUR_LEVEL = 0.5  # contour mode outlines where the normalised map reaches half its (clipped) peak
 MODES = ("overlay", "map", "side_by_side", "contour")
+# The colours a map is drawn in, named for the participant's legend (tests check each name against the
+# colormap's hue): unsigned, evidence for the class from weak to strongest; signed, for and against.
+UNSIGNED_SCALE = ((0.25, "dark purple"), (0.5, "pink"), (0.75, "orange"), (1.0, "yellow"))
+SIGNED_COLOURS = {"for": (1.0, "orange"), "against": (-1.0, "purple")}
 GAP_PX = 8  # white gap between the two panels of side_by_side
 
 
@@ -45,12 +49,14 @@ GAP_PX = 8  # white gap between the two panels of side_by_side
 class MapDescription:
     """What a map's alt text says, as data, so the participant's page can say it in the study's language:
     where the strongest evidence lies (``region``, one of :data:`REGIONS`' names; ``None`` when no region
-    supports the class), how much of the image it covers (``share``, whole percent), and whether some
-    regions count against the class (``against``)."""
+    supports the class), how much of the image it covers (``share``, whole percent), whether some
+    regions count against the class (``against``) and whether the map was drawn signed (``signed``: evidence
+    against in :data:`SIGNED_COLOURS`' purple; else only evidence for, in :data:`UNSIGNED_SCALE`)."""
 
     region: str | None
     share: int
     against: bool
+    signed: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,19 +138,19 @@ REGIONS = (
 )
 
 
-def map_description(norm: np.ndarray) -> MapDescription:
+def map_description(norm: np.ndarray, signed: bool = False) -> MapDescription:
     """Where a normalised map's strongest evidence lies and how much of the image it covers."""
     strength = np.clip(norm, 0, None)
     against = bool((norm <= -CONTOUR_LEVEL).any())
     if strength.max() <= 0:
-        return MapDescription(region=None, share=0, against=against)
+        return MapDescription(region=None, share=0, against=against, signed=signed)
     strong = strength >= CONTOUR_LEVEL
     rows, cols = np.nonzero(strong)
     weights = strength[strong]
     r = float(np.average(rows, weights=weights)) / norm.shape[0]
     c = float(np.average(cols, weights=weights)) / norm.shape[1]
     return MapDescription(region=REGIONS[min(2, int(r * 3))][min(2, int(c * 3))],
-                          share=round(100.0 * float(strong.mean())), against=against)
+                          share=round(100.0 * float(strong.mean())), against=against, signed=signed)
 
 
 def english_alt(d: MapDescription, method_label: str | None) -> str:
@@ -205,6 +211,6 @@ def render_explanation(
         out.paste(Image.fromarray(_to_uint8(_colorize(norm, signed))), (w + GAP_PX, 0))
     buf = io.BytesIO()
     out.save(buf, format="PNG", optimize=False)
-    description = map_description(normalized)
+    description = map_description(normalized, signed)
     return Rendered(png=buf.getvalue(), alt_text=english_alt(description, method_label), size=out.size,
                     description=description)

@@ -37,14 +37,19 @@ NO_RULES = QualityRules()  # no minimum time: ``too_fast`` stays empty unless th
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
+# Columns holding class names (as the model names them; answers are stored so). Each gets a ``_display`` twin with
+# what the participant read for the class (the study file's class_labels, kept in the plan), the name where none.
+CLASS_COLUMNS = ("true_label", "predicted_label", "target_label", "map_targets", "options")
+
 RESPONSE_COLUMNS = [
     "study_id", "study_sha256", "participant", "condition", "condition_label", "trial_index", "task", "protocol",
     "phases", "image_id", "image_sha256", "true_label", "predicted_label", "predicted_prob", "model_correct",
     "model_topk", "options", "methods", "method_names", "method_params", "map_targets", "randomized_model",
     "checkpoint", "checkpoint_sha256", "target_label", "map_cache_key", "map_sha256", "png_sha256", "is_attention_check", "attention_expected",
     "attention_passed", "correct", "shown_at", "answered_at", "response_time_ms", "answer_sha256",
-    *quality.TRIAL_COLUMNS,
+    *quality.TRIAL_COLUMNS, *(f"{c}_display" for c in CLASS_COLUMNS),
 ]
+CLASS_ANSWERS = ("answer_choice", "answer_initial", "answer_final")  # forward simulation, distinction, decision
 AUDIT_COLUMNS = ["id", "at", "action", "outcome", "actor", "study_id", "detail"]
 PARTICIPANT_COLUMNS = [
     "study_id", "study_sha256", "participant", "condition", "condition_label", "seed", "status", "created_at",
@@ -211,11 +216,29 @@ def response_rows(repository: Repository, record: StudyRecord, *, include_pilot:
                 row[f"response_time_ms_{a.phase}"] = a.response_time_ms
         _shown_columns(shown.get((pid, trial_index), []), row)
         _decision_columns(first, methods, answers, row)
+        _display_columns(plan, row)
         row.update(trial_quality(row["response_time_ms"], _summed_signals(answers), rules))
         if include_pilot:
             row["pilot"] = participant.pilot
         rows.append(row)
     return rows
+
+
+def _display_columns(plan: Plan | None, row: dict) -> None:
+    """``<column>_display`` for each class column and class answer: the class as the participant read it."""
+    def shown(name):
+        return plan.class_label(row["task"], name) if plan is not None and name is not None else name
+    for column in CLASS_COLUMNS:
+        value = row.get(column)
+        if column == "options":
+            row["options_display"] = None if value is None else [shown(v) for v in value]
+        elif column == "map_targets":
+            row["map_targets_display"] = None if value is None else ";".join(shown(v) for v in value.split(";"))
+        else:
+            row[f"{column}_display"] = shown(value)
+    for column in CLASS_ANSWERS:
+        if column in row:
+            row[f"{column}_display"] = shown(row[column])
 
 
 def _summed_signals(answers) -> dict | None:
@@ -257,6 +280,7 @@ def participant_rows(repository: Repository, record: StudyRecord, *, include_pil
         questionnaire.setdefault(q.participant_id, {})[f"{q.questionnaire}_{q.question_id}"] = q.answer
         if q.questionnaire == COMPREHENSION:
             comprehension.setdefault(q.participant_id, {})[q.question_id] = q.answer
+    id_notes = {e.participant_id: e.detail for e in repository.events(record.id, kind="consent")}
     rows = []
     for p in repository.participants(record.id):
         if p.pilot and not include_pilot:
@@ -274,7 +298,7 @@ def participant_rows(repository: Repository, record: StudyRecord, *, include_pil
             "attention_checks_passed": sum(1 for v in passed if v), "pilot": p.pilot,
         }
         row.update(participant_quality(trials.get(p.public_id, []), likert.get(p.id, []), rules,
-                                       comprehension.get(p.id)))
+                                       comprehension.get(p.id), id_notes.get(p.id)))
         row.update(questionnaire.get(p.id, {}))
         rows.append(row)
     return rows

@@ -38,9 +38,11 @@ from study_app.store.schema import (
 class StudyReads:
     _reads: sessionmaker
 
-    def events(self, study_id: int) -> list[StoredEvent]:
+    def events(self, study_id: int, kind: str | None = None) -> list[StoredEvent]:
+        """The study's events, oldest first (only those of ``kind`` when given)."""
+        query = select(EventRow).where(EventRow.study_id == study_id).order_by(EventRow.id)
         with self._reads.begin() as session:
-            rows = session.scalars(select(EventRow).where(EventRow.study_id == study_id).order_by(EventRow.id))
+            rows = session.scalars(query if kind is None else query.where(EventRow.kind == kind))
             return [StoredEvent(id=r.id, participant_id=r.participant_id, kind=r.kind, at=r.at,
                                 detail=json.loads(r.detail_json), sha256=r.sha256) for r in rows]
 

@@ -172,6 +172,24 @@ class ShownTrialRow(Base):
     maps_json: Mapped[str] = mapped_column(Text)
 
 
+class TrialSignalsRow(Base):
+    """What the browser reported about one trial phase in one page load while it was on screen, kept as the
+    counts change (migration 0005): a reload starts the page's counts afresh, and when the answer is stored
+    the earlier page loads' counts are added to the submitted ones (then these rows are deleted). No
+    autoincrement id: rows are keyed by participant, trial, phase and the page load's random id."""
+
+    __tablename__ = "trial_signals"
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True)
+    trial_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phase: Mapped[str] = mapped_column(String(16), primary_key=True)
+    page_load: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hidden_count: Mapped[int] = mapped_column(Integer)
+    hidden_ms: Mapped[int] = mapped_column(Integer)
+    blur_count: Mapped[int] = mapped_column(Integer)
+    blur_ms: Mapped[int] = mapped_column(Integer)
+
+
 class QuestionnaireAnswerRow(Base):
     __tablename__ = "questionnaire_answers"
     __table_args__ = (

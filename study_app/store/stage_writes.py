@@ -33,6 +33,7 @@ from study_app.store.schema import (
     ResponseRow,
     ShownTrialRow,
     StudyRow,
+    TrialSignalsRow,
 )
 
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)  # inactivity timeouts are minutes; finer adds writes
@@ -55,6 +56,29 @@ def _insert(session, row_class, *rows: dict) -> None:
     """Plain INSERTs (Core), not the ORM's unit of work: a click's rows are written, never read back as
     objects, and the flush bookkeeping cost about 0.5 of a click's 2.5 ms database CPU (issue 10)."""
     session.execute(insert(row_class.__table__), list(rows))
+
+
+# How many page-signal rows a participant has kept, read with the participant's locked row: a click whose
+# participant has none (nearly every click) costs no statement more.
+_KEPT = select(func.count()).select_from(TrialSignalsRow)
+
+
+def _with_earlier_loads(session, participant_id: int, response: NewResponse, *, kept: bool) -> dict:
+    """The response's signal columns: the submitted counts (this page load's, ``page_load`` naming it) plus
+    those kept for the trial phase's other page loads, whose rows are then deleted (read only when the
+    participant has ``kept`` rows). All ``None`` when the browser reported nothing at all (nothing is
+    invented)."""
+    given = dict(response.signals or {})
+    where = (TrialSignalsRow.participant_id == participant_id, TrialSignalsRow.trial_index == response.trial_index,
+             TrialSignalsRow.phase == response.phase)
+    earlier = [*where] if given.get("page_load") is None else [*where, TrialSignalsRow.page_load != given["page_load"]]
+    kept = session.execute(
+        select(*(getattr(TrialSignalsRow, n) for n in SIGNAL_COLUMNS)).where(*earlier)).all() if kept else []
+    if kept:
+        session.execute(delete(TrialSignalsRow).where(*where))
+    if not kept and not any(given.get(name) is not None for name in SIGNAL_COLUMNS):
+        return {name: None for name in SIGNAL_COLUMNS}
+    return {name: (given.get(name) or 0) + sum(row[i] for row in kept) for i, name in enumerate(SIGNAL_COLUMNS)}
 
 
 class StageWrites:
@@ -115,7 +139,8 @@ class StageWrites:
         try:
             with self._sessions.begin() as session:
                 row = session.execute(
-                    select(ParticipantRow.stage, ParticipantRow.stage_shown_at, ParticipantRow.status)
+                    select(ParticipantRow.stage, ParticipantRow.stage_shown_at, ParticipantRow.status,
+                           _KEPT.where(TrialSignalsRow.participant_id == participant_id).scalar_subquery())
                     .where(ParticipantRow.id == participant_id)
                     .with_for_update()
                 ).first()
@@ -144,7 +169,7 @@ class StageWrites:
                         answer_sha256=response.answer_sha256, correct=response.correct,
                         is_attention_check=response.is_attention_check,
                         attention_passed=response.attention_passed,
-                        **{name: (response.signals or {}).get(name) for name in SIGNAL_COLUMNS},
+                        **_with_earlier_loads(session, participant_id, response, kept=row[3] > 0),
                     ))
                 if questionnaire is not None and questionnaire[1]:
                     name, answers = questionnaire
@@ -167,6 +192,24 @@ class StageWrites:
                 return True
         except (IntegrityError, _StaleStage):
             return False
+
+    def keep_trial_signals(self, participant_id: int, trial_index: int, phase: str, page_load: str,
+                           counts: dict[str, int]) -> None:
+        """Keep one page load's counts so far for a trial phase (replacing what that load reported before);
+        added to the answer when it is stored (:meth:`advance`). Written only when the browser's counts
+        change, which is rare. Nothing once the phase is answered (a stale tab's late report)."""
+        key = dict(participant_id=participant_id, trial_index=trial_index, phase=phase, page_load=page_load)
+        values = {name: int(counts.get(name) or 0) for name in SIGNAL_COLUMNS}
+        with self._sessions.begin() as session:
+            answered = session.scalar(select(ResponseRow.id).where(
+                ResponseRow.participant_id == participant_id, ResponseRow.trial_index == trial_index,
+                ResponseRow.phase == phase))
+            if answered is not None:
+                return
+            updated = session.execute(update(TrialSignalsRow).where(
+                *(getattr(TrialSignalsRow, k) == v for k, v in key.items())).values(**values))
+            if updated.rowcount == 0:
+                _insert(session, TrialSignalsRow, {**key, **values})
 
     def attention_failures(self, participant_id: int) -> int:
         """How many attention checks this participant has failed (read only when one just failed)."""
@@ -234,7 +277,8 @@ class StageWrites:
             study_id, public_id = row.study_id, row.public_id
             counts = {}
             for name, model in (("responses", ResponseRow), ("questionnaire_answers", QuestionnaireAnswerRow),
-                                ("shown_trials", ShownTrialRow), ("assignments", AssignmentRow)):
+                                ("shown_trials", ShownTrialRow), ("trial_signals", TrialSignalsRow),
+                                ("assignments", AssignmentRow)):
                 result = session.execute(delete(model).where(model.participant_id == participant_id))
                 counts[name] = int(result.rowcount or 0)
             result = session.execute(delete(EventRow).where(EventRow.participant_id == participant_id))

@@ -295,14 +295,15 @@ def _task_trials(study: Study, task: TaskConfig, items: dict[str, list[str]], pr
         elif task.protocol == VERIFICATION:
             verdict = rng.choice(VERIFICATION_DECISIONS)
             expected = {"decision": verdict}
-            # TRANSLATORS: {decision} is the stored value (accept/reject), {label} the answer as the radio
-            # button reads it (e.g. "Yes, the prediction is correct"); a translation should name {label}.
-            prompt = t.gettext("Attention check: please choose '{decision}' whatever the image shows.").format(
-                decision=verdict, label=t.gettext(DECISION_LABELS[verdict]))
+            # TRANSLATORS: {label} is the answer as its radio button reads it (e.g. "Yes, the prediction is correct").
+            prompt = t.gettext("Attention check: please choose “{label}” whatever the image shows.").format(
+                label=t.gettext(DECISION_LABELS[verdict]))
         else:
             choice = rng.choice(check.options)
             expected = {PHASE_FINAL if task.decision is not None else "choice": choice}
-            prompt = t.gettext("Attention check: please choose '{choice}'.").format(choice=choice)
+            # TRANSLATORS: {choice} is the class as its radio button reads it (the study file's class_labels).
+            prompt = t.gettext("Attention check: please choose “{choice}”.").format(
+                choice=task.class_label(choice))
         check = replace(check, is_attention_check=True, expected=expected, attention_prompt=prompt)
         test.insert(rng.randrange(1, len(test) + 1), [check])
     return learn + test
@@ -342,4 +343,5 @@ def build_plan(study: Study, items: Mapping[str, dict[str, list[str]]], predicti
         existing = {q.id for q in post}
         post += [q for q in rate_post_questions(study, arms_seen) if q.id not in existing]
     return Plan(condition=condition, condition_label=condition_labels(study)[condition], seed=seed,
-                n_trials=len(trials), trial_steps=steps, post_questions=tuple(post))
+                n_trials=len(trials), trial_steps=steps, post_questions=tuple(post),
+                class_labels={t.name: dict(t.class_labels) for t in study.tasks if t.class_labels})

@@ -71,5 +71,5 @@ def choose_worked_example(study: Study, items: Mapping[str, Mapping[str, list[st
     trial = TrialSpec(index=0, total=0, phase=PHASE_MAIN, task=task.name, protocol=task.protocol,
                       image_id=stim.image_id, image_path=stim.path, checkpoint=task.checkpoint,
                       true_label=stim.label, prediction=prediction, methods=(method,), options=task.class_names,
-                      prompt="", clinical_notice=task.clinical_notice)
+                      prompt="", clinical_notice=task.clinical_notice, class_labels=dict(task.class_labels))
     return WorkedExample(trial=trial, method=method, true_label=stim.label, model_wrong=prediction.label != stim.label)

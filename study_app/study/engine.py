@@ -26,6 +26,7 @@ from study_app.study import answers as answer_checks
 from study_app.study.comprehension import check_instructions
 from study_app.study.decision import require_pools
 from study_app.study.design import assign_condition, build_plan, condition_labels, select_items
+from study_app.study.device_gate import device_checked
 from study_app.study.errors import UnknownParticipantError
 from study_app.study.id_key import IdKey, IdKeyError, database_key_message, resolve_id_key
 from study_app.study.plan import Plan, StagePlan
@@ -45,7 +46,7 @@ from study_app.study.steps import (
     WITHDRAWN,
     Step,
 )
-from study_app.study.views import normalise_external_ids, trial_spec, with_first_answer
+from study_app.study.views import ExternalIds, normalise_external_ids, trial_spec, with_first_answer
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_PENDING = 100_000
@@ -111,7 +112,7 @@ class StudyEngine:
         self.id_key_source = key.source
         self._id_key = self.record.id_key.encode("utf-8") if key.in_database else key.value
         self._lock = threading.Lock()
-        self._pending: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._pending: OrderedDict[str, ExternalIds] = OrderedDict()
         # Keyed by id *and* the enrolment's pseudonym (unique, random, never reused): even if an id came
         # back, a plan cached for someone who withdrew could never be served to a newcomer.
         self._plans: OrderedDict[tuple[int, str], StagePlan] = OrderedDict()
@@ -124,10 +125,8 @@ class StudyEngine:
 
         Args:
             token: What the browser session holds, if anything.
-            external_ids: URL parameters; ``PROLIFIC_PID``, ``STUDY_ID`` and ``SESSION_ID`` are kept.
-
-        Raises:
-            ValueError: an external id is not printable text of at most 128 characters.
+            external_ids: URL parameters; ``PROLIFIC_PID``, ``STUDY_ID`` and ``SESSION_ID`` are kept where
+                usable; unusable ones are dropped and noted at consent (:func:`normalise_external_ids`).
         """
         return self._resolve(token, normalise_external_ids(external_ids))[0]
 
@@ -135,14 +134,11 @@ class StudyEngine:
                external_ids: Mapping[str, object] | None = None) -> tuple[str, Step]:
         """:meth:`start_or_resume` and :meth:`current_step` in one: the token and what to show now, from a
         single read of the participant (the page does this on every script run).
-
-        Raises:
-            ValueError: an external id is not printable text of at most 128 characters.
         """
         token, participant = self._resolve(token, normalise_external_ids(external_ids))
         return token, self._consent_step(0) if participant is None else self._step_for(participant, record_shown=True)
 
-    def _resolve(self, token: str | None, ids: dict[str, str]) -> tuple[str, ParticipantRecord | None]:
+    def _resolve(self, token: str | None, ids: ExternalIds) -> tuple[str, ParticipantRecord | None]:
         """The participant's token and, once they consented, their record."""
         if token and TOKEN_PATTERN.match(token):
             participant = self.repository.participant_by_token(token)
@@ -191,17 +187,19 @@ class StudyEngine:
         current step. Each stored answer is one transaction together with the move to the next stage.
 
         Raises:
-            AnswerError: the answer does not fit the current step (nothing is stored).
+            AnswerError: the answer does not fit the step, or the device gate refuses it (nothing is stored).
             UnknownParticipantError: the token is malformed or belongs to another study.
         """
         participant = self._participant(token)
         if participant is None:
             if step_id != CONSENT:
                 return self._consent_step(0)
-            if not answer_checks.validate_consent(answer):
+            if not answer_checks.validate_consent(device_checked(self.study.device, answer)):  # or refused
                 with self._lock:
                     self._pending.pop(token, None)
                 return Step(kind=DECLINED, step_id=DECLINED)
+            if self._pending.get(token, ExternalIds()).lack_required_id(self.study, pilot=pilot):
+                return self._consent_step(0)  # the page offers no consent to such a visitor (participant_flow)
             participant = self._enrol(token, pilot=pilot)
             return self._step_for(participant, record_shown=True)
         plan = self._plan(participant)
@@ -294,12 +292,12 @@ class StudyEngine:
     def _stored_ids(self, ids: Mapping[str, str]) -> dict[str, str]:
         return dict(ids) if self.study.keep_external_ids else {k: self.hash_external_id(v) for k, v in ids.items()}
 
-    def _by_prolific_pid(self, ids: Mapping[str, str]) -> ParticipantRecord | None:
-        if not ids.get("prolific_pid"):
+    def _by_prolific_pid(self, ids: ExternalIds) -> ParticipantRecord | None:
+        if not ids.has_prolific_pid:
             return None
-        return self.repository.participant_by_prolific_pid(self.record.id, self._stored_ids(ids)["prolific_pid"])
+        return self.repository.participant_by_prolific_pid(self.record.id, self._stored_ids(ids.ids)["prolific_pid"])
 
-    def _remember_pending(self, token: str, ids: dict[str, str]) -> None:
+    def _remember_pending(self, token: str, ids: ExternalIds) -> None:
         with self._lock:
             if ids or token not in self._pending:
                 self._pending[token] = ids
@@ -318,8 +316,8 @@ class StudyEngine:
     def _enrol(self, token: str, pilot: bool = False) -> ParticipantRecord:
         # Read, not pop: two tabs may consent at once, and whichever wins must carry the external ids.
         with self._lock:
-            ids = dict(self._pending.get(token, {}))
-        now = self._now()
+            given = self._pending.get(token, ExternalIds())
+        ids, now = dict(given.ids), self._now()
 
         def make_plan(condition: int, seed: int) -> tuple[str, dict]:
             plan = build_plan(self.study, self.items, self.predictions, condition, seed)
@@ -330,7 +328,8 @@ class StudyEngine:
             choose_condition=lambda counts: assign_condition(counts, len(self.conditions)),
             make_plan=make_plan, first_stage=1, external_ids=self._stored_ids(ids),
             external_ids_hashed=not self.study.keep_external_ids,
-            consent_detail={"study_sha256": self.study.sha256, "external_ids": sorted(ids), "pilot": pilot},
+            consent_detail={"study_sha256": self.study.sha256, "external_ids": sorted(ids), "pilot": pilot,
+                            **given.notes(self.study, pilot=pilot)},
             pilot=pilot,
         )
         with self._lock:
@@ -395,5 +394,5 @@ class StudyEngine:
         if kind == INSTRUCTIONS:
             return Step(kind=kind, step_id=step_id, text=self.study.instructions,
                         questions=self.study.comprehension, progress=progress)
-        return Step(kind=TRIAL, step_id=step_id, trial=trial_spec(plan.trial_step(stage), plan.plan.n_trials),
-                    progress=progress)
+        return Step(kind=TRIAL, step_id=step_id, progress=progress,
+                    trial=trial_spec(plan.trial_step(stage), plan.plan.n_trials, plan.plan.class_labels))

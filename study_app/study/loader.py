@@ -110,6 +110,7 @@ def _resolve_task(source: str, where: str, base: Path, task: TaskConfig, check_i
         raise StudyFileError(source, f"{where}.stimuli",
                              f"label(s) {', '.join(unknown)} are not classes of the checkpoint "
                              f"({', '.join(class_names)})")
+    _check_class_labels(source, where, task, class_names)
     needed = task.trials + task.learning_trials
     if needed > len(stimuli):
         field = "learning_trials" if task.protocol == FORWARD_SIMULATION else "trials"
@@ -118,6 +119,21 @@ def _resolve_task(source: str, where: str, base: Path, task: TaskConfig, check_i
     if task.protocol == DISTINCTION and task.k > len(class_names):
         raise StudyFileError(source, f"{where}.k", f"{task.k} candidates but the model has {len(class_names)} classes")
     return dataclasses.replace(task, checkpoint=str(checkpoint), stimuli=stimuli, class_names=class_names)
+
+
+def _check_class_labels(source: str, where: str, task: TaskConfig, class_names: tuple[str, ...]) -> None:
+    """``class_labels`` names only the model's classes, and every one of them (a class left out would show
+    its raw name among translated ones)."""
+    if not task.class_labels:
+        return
+    unknown = [k for k in task.class_labels if k not in class_names]
+    if unknown:
+        raise StudyFileError(source, f"{where}.class_labels", f"{', '.join(map(repr, unknown))} not a class of the "
+                                                              f"checkpoint ({', '.join(class_names)})")
+    missing = [c for c in class_names if c not in task.class_labels]
+    if missing:
+        raise StudyFileError(source, f"{where}.class_labels", f"names no label for {', '.join(map(repr, missing))}; "
+                                                              "give every class of the model one")
 
 
 def _list_stimuli(source: str, where: str, base: Path, task: TaskConfig, check_images: bool) -> tuple[Stimulus, ...]:

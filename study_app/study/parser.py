@@ -167,11 +167,29 @@ def _parse_task(source: str, path: str, raw: Any) -> TaskConfig:
     show_true = f.get("show_true_label", bool, False)
     clinical = f.get("clinical_notice", bool, None)
     decision = parse_decision(f, protocol, trials)
+    class_labels = _parse_class_labels(f)
     f.finish()
     return TaskConfig(name=name, protocol=protocol, checkpoint=checkpoint, stimuli_dir=stimuli_dir,
                       stimuli_list=stimuli_list, trials=trials, learning_trials=learning, k=k, display=display,
                       attention_checks=checks, scale=(scale[0], scale[1]), show_true_label=show_true,
-                      clinical_notice=clinical, decision=decision)
+                      clinical_notice=clinical, decision=decision, class_labels=class_labels)
+
+
+def _parse_class_labels(f: Fields) -> dict[str, str]:
+    """``class_labels``: class name -> the text participants read (checked against the model's classes by the
+    loader, which knows them)."""
+    raw = f.get("class_labels", dict, {})
+    for key, value in raw.items():
+        if not isinstance(value, str) or not value.strip():
+            raise f.error("class_labels", f"{key!r}: must be non-empty text (what participants read for the class)")
+    labels = {str(k): v.strip() for k, v in raw.items()}
+    seen: dict[str, str] = {}
+    for key, value in labels.items():
+        if value in seen:
+            raise f.error("class_labels", f"{key!r} and {seen[value]!r} both read {value!r}: participants could "
+                                          "not tell them apart")
+        seen[value] = key
+    return labels
 
 
 def parse_study(data: dict, source: str, *, consent: str | None = None, instructions: str | None = None) -> Study:
@@ -254,6 +272,7 @@ def _parse_study_table(s: Fields, consent: str | None, instructions: str | None)
     if instructions_text is None:
         raise s.error("instructions", "is required (or instructions_file)")
     keep = s.get("keep_external_ids", bool, False)
+    require_pid = s.get("require_prolific_id", bool, False)
     timeout = s.get("inactive_timeout_minutes", (int, float), 30)
     if timeout <= 0:
         raise s.error("inactive_timeout_minutes", "must be positive")
@@ -265,6 +284,7 @@ def _parse_study_table(s: Fields, consent: str | None, instructions: str | None)
                 blind_method_names=blind, cache_dir=cache, screened_out_code=screened_code,
                 no_consent_code=no_consent_code, redirect_seconds=float(redirect_seconds), device=device,
                 screen_out_after=screen_out_after, language=language, comprehension_retries=retries,
+                require_prolific_id=require_pid,
                 min_trial_seconds=None if min_trial_seconds is None else float(min_trial_seconds))
 
 

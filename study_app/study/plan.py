@@ -10,9 +10,10 @@ label) and, for every map, the attribution-cache key it is served from. What was
 recorded when the step is shown (:class:`study_app.store.records.ShownRecord`).
 
 Versions: 1 (the first release: no target indices or cache keys; loaded with ``None`` cache keys and the
-target index looked up in the task's class names), 2 (target indices and cache keys), 3 (this one: a decision
+target index looked up in the task's class names), 2 (target indices and cache keys), 3 (a decision
 trial's :class:`Advice`, and a map's own image where it is not the trial's; plans of versions 1 and 2 have
-neither and read back unchanged).
+neither and read back unchanged), 4 (this one: :attr:`Plan.class_labels`, what the participant read for each
+class; older plans read back with none, so their classes show and export under their names).
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from study_app.study.steps import (
     ShownMethod,
 )
 
-PLAN_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+PLAN_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 class PlanFormatError(ValueError):
@@ -162,6 +163,11 @@ class Plan:
     trial_steps: tuple[TrialStep, ...]
     post_questions: tuple[Question, ...]
     version: int = PLAN_VERSION
+    class_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # task -> class -> shown text
+
+    def class_label(self, task: str, name: str | None) -> str | None:
+        """What the participant read for class ``name`` of ``task`` (the name itself where the study named none)."""
+        return None if name is None else self.class_labels.get(task, {}).get(name, name)
 
     def to_json(self) -> dict:
         """JSON-safe data (tuples become lists); :meth:`from_json` reads it back equal."""
@@ -186,7 +192,9 @@ class Plan:
             post = tuple(Question(**{**q, "options": tuple(q["options"])}) for q in data["post_questions"])
             return cls(condition=int(data["condition"]), condition_label=str(data["condition_label"]),
                        seed=int(data["seed"]), n_trials=int(data["n_trials"]), trial_steps=steps,
-                       post_questions=post, version=PLAN_VERSION)
+                       post_questions=post, version=PLAN_VERSION,
+                       class_labels={str(t): {str(k): str(v) for k, v in labels.items()}
+                                     for t, labels in (data.get("class_labels") or {}).items()})
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanFormatError(f"malformed version-{version} plan: {exc!r}") from exc
 

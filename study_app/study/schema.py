@@ -29,6 +29,8 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     consent = '''Markdown'''           # or consent_file = "consent.md" (relative to this file)
     instructions = '''Markdown'''      # or instructions_file = "..."
     keep_external_ids = false          # true: store Prolific ids as given; false: HMAC-SHA256
+    require_prolific_id = false        # true: only visitors whose link carries a usable PROLIFIC_PID may
+                                       # start (others are asked to open the study from Prolific)
     inactive_timeout_minutes = 30      # after this, an unfinished participant's slot is reassigned
     blind_method_names = false         # true: methods are labelled "Explanation A", "B", ...
     cache = "cache"                    # optional: attribution cache folder (relative to this file); else
@@ -60,6 +62,9 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     show_true_label = false
     clinical_notice = true             # optional: show the research-only notice on every trial of the task
                                        # (default: shown when task, model or class names look medical)
+    class_labels = { notumor = "no tumour", glioma = "glioma" }   # optional: what participants read for
+                                       # each of the model's classes, in the study's language; if given it
+                                       # must name every class (answers and the export keep the class names)
 
     [[pre_questionnaire]]              # optional; defaults: age band, ML experience, domain expertise
     id = "age_band"
@@ -154,9 +159,14 @@ class TaskConfig:
     show_true_label: bool = False
     clinical_notice: bool | None = None  # None: decided from the task's names
     decision: DecisionConfig | None = None  # protocol decision only
+    class_labels: dict[str, str] = field(default_factory=dict)  # class name -> what participants read
     # Filled by the loader.
     stimuli: tuple[Stimulus, ...] = ()
     class_names: tuple[str, ...] = ()
+
+    def class_label(self, name: str) -> str:
+        """What participants read for class ``name``: the study file's ``class_labels``, else the name."""
+        return self.class_labels.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -197,6 +207,7 @@ class Study:
     language: str = DEFAULT_LANGUAGE  # the catalogue of the participant-facing text (study_app.i18n)
     comprehension: tuple[Question, ...] = ()  # choice questions with ``correct``, shown under the instructions
     comprehension_retries: int = 0  # times the instructions are shown again after a wrong comprehension answer
+    require_prolific_id: bool = False  # a visitor without a usable PROLIFIC_PID is not offered consent
 
     @property
     def arms(self) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ longer current (a double click, a stale browser tab) can be recognised and ignor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from study_app.i18n import N_
@@ -168,6 +169,8 @@ class TrialSpec:
         first_answer: Decision ``final`` phase of a two-step trial: the participant's own answer before the
             advice, with ``first_confidence``, shown above the advice; ``None`` where the engine did not add it
             (the researcher's preview).
+        class_labels: What the participant reads for each class (the study file's ``class_labels``); the stored
+            answers and ``options`` stay class names: show them through :meth:`class_label`.
     """
 
     index: int
@@ -192,6 +195,11 @@ class TrialSpec:
     sole_answer: bool = False
     first_answer: str | None = None
     first_confidence: int | None = None
+    class_labels: Mapping[str, str] = field(default_factory=dict)
+
+    def class_label(self, name: str) -> str:
+        """What the participant reads for class ``name``."""
+        return self.class_labels.get(name, name)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,17 @@ Three small components, each registered once per process:
   first report reruns the page once;
 * :func:`page_signals` counts how often and how long the page was hidden (Page Visibility API) or lost
   focus while a trial was on screen. It is drawn *inside* the trial's form, so its counts travel with the
-  submitted answer and cost no script run of their own.
+  submitted answer and cost no script run of their own. A reload starts its counts afresh, so
+  :func:`keep_page_signals` draws a second copy outside the form, in a fragment, which reports only when a
+  count or a closed duration changes (rare: one fragment run per change, no page run); the server keeps
+  those per trial and page load (:func:`study_app.study.quality.keep_signals`) and adds the earlier loads'
+  counts to the submitted ones.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -50,6 +56,8 @@ export default function(component) {
 _SIGNALS_JS = (Path(__file__).parent / "page_signals.js").read_text(encoding="utf-8")
 
 
+PAGE_LOAD = re.compile(r"[a-z0-9]{4,32}")  # the script's id of one page load (base 36)
+
 _return = st.components.v2.component("xai_study.return_after", js=_RETURN_JS)
 _width = st.components.v2.component("xai_study.viewport_width", js=_WIDTH_JS)
 _signals = st.components.v2.component("xai_study.page_signals", js=_SIGNALS_JS)
@@ -72,9 +80,20 @@ def page_signals(key: str) -> None:
     _signals(key=key, on_signals_change=lambda: None)
 
 
-def submitted_signals(key: str) -> dict[str, int] | None:
-    """The counts :func:`page_signals` sent with the submitted form, as whole numbers (``None``: the
-    browser sent none, e.g. the form was submitted before the component loaded)."""
+def keep_page_signals(key: str, keep: Callable[[dict, str], None]) -> None:
+    """Hand the counts of this page load to ``keep(counts, page_load)`` whenever they change (draw outside
+    any form, once per trial step)."""
+
+    def changed() -> None:
+        received = _received(key)
+        if received is not None and received[1] is not None:
+            keep(*received)
+
+    st.fragment(lambda: _signals(key=key, data={"live": True, "trial": key}, on_signals_change=changed))()
+
+
+def _received(key: str) -> tuple[dict[str, int], str | None] | None:
+    """The counts a page-signals component sent, as whole numbers, and its page load's id."""
     state = st.session_state.get(key)
     raw = state.get("signals") if hasattr(state, "get") else None
     if not isinstance(raw, dict):
@@ -83,4 +102,13 @@ def submitted_signals(key: str) -> dict[str, int] | None:
     for name in BROWSER_SIGNALS:
         value = raw.get(name)
         out[name] = int(value) if isinstance(value, int | float) and 0 <= value < 10**9 else 0
-    return out
+    load = raw.get("page_load")
+    return out, load if isinstance(load, str) and PAGE_LOAD.fullmatch(load) else None
+
+
+def submitted_signals(key: str) -> dict | None:
+    """The counts :func:`page_signals` sent with the submitted form, as whole numbers, with their page load's
+    id as ``page_load`` (``None``: the browser sent none, e.g. the form was submitted before the component
+    loaded; the counts of earlier page loads are still added by the store)."""
+    received = _received(key)
+    return None if received is None else {**received[0], "page_load": received[1]}

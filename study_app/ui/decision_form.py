@@ -51,7 +51,7 @@ def show_first_answer(trial) -> None:
     answer is a revision of it, and reliance is measured as that revision (Bansal et al. 2021)."""
     if trial.first_answer is None:
         return
-    text = _("Your first answer: **{label}**").format(label=trial.first_answer)
+    text = _("Your first answer: **{label}**").format(label=trial.class_label(trial.first_answer))
     if trial.first_confidence is not None:
         low, high = trial.scale
         text += " " + _("(confidence {value} on the scale from {low} to {high})").format(
@@ -86,7 +86,8 @@ def decision_form(step_id: str, trial, submission: Submission) -> None:
         return answer, []
 
     with st.form(f"form:{step_id}"):
-        st.radio(answer_label(trial), list(trial.options), index=None, key=answer_key)
+        st.radio(answer_label(trial), list(trial.options), format_func=trial.class_label, index=None,
+                 key=answer_key)
         st.radio(_("How confident are you?"), list(range(low, high + 1)), index=None, horizontal=True,
                  key=confidence_key)
         st.caption(_("{low} = guessing, {high} = certain").format(low=low, high=high))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from study_app.explain import render
+from study_app.explain.methods import METHODS
 from study_app.explain.render import MapDescription
 from study_app.i18n import N_
 from study_app.maps.service import MapRequest
@@ -27,14 +29,61 @@ REGION_NAMES = {
 }
 
 
-def describe(description: MapDescription, label: str) -> str:
-    """The map's alt text in the participant's language."""
+def describe(description: MapDescription, label: str, target: str | None = None) -> str:
+    """The map's alt text in the participant's language; ``target``: the class the map explains, as the
+    participant reads it (``None``: the model's prediction)."""
     if description.region is None:
+        if target is not None:
+            return _("{label} map: no region supports {target}.").format(label=label, target=target)
         return _("{label} map: no region supports the predicted class.").format(label=label)
     text = _("{label} map: strongest evidence in the {region} of the image, covering about {share}% of it.").format(
         label=label, region=_(REGION_NAMES[description.region]), share=description.share)
+    if target is not None:
+        text += " " + _("The map explains {target}.").format(target=target)
     if description.against:
         text += " " + _("Some regions count against the class.")
+    return text
+
+
+# The colours of explain.render.UNSIGNED_SCALE and SIGNED_COLOURS (a test keeps the names equal).
+COLOUR_NAMES = {"dark purple": N_("dark purple"), "pink": N_("pink"), "orange": N_("orange"),
+                "yellow": N_("yellow"), "purple": N_("purple")}
+
+
+def explained_class(trial, shown) -> str | None:
+    """The class ``shown``'s map explains, as the participant reads it: its own target (a distinction
+    candidate), else the prediction the page shows; ``None`` where the page shows neither."""
+    name = shown.target or (trial.prediction.label if trial.prediction is not None else None)
+    return None if name is None else trial.class_label(name)
+
+
+def legend(trial, pictures: list[MapPicture]) -> str:
+    """What every colour on the trial's maps means, and which class they explain (each map its own, named
+    above it, on distinction trials). The map service draws every map unsigned (``explain.render``: evidence for
+    the class only, in :data:`~study_app.explain.render.UNSIGNED_SCALE`); for a method whose attribution is signed
+    (LIME, Kernel SHAP, Integrated Gradients, ...) the legend says that an uncoloured region may also be evidence
+    against the class. A map drawn signed (``MapPicture.signed``) adds the colours for and against."""
+    classes = {explained_class(trial, m) for m in trial.methods}
+    if len(classes) == 1 and None not in classes:
+        subject = _("The colours show the evidence for **{target}**").format(target=classes.pop())
+    else:
+        subject = _("Each map shows the evidence for the class named above it")
+    scale = [_(COLOUR_NAMES[name]) for _v, name in render.UNSIGNED_SCALE]
+    text = subject + ": " + _("{weak} where it is weak, {middle} and {strong} where it is stronger, {strongest} "
+                              "where it is strongest.").format(weak=scale[0], middle=scale[1], strong=scale[2],
+                                                                strongest=scale[3])
+    if any(p.signed for p in pictures):
+        text += " " + _("On maps that show evidence against the class, {against} marks it and {for_} marks evidence "
+                        "for it.").format(against=_(COLOUR_NAMES[render.SIGNED_COLOURS["against"][1]]),
+                                          for_=_(COLOUR_NAMES[render.SIGNED_COLOURS["for"][1]]))
+    unsigned_two_sided = list(dict.fromkeys(m.label for m, p in zip(trial.methods, pictures, strict=True)
+                                            if not p.signed and METHODS[m.name].signed))
+    if unsigned_two_sided:
+        text += " " + _("Evidence against the class ({methods}) is not coloured: where the photo shows through "
+                        "unchanged, there is no evidence for the class, or evidence against it.").format(
+                            methods=", ".join(unsigned_two_sided))
+    else:
+        text += " " + _("Where the photo shows through unchanged, the explanation found no evidence for it.")
     return text
 
 
@@ -43,6 +92,7 @@ class MapPicture:
     label: str
     png: bytes
     alt: str
+    signed: bool = False  # drawn with evidence against the class too
 
 
 def explanation_service():
@@ -60,8 +110,8 @@ def map_picture(trial, shown) -> MapPicture:
     if rendered is None:
         with st.spinner(_(SPINNER_TEXT)):  # the service computes a missing map once for all who ask
             rendered = service.get_or_compute(request)
-    return MapPicture(label=shown.label, png=rendered.png,
-                      alt=describe(rendered.description, shown.label))
+    return MapPicture(label=shown.label, png=rendered.png, signed=rendered.description.signed,
+                      alt=describe(rendered.description, shown.label, explained_class(trial, shown)))
 
 
 def trial_maps(trial) -> list[MapPicture]:

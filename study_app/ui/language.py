@@ -5,15 +5,25 @@ soon as the study is open); every call then translates through that language's c
 (:func:`study_app.i18n.translator`). The language lives in ``st.session_state``, which is per session, so
 sessions of different studies or languages in one server process never see each other's choice, and submit
 callbacks (which run before the page script) see the language of the page the participant submitted.
-Before a study is open (the "not available" page) the text is English.
+When the study cannot open (the "not available" page), the text is in the language its file names, read
+without opening the study (:func:`file_language`; English when even that fails). The page itself, ``<html
+lang>`` and Streamlit's own texts, follows the same language (:mod:`study_app.ui.page_language`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from study_app.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+from study_app.i18n import DEFAULT_LANGUAGE, N_, Translator, available_languages, translator
+from study_app.ui.page_language import page_language
 from study_app.ui.state_keys import LANGUAGE
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 TAB_TITLE = N_("Study")  # the browser tab's title; the router sets it in English before a study is open
 
@@ -22,8 +32,19 @@ def use_language(language: str) -> None:
     """Show this session's participant text in ``language`` from now on (the browser tab's title too)."""
     if st.session_state.get(LANGUAGE) != language:
         st.session_state[LANGUAGE] = language
-    if language != DEFAULT_LANGUAGE:  # an English study keeps the router's title: no extra message per click
+    if language != DEFAULT_LANGUAGE:  # an English study keeps the router's title and Streamlit's English page
         st.set_page_config(page_title=_(TAB_TITLE))
+        page_language(language)
+
+
+def file_language(study_file: str | Path | None) -> str:
+    """The ``[study] language`` a study file names, read as TOML only (for a page shown when the study cannot
+    open); English when the file cannot be read or names no available language."""
+    try:
+        language = tomllib.loads(Path(study_file).read_text(encoding="utf-8"))["study"]["language"]
+    except (OSError, TypeError, KeyError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return DEFAULT_LANGUAGE
+    return language if isinstance(language, str) and language in available_languages() else DEFAULT_LANGUAGE
 
 
 def current() -> Translator:

@@ -19,7 +19,7 @@ import secrets
 
 import streamlit as st
 
-from study_app.settings import ENV_PASSWORD, SECRET_PASSWORD, AppSettings
+from study_app.settings import ENV_PASSWORD, SECRET_PASSWORD, AppSettings, password_problem
 from study_app.store import Repository, make_engine
 from study_app.store.login_throttle import LoginThrottle, MemoryLoginThrottle, format_wait, locked_message
 from study_app.ui import state_keys
@@ -77,9 +77,10 @@ def _demo_one_time_password() -> str:
 
 
 def effective_password(settings: AppSettings) -> str | None:
-    """The password that opens the area, or ``None`` when it must stay locked."""
+    """The password that opens the area, or ``None`` when it must stay locked: none configured (outside the
+    demo), or one that ``xai-study check`` refuses (:func:`study_app.settings.password_problem`)."""
     if settings.researcher_password:
-        return settings.researcher_password
+        return None if password_problem(settings.researcher_password) else settings.researcher_password
     if settings.is_bundled_demo:
         return _demo_one_time_password()
     return None
@@ -96,6 +97,11 @@ def researcher_unlocked(settings: AppSettings) -> bool:
     expected = effective_password(settings)
     if expected is None:
         st.session_state.pop(state_keys.RESEARCHER_OK, None)
+        problem = password_problem(settings.researcher_password)
+        if problem:
+            st.warning(f"The researcher area is locked: the configured password is not set properly ({problem}). "
+                       f"Set another in `{SECRET_PASSWORD}` or `{ENV_PASSWORD}`, then restart the server.")
+            return False
         st.warning(
             "The researcher area is locked: no password is configured. Set "
             f"`{SECRET_PASSWORD}` in `.streamlit/secrets.toml` or the environment variable `{ENV_PASSWORD}`, "

@@ -47,14 +47,16 @@ def show_picture(png: bytes, alt: str, caption: str | None = None, width: int | 
     st.image(png, caption=caption, alt=alt, width=width, output_format="PNG")
 
 
-def prediction_text(prediction, top: int = 3) -> str:
+def prediction_text(prediction, top: int = 3, class_label=str) -> str:
+    """The model's top classes, each as the participant reads it (``class_label``: class name -> shown text)."""
     percent = current().percent
-    lines = [f"{i + 1}. **{label}** — {percent(prob)}" for i, (label, prob) in enumerate(prediction.topk[:top])]
+    lines = [f"{i + 1}. **{class_label(label)}** — {percent(prob)}"
+             for i, (label, prob) in enumerate(prediction.topk[:top])]
     return _("The model's top predictions:") + "\n\n" + "\n".join(lines)
 
 
-def show_prediction(prediction, top: int = 3) -> None:
-    st.markdown(prediction_text(prediction, top))
+def show_prediction(prediction, top: int = 3, class_label=str) -> None:
+    st.markdown(prediction_text(prediction, top, class_label))
 
 
 def show_maps(maps: Sequence[tuple[str, bytes, str]], columns: int = 3) -> None:
@@ -70,7 +72,3 @@ def show_maps(maps: Sequence[tuple[str, bytes, str]], columns: int = 3) -> None:
                 st.markdown(f"**{label}**")
                 show_picture(png, alt=f"{label}: {alt}")
 
-
-def map_legend() -> None:
-    st.caption(_("Bright yellow marks the regions the explanation says counted most for the prediction; "
-                 "where the photo shows through unchanged, the explanation found no evidence."))

@@ -127,7 +127,7 @@ def choice_form(step_id: str, trial, question: str, submission: Submission) -> N
         return answer, []
 
     with trial_form(step_id):
-        st.radio(question, list(trial.options), index=None, key=choice_key)
+        st.radio(question, list(trial.options), format_func=trial.class_label, index=None, key=choice_key)
         _scale(trial, _("How confident are you? (optional)"), confidence_key, (_("guessing"), _("certain")))
         _continue(submission, step_id, collect)
 

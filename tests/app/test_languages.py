@@ -203,8 +203,8 @@ def test_map_descriptions_and_the_tab_title_follow_the_study_language(setup_stud
         assert walker.step() != "done", "no trial screen showed a map"
     map_alts = image_alts(walker.at)[1:]
     assert map_alts and all(re.fullmatch(r".+: .+-Karte: (Die stärksten Hinweise liegen im Bereich „(oben|unten|Mitte"
-                                         r"|links|rechts| )+“ des Bildes und bedecken etwa \d+ % davon\.|Kein "
-                                         r"Bereich spricht für die vorhergesagte Klasse\.)( Einige Bereiche sprechen "
+                                         r"|links|rechts| )+“ des Bildes und bedecken etwa \d+ % davon\. Die Karte "
+                                         r"erklärt \w+\.|Kein Bereich spricht für \w+\.)( Einige Bereiche sprechen "
                                          r"gegen die Klasse\.)?", alt) for alt in map_alts), map_alts
     assert titles[-1] == "Studie", titles
     check_pages(walker, recorded)

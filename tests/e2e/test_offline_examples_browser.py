@@ -92,21 +92,21 @@ def answer_trial(page: Page, pages: Pages, image: int, total: int, class_names: 
         click(page, "Continue")
         return "rate", maps, False
     if radio_group(page, "Is the model's prediction correct?").count():
-        wanted = re.search(r"choose '(accept|reject)'", prompt)
-        choose(page, "Is the model's prediction correct?", DECISIONS[wanted.group(1) if wanted else "accept"])
+        wanted = re.search(r"choose “([^”]+)”", prompt)  # the option as its radio button reads it
+        choose(page, "Is the model's prediction correct?", wanted.group(1) if wanted else DECISIONS["accept"])
         choose(page, "How confident are you?", "4")
         if document and maps:
             doc_shot(page, document)
         click(page, "Continue")
         return "verification", maps, bool(prompt)
     if any(radio_group(page, name).count() for name in (DECISION_INITIAL, DECISION_FINAL, DECISION_SOLE)):
-        wanted = re.search(r"choose '(.+)'", prompt)
+        wanted = re.search(r"choose “([^”]+)”", prompt)
         shown = answer_decision_trial(page, wanted.group(1) if wanted else class_names[image % len(class_names)],
                                       timeout=STEP_MS)
         return "decision", shown["maps"], bool(prompt)
     for question in CHOICE_QUESTIONS:
         if radio_group(page, question).count():
-            wanted = re.search(r"choose '(.+)'", prompt)
+            wanted = re.search(r"choose “([^”]+)”", prompt)
             choose(page, question, wanted.group(1) if wanted else class_names[image % len(class_names)])
             if document and maps:
                 doc_shot(page, document)
@@ -131,7 +131,7 @@ def walk(page: Page, pages: Pages, server: StreamlitServer, study, task, post_qu
     total = task.trials + task.learning_trials + task.attention_checks
     seen = []
     for image in range(1, total + 1):
-        seen.append(answer_trial(page, pages, image, total, list(task.class_names),
+        seen.append(answer_trial(page, pages, image, total, [task.class_label(c) for c in task.class_names],
                                  [m.label for m in study.methods],
                                  document if not any(maps for _, maps, _ in seen) else None))
     if post_questions:

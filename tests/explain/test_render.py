@@ -148,7 +148,7 @@ def test_the_description_is_the_alt_text_as_data(photo, peak_map):
     """The participant's page words the description in the study's language: it must say what the English
     alt text says (8x8 strong block of 40x40 = 4 % of the image, upper left)."""
     rendered = render_explanation(photo, peak_map, signed=True, method_label="LIME")
-    assert rendered.description == MapDescription(region="upper left", share=4, against=True)
+    assert rendered.description == MapDescription(region="upper left", share=4, against=True, signed=True)
     assert "upper left" in rendered.alt_text and "about 4%" in rendered.alt_text
     empty = render_explanation(photo, np.zeros((40, 40)))
     assert empty.description == MapDescription(region=None, share=0, against=False)

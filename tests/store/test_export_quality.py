@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from study.kit import answer_for
 
 from study_app.store.export import participant_rows, response_rows
@@ -11,7 +13,8 @@ RULES = QualityRules(min_trial_seconds=3.0)
 
 
 def _walk(engine, clock, *, pilot=False, seconds=5, signals=None, confidence=None):
-    token = engine.start_or_resume(None)
+    # From Prolific, as the kit's study expects (it returns participants there): no no_prolific_id flag.
+    token = engine.start_or_resume(None, external_ids={"PROLIFIC_PID": uuid.uuid4().hex})
     step = engine.current_step(token)
     while step.kind != "done":
         clock.advance(seconds=seconds)

@@ -37,6 +37,7 @@ from study_app.store.migrate import (
     upgrade_database,
 )
 from study_app.store.schema import Base
+from study_app.study.quality import keep_signals
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NEW_REVISION = "0099_test_note"
@@ -94,6 +95,7 @@ def _fill(repository, make_study, make_engine_for, clock, participants: int = 3)
     step = engine.current_step(token)
     for _ in range(3):
         step = engine.submit(token, step.step_id, answer_for(step, random.Random(9)))
+    keep_signals(engine, token, step, {"hidden_count": 1, "hidden_ms": 700}, "fill01")  # kept, not yet answered
     LoginThrottle(repository, clock=clock).attempt(False)  # a failed researcher login: throttle + audit rows
     counts = repository.count_rows()
     assert all(counts.values()), counts  # every table holds rows, so "kept" below means something

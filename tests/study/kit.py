@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import re
 import threading
 from pathlib import Path
 
@@ -183,12 +184,31 @@ def answer_for(step: Step, rng: random.Random | None = None, *, pass_checks: boo
         if "trust" in answer:
             answer["trust"] = high if str(high) in prompt else low
         elif "decision" in answer:
-            answer["decision"] = "accept" if "'accept'" in prompt else "reject"
+            answer["decision"] = asked_decision(prompt)
         elif trial.protocol == "decision":
-            answer[trial.phase] = next(o for o in trial.options if f"'{o}'" in prompt)
+            answer[trial.phase] = next(o for o in trial.options if trial.class_label(o) == quotes(prompt))
         else:
-            answer["choice"] = next(o for o in trial.options if f"'{o}'" in prompt)
+            answer["choice"] = next(o for o in trial.options if trial.class_label(o) == quotes(prompt))
     return answer
+
+
+def quotes(prompt: str) -> str | None:
+    """The option an attention check quotes (English “...” or German „...“ quotation marks; plans stored before
+    the prompt quoted option labels quoted the stored value in '...')."""
+    found = re.search(r"[“„]([^”“]+)[”“]", prompt) or re.search(r"'([^']+)'", prompt)
+    return found.group(1) if found else None
+
+
+def asked_decision(prompt: str) -> str:
+    """The verification answer (``accept``/``reject``) an attention check asks for, read as a participant would:
+    the option label it quotes, in whichever language the study speaks."""
+    from study_app.i18n import available_languages, translator
+    from study_app.study.steps import DECISION_LABELS
+
+    for value, label in DECISION_LABELS.items():
+        if quotes(prompt) == value or any(translator(lang).gettext(label) == quotes(prompt) for lang in available_languages()):
+            return value
+    raise AssertionError(f"the attention check quotes no option label: {prompt!r}")
 
 
 def run_participant(engine, rng: random.Random | None = None, external_ids: dict | None = None,

@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from study.kit import answer_for, write_study
+from study.kit import answer_for, asked_decision, write_study
 from study_app.study import AnswerError, StudyFileError
 from study_app.study.parser import parse_study
 from study_app.study.quality import QualityRules
@@ -50,7 +50,7 @@ def _failing(step) -> dict:
     """An answer that fails the trial's attention check (the opposite of the instruction)."""
     answer = answer_for(step)
     if step.trial.is_attention_check:
-        answer["decision"] = "reject" if "'accept'" in step.trial.attention_prompt else "accept"
+        answer["decision"] = "reject" if asked_decision(step.trial.attention_prompt) == "accept" else "accept"
     return answer
 
 

@@ -15,7 +15,7 @@ from study.kit import answer_for, predictions_for, run_participant
 from study_app.study import AnswerError, StudyFileError
 from study_app.study.decision import eligible, pool_verdicts, require_pools
 from study_app.study.design import build_plan, condition_labels, select_items
-from study_app.study.plan import Plan
+from study_app.study.plan import PLAN_VERSION, Plan
 
 ARMS = '["human", "ai", "gradcam", "placebo"]'
 
@@ -122,7 +122,7 @@ def test_plan_round_trip_and_version_2_plans_still_load(make_study):
     study = make_study("decision", trials=8, checks=1, extra=decision_extra(source="other_image"))
     preds = predictions_for(study)
     plan = build_plan(study, select_items(study, preds), preds, 3, 9)
-    assert plan.version == 3
+    assert plan.version == PLAN_VERSION
     again = Plan.from_json(json.loads(json.dumps(plan.to_json())))
     assert again == plan
     placebo = [s for s in plan.trial_steps if s.advice.arm == "placebo" and s.maps]
@@ -138,7 +138,7 @@ def test_plan_round_trip_and_version_2_plans_still_load(make_study):
             for key in ("image_id", "image_path", "image_sha256"):
                 m.pop(key)
     read = Plan.from_json(v2)
-    assert read.version == 3 and all(s.advice is None and s.maps[0].image_path is None for s in read.trial_steps)
+    assert read.version == PLAN_VERSION and all(s.advice is None and s.maps[0].image_path is None for s in read.trial_steps)
 
 
 def test_check_says_whether_the_pool_can_satisfy_the_share(make_study, make_engine_for, sqlite_repo):

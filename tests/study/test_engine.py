@@ -250,13 +250,15 @@ def test_prolific_ids_kept_verbatim_when_the_study_says_so(make_study, make_engi
 
 
 @pytest.mark.parametrize("bad", ["", "x" * 200, "a\x00b", "tab\tinside", 12])
-def test_unusable_external_ids_are_refused_naming_the_parameter(bad, make_study, make_engine_for, sqlite_repo):
+def test_unusable_external_ids_are_dropped_and_noted_naming_the_parameter(bad, make_study, make_engine_for,
+                                                                          sqlite_repo):
+    """Refused, not raised: the usable ids stay (tests/study/test_external_ids.py has the details)."""
     engine = make_engine_for(make_study("verification", trials=2), sqlite_repo)
-    if bad == "":
-        engine.start_or_resume(None, external_ids={"PROLIFIC_PID": bad})  # empty means absent
-        return
-    with pytest.raises(ValueError, match="PROLIFIC_PID"):
-        engine.start_or_resume(None, external_ids={"PROLIFIC_PID": bad})
+    token, _ = run_participant(engine, external_ids={"PROLIFIC_PID": bad, "STUDY_ID": "study-1"})
+    p = sqlite_repo.participant_by_token(token)
+    assert p.prolific_pid is None and p.prolific_study_id == engine.hash_external_id("study-1")
+    consent = [e.detail for e in sqlite_repo.events(engine.record.id, kind="consent")]
+    assert [sorted(d.get("external_ids_refused", {})) for d in consent] == [[] if bad == "" else ["PROLIFIC_PID"]]
 
 
 def test_injection_like_tokens_are_rejected_without_touching_the_database(make_study, make_engine_for, sqlite_repo):

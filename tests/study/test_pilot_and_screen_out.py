@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from study.kit import answer_for
+from study.kit import answer_for, asked_decision
 from study_app.study.screening import is_pilot_link, pilot_key
 from study_app.study.steps import SCREENED_OUT
 
@@ -14,7 +14,7 @@ def _failing(step) -> dict:
     """An answer to a verification trial that fails its attention check (the opposite of the instruction)."""
     answer = answer_for(step)
     if step.trial.is_attention_check:
-        answer["decision"] = "reject" if "'accept'" in step.trial.attention_prompt else "accept"
+        answer["decision"] = "reject" if asked_decision(step.trial.attention_prompt) == "accept" else "accept"
     return answer
 
 

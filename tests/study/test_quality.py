@@ -50,7 +50,8 @@ def test_participant_summary_counts_and_flags():
     summary = participant_quality(trials, [3, 3, 3, 3, 3], RULES)
     assert summary == {"too_fast_trials": 1, "failed_attention_checks": 1, "failed_comprehension": 0,
                        "failed_checks": 1, "likert_items": 5, "straight_lining": True, "hidden_count": 1,
-                       "away_ms": 5500, "quality_flags": "too_fast attention straight_lining away"}
+                       "away_ms": 5500, "external_ids_refused": "",
+                       "quality_flags": "too_fast attention straight_lining away"}
     clean = participant_quality(trials[2:], [1, 2, 3, 4], RULES)
     assert clean["quality_flags"] == "" and clean["away_ms"] == 0
 

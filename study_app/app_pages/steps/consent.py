@@ -1,7 +1,9 @@
 """Consent: the study's information text and an explicit choice; nothing is stored before "I agree".
 
 A study with a device gate (``min_viewport_width``, ``allow_phones``) says what it needs here and offers
-no consent to a device that does not meet it, with the reason.
+no consent to a device that does not meet it, with the reason. While the page has not yet reported the
+window's width (its script loads late on a slow connection) it says it is checking and offers no buttons;
+the answer carries what was measured, and the engine checks the gate again before enrolling anyone.
 """
 
 from __future__ import annotations
@@ -11,23 +13,39 @@ import streamlit as st
 from study_app.ui.browser import viewport_width
 from study_app.ui.language import _
 
+CHECKING = object()  # the width the gate needs is not known yet
 
-def device_refusal(gate) -> str | None:
-    """Why this browser cannot take part (``None``: it can, or the study has no gate)."""
+
+def measured_device(gate) -> dict:
+    """What this browser reported that the gate looks at (sent with the consent answer)."""
+    width = viewport_width() if gate.needs_width() else None
+    return {"viewport_width": width, "user_agent": st.context.headers.get("User-Agent")}
+
+
+def device_refusal(gate, device: dict):
+    """Why this browser cannot take part (``None``: it can, or the study has no gate; :data:`CHECKING`: the
+    width is not known yet)."""
     if not gate.active:
         return None
     st.info(gate.requirement(_), icon=":material/devices:")
-    width = viewport_width() if gate.min_viewport_width is not None else None
-    return gate.refusal(user_agent=st.context.headers.get("User-Agent"), viewport_width=width, _=_)
+    refusal = gate.refusal(user_agent=device["user_agent"], viewport_width=device["viewport_width"], _=_)
+    if refusal is None and gate.needs_width() and device["viewport_width"] is None:
+        return CHECKING
+    return refusal
 
 
 def render(step, study, submission) -> None:
     st.title(study.title)
     st.markdown(step.text)
-    refusal = device_refusal(study.device)
+    device = measured_device(study.device) if study.device.active else {}
+    refusal = device_refusal(study.device, device)
+    if refusal is CHECKING:
+        st.caption(_("Checking your browser window…"))
+        return
     if refusal:
         st.error(refusal, icon=":material/block:")
         return
     with st.form("form:consent", border=False):
-        submission.button(_("I agree — start the study"), lambda: ({"agree": True}, []), key="consent_agree")
+        submission.button(_("I agree — start the study"), lambda: ({"agree": True, **device}, []),
+                          key="consent_agree")
         submission.button(_("I do not agree"), lambda: ({"agree": False}, []), key="consent_decline", primary=False)

@@ -38,7 +38,8 @@ def _example(engine) -> None:
     with right:
         stimulus_view.show_picture(picture.png, alt=_("Worked example, {label}: {alt}").format(
             label=picture.label, alt=picture.alt), caption=picture.label)
-    facts = {"label": pred.label, "prob": current().percent(pred.prob), "truth": example.true_label}
+    name = example.trial.class_label  # what participants read for each class
+    facts = {"label": name(pred.label), "prob": current().percent(pred.prob), "truth": name(example.true_label)}
     verdict = (_("The model predicted **{label}** ({prob} sure), but the image shows **{truth}**: the model is "
                  "wrong.") if example.model_wrong else
                _("The model predicted **{label}** ({prob} sure), which is right.")).format(**facts)

@@ -23,7 +23,7 @@ from study_app.study.steps import (
     VERIFICATION,
 )
 from study_app.ui import decision_form, stimulus_view, trial_forms
-from study_app.ui.explanation_maps import trial_maps
+from study_app.ui.explanation_maps import legend, trial_maps
 from study_app.ui.language import _, current
 from study_app.ui.resources import checkpoint_input_size
 
@@ -36,10 +36,10 @@ def _prediction(trial) -> None:
     if trial.prediction is None:
         return
     if trial.protocol == RATE:
-        stimulus_view.show_prediction(trial.prediction, top=3)
+        stimulus_view.show_prediction(trial.prediction, top=3, class_label=trial.class_label)
     else:
         st.markdown(_("The model predicts **{label}** ({prob} sure).").format(
-            label=trial.prediction.label, prob=current().percent(trial.prediction.prob)))
+            label=trial.class_label(trial.prediction.label), prob=current().percent(trial.prediction.prob)))
 
 
 def _pictures(trial) -> None:
@@ -47,7 +47,7 @@ def _pictures(trial) -> None:
     columns on phone-width screens."""
     image = _picture_png(trial)
     pictures = trial_maps(trial)
-    labels = [(m.target if trial.protocol == DISTINCTION and m.target else p.label)
+    labels = [(trial.class_label(m.target) if trial.protocol == DISTINCTION and m.target else p.label)
               for m, p in zip(trial.methods, pictures, strict=True)]
     maps = [(label, p.png, p.alt) for label, p in zip(labels, pictures, strict=True)]
     if len(maps) == 1:
@@ -66,7 +66,7 @@ def _pictures(trial) -> None:
             st.markdown(_("Each map explains the evidence for one class:"))
         stimulus_view.show_maps(maps)
     if maps:
-        stimulus_view.map_legend()
+        st.caption(legend(trial, pictures))
 
 
 def _form(step_id: str, trial, submission) -> None:
@@ -94,7 +94,8 @@ def render(step, submission) -> None:
         st.info(trial.attention_prompt, icon=":material/priority_high:")
     st.markdown(_(trial.prompt))  # one of study.design.PROMPTS
     if trial.show_true_label and trial.true_label:
-        st.markdown(_("The correct answer for this image is **{label}**.").format(label=trial.true_label))
+        st.markdown(_("The correct answer for this image is **{label}**.").format(
+            label=trial.class_label(trial.true_label)))
     if trial.protocol == DECISION:
         decision_form.show_first_answer(trial)
         if not decision_form.advice_visible(step.step_id, trial):
