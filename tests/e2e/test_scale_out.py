@@ -100,7 +100,8 @@ def walk_demo(page: Page, url: str, setup: DemoSetup, pages: Pages, fault_at: in
             if image == fault_at:
                 fault(image, total)
             wait_text(page, f"Image {image} of {total}", STEP_MS)
-            answer_decision_trial(page, task.class_names[image % len(task.class_names)], timeout=STEP_MS)
+            answer_decision_trial(page, task.class_label(task.class_names[image % len(task.class_names)]),
+                                  timeout=STEP_MS)  # the label participants read (class_labels)
     answer_post_questionnaire(page, stored_plan(setup)["post_questions"])
     click(page, "Continue")
     wait_text(page, "Thank you!", STEP_MS)
