@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import random
-import secrets
 import sqlite3
 import threading
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from study.kit import run_participant
 
+from store.conftest import another_database, manifest_of
 from study_app.cli import main as cli_main
 from study_app.store import Repository, make_engine
-from study_app.store.backup import BackupError, backup_database, table_manifest
+from study_app.store.backup import BackupError, backup_database
 from study_app.store.restore import restore_database
 
 WRITERS = 20
@@ -23,29 +21,10 @@ WRITERS = 20
 @pytest.fixture
 def restore_target(db_url, tmp_path):
     """An empty database of the same kind: a new SQLite file, or a new PostgreSQL database."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'restored.sqlite'}"
-        return
-    name = f"xai_restore_{secrets.token_hex(4)}"
-    admin = sa.create_engine(url.set(query={}), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with another_database(db_url, tmp_path / 'restored.sqlite', "xai_restore") as url:
+        yield url
 
 
-def _manifest(url):
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return table_manifest(conn)
-    finally:
-        engine.dispose()
 
 
 def test_a_backup_during_a_write_burst_restores_exactly(db_url, restore_target, tmp_path, make_study,
@@ -82,7 +61,7 @@ def test_a_backup_during_a_write_burst_restores_exactly(db_url, restore_target, 
         check.close()
 
     restore_database(result.path, restore_target)  # verifies every table against the manifest itself
-    restored = _manifest(restore_target)
+    restored = manifest_of(restore_target)
     audit = "researcher_log"  # the restore then logs itself there, one row more
     assert {t: m for t, m in restored.items() if t != audit} == {t: m for t, m in backed_up.items() if t != audit}
     assert restored[audit]["rows"] == backed_up[audit]["rows"] + 1

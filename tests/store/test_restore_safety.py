@@ -11,46 +11,26 @@ from __future__ import annotations
 
 import json
 import random
-import secrets
 import sqlite3
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from study.kit import run_participant
 
+from store.conftest import another_database, manifest_of
 from study_app.cli import main as cli_main
 from study_app.store import Repository, make_engine
-from study_app.store.backup import backup_database, manifest_path, table_manifest
+from study_app.store.backup import backup_database, manifest_path
 
 
 @pytest.fixture
 def second_database(db_url, tmp_path):
     """Another database of the same kind (SQLite file, or PostgreSQL database with the same schema option)."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'target' / 'responses.sqlite'}"
-        return
-    name = f"xai_target_{secrets.token_hex(4)}"
-    admin = sa.create_engine(url.set(query={}), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with another_database(db_url, tmp_path / 'target' / 'responses.sqlite', "xai_target") as url:
+        yield url
 
 
-def _manifest(url):
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return table_manifest(conn)
-    finally:
-        engine.dispose()
 
 
 def _participants(db_url, make_study, make_engine_for, seeds):
@@ -100,7 +80,7 @@ def _damage_pages(path):
 @pytest.mark.parametrize("damage", ["damaged pages", "truncated"])
 def test_a_damaged_backup_leaves_the_target_as_it_was(good_target_and_backup, capsys, damage, old_manifest):
     target, backup = good_target_and_backup
-    before = _manifest(target)
+    before = manifest_of(target)
     if damage == "truncated":
         backup.write_bytes(backup.read_bytes()[: backup.stat().st_size // 2])
     else:
@@ -109,7 +89,7 @@ def test_a_damaged_backup_leaves_the_target_as_it_was(good_target_and_backup, ca
         _without_file_hash(backup)
     line = _refused(capsys, backup, target)
     assert "nothing was changed" in line
-    assert _manifest(target) == before
+    assert manifest_of(target) == before
     if target.startswith("sqlite"):
         path = make_url(target).database
         with sqlite3.connect(path) as check:
@@ -120,13 +100,13 @@ def test_a_damaged_backup_leaves_the_target_as_it_was(good_target_and_backup, ca
 
 def test_a_backup_that_does_not_match_its_manifest_leaves_the_target_as_it_was(good_target_and_backup, capsys):
     target, backup = good_target_and_backup
-    before = _manifest(target)
+    before = manifest_of(target)
     meta = json.loads(manifest_path(backup).read_text())
     meta["tables"]["responses"]["rows"] += 1  # the manifest of another backup, or a hand-edited one
     manifest_path(backup).write_text(json.dumps(meta))
     line = _refused(capsys, backup, target)
     assert "differs from its manifest in: responses" in line and "nothing was changed" in line
-    assert _manifest(target) == before
+    assert manifest_of(target) == before
 
 
 def test_a_good_restore_replaces_the_target_and_says_where(good_target_and_backup, capsys):
@@ -135,7 +115,7 @@ def test_a_good_restore_replaces_the_target_and_says_where(good_target_and_backu
     out = capsys.readouterr().out
     shown = make_url(target).render_as_string(hide_password=True)
     assert out.startswith(f"database: {shown}") and f"into {shown}" in out
-    restored = {t: m for t, m in _manifest(target).items() if t != "researcher_log"}
+    restored = {t: m for t, m in manifest_of(target).items() if t != "researcher_log"}
     expected = json.loads(manifest_path(backup).read_text())["tables"]
     assert restored == {t: m for t, m in expected.items() if t != "researcher_log"}
 
