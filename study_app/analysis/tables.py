@@ -212,7 +212,7 @@ def effect_figure(counts: pd.DataFrame, labels: Mapping[str, str] | None = None)
         left += share.to_numpy()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of answers")
-    ax.set_title("Did the explanation help or hurt understanding?", fontsize=10)
+    ax.set_title("Did the explanation help or confuse understanding?", fontsize=10)
     ax.legend(fontsize=8, ncols=3, loc="lower center", bbox_to_anchor=(0.5, 1.08))
     return fig
 

@@ -54,7 +54,7 @@ from study_app.study.steps import (
 # English msgids: the trial page shows them in the study's language.
 PROMPTS = {
     (RATE, PHASE_TRUST): N_("How much do you trust this prediction?"),
-    (RATE, PHASE_EXPLANATION): N_("For each explanation: did it help or hurt your understanding of the prediction?"),
+    (RATE, PHASE_EXPLANATION): N_("For each explanation: did it help or confuse your understanding of the prediction?"),
     (VERIFICATION, PHASE_MAIN): N_("Is the model's prediction correct? Accept or reject it, and say how confident "
                                    "you are."),
     (FORWARD_SIMULATION, PHASE_LEARN): N_("Study the model's prediction and its explanation."),
