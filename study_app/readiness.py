@@ -4,7 +4,9 @@
     xai-study check --study examples/studies/rate.toml
 
 Checks that the study file validates, every stimulus decodes, every checkpoint loads, the attribution
-cache holds every map participants can be shown (so nobody waits on attribution), a researcher password
+cache holds every map participants can be shown (so nobody waits on attribution; else about how long the
+missing ones take), and warns when sampled maps have not converged or maps made with other parameters
+linger in the cache (:mod:`study_app.maps.cache_audit`), a researcher password
 is set (neither a documentation example nor under 12 characters: settings.password_problem), the
 way back to the recruitment site carries the code, error details are hidden from participants, and the database accepts connections. Exits 1 when a
 blocking check fails. Plain Python (no Streamlit), so the CLI and the app judge a study identically.
@@ -23,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from study_app.maps.coverage import missing_cache_entries
+from study_app.maps.cache_audit import audit_cache
 from study_app.serve.refusals import StudyKeys, database_refusals
 from study_app.settings import (
     ENV_PASSWORD,
@@ -168,7 +170,7 @@ def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]
     checks.append(_guard("checkpoints load", lambda: _load_checkpoints(study)))
     if any(t.decision is not None for t in study.tasks):
         checks.append(_guard("decision trials drawable", lambda: _decision_pools(study, holder)))
-    checks.append(_guard("attribution cache complete", lambda: _cache_complete(study, holder.get("predictions"))))
+    checks += cache_checks(study, holder.get("predictions"))
     checks.append(_guard("database reachable, nothing a server refuses", lambda: _database(settings, db_url, study)))
     return checks
 
@@ -209,13 +211,17 @@ def _decision_pools(study, holder: dict) -> str:
     return "; ".join(f"enough: {v.describe()}" for v in verdicts)
 
 
-def _cache_complete(study, predictions=None) -> str:
-    total, missing = missing_cache_entries(study, predictions=predictions)
-    if missing:
-        examples = "; ".join(missing[:3])
-        raise LookupError(f"{len(missing)} of {total} maps not precomputed (e.g. {examples}); "
-                          "run: xai-study precompute --study <file>")
-    return f"all {total} maps cached"
+def cache_checks(study, predictions=None) -> list[Check]:
+    """Every map cached (blocking; with about how long the missing ones take), the sampled maps converged and
+    no map of the study made with other parameters (both warnings): :mod:`study_app.maps.cache_audit`."""
+    name = "attribution cache complete"
+    try:
+        audit = audit_cache(study, predictions=predictions)
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding to report, not a crash
+        return [Check(name, False, f"{type(exc).__name__}: {exc}")]
+    return [Check(name, not audit.missing, audit.missing_text()),
+            Check("sampled maps converged", not audit.unconverged, audit.convergence_text(), blocking=False),
+            Check("no stale maps in the cache", not audit.stale, audit.stale_text(), blocking=False)]
 
 
 def _default_db_url(settings: AppSettings) -> str:

@@ -1,4 +1,5 @@
-"""Gallery: every stimulus with every method's map, the prediction and the faithfulness scores.
+"""Gallery: every stimulus with every method's map, the prediction, the faithfulness scores and, for sampled
+maps (LIME, Kernel SHAP), how converged they are (:func:`study_app.maps.cache_audit.convergence_note`).
 
 Shows what the cache holds and never computes (a missing map is listed as such; precompute fills it), so
 checking a large study does not slow the server down for participants.
@@ -6,9 +7,16 @@ checking a large study does not slow the server down for participants.
 
 import streamlit as st
 
+from study_app.explain.surrogates import CONVERGED_SPLIT_HALF
+from study_app.maps.cache_audit import convergence_note
 from study_app.maps.coverage import map_request
 from study_app.ui import stimulus_view
-from study_app.ui.explanation_maps import cached_picture, compute_faithfulness, faithfulness_scores
+from study_app.ui.explanation_maps import (
+    cached_picture,
+    compute_faithfulness,
+    convergence_record,
+    faithfulness_scores,
+)
 from study_app.ui.researcher_frame import researcher_page
 from study_app.ui.resources import checkpoint_input_size
 
@@ -32,7 +40,10 @@ if engine is not None:
     size = checkpoint_input_size(task.checkpoint)
     st.caption(f"{len(stimuli)} images × {len(methods)} methods; task protocol: {task.protocol}. Faithfulness: "
                "deletion/insertion AUC (Petsiuk et al. 2018), infidelity, max-sensitivity and the model-"
-               "randomisation rank correlation (Adebayo et al. 2018), where computed.")
+               "randomisation rank correlation (Adebayo et al. 2018), where computed. Convergence of sampled maps "
+               "(LIME, Kernel SHAP): the Spearman rank correlation over pixels between the maps fitted on two "
+               f"disjoint halves of the map's samples (split-half ρ); below {CONVERGED_SPLIT_HALF:.2f} a map is "
+               "marked as not converged (raise its method's n_samples).")
     shown_stimuli = stimuli[(page - 1) * PER_PAGE: page * PER_PAGE]
     if st.button("Compute missing faithfulness scores for this page", key="gallery_faithfulness"):
         with st.spinner("Computing faithfulness (several extra attributions per map)…"):
@@ -62,3 +73,8 @@ if engine is not None:
                     scores = faithfulness_scores(request)
                     st.caption(" · ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                           for k, v in scores.items()) if scores else "faithfulness not computed")
+                    note = convergence_note(convergence_record(request))
+                    if note is not None and note.converged:
+                        st.caption(note.text)
+                    elif note is not None:
+                        st.warning(note.text, icon=":material/warning:")

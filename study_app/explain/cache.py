@@ -140,6 +140,16 @@ class AttributionCache:
             raise
         return path
 
+    def record(self, key: str) -> dict[str, Any] | None:
+        """An entry's JSON record only (its map neither read nor checked: for surveying a large cache), or
+        None when absent or unreadable. Serving goes through :meth:`get`, which checks the map."""
+        try:
+            with np.load(self.path_for(key), allow_pickle=False) as data:
+                record = json.loads(bytes(data["record"]).decode("utf-8"))
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
+            return None
+        return record if isinstance(record, dict) and record.get("key") == key else None
+
     def keys(self) -> list[str]:
         """Keys of the entries on disk (damaged ones included)."""
         return sorted(p.stem for p in self.root.glob("??/*.npz")) if self.root.is_dir() else []

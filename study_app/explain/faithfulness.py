@@ -16,6 +16,11 @@
 * **Randomisation sanity** (:mod:`study_app.explain.sanity`): Spearman correlation with the map of a
   model whose top layers are re-initialised; near 0 passes.
 
+For LIME and Kernel SHAP, max-sensitivity and the randomisation check fit both maps of each comparison on the
+same coalitions (:mod:`study_app.explain.superpixel_scores`): a fifth of the model evaluations of re-running
+the method, and a score of the method rather than of its sampling noise. :func:`sensitivity_score` and
+:func:`~study_app.explain.sanity.randomization_check` (re-running the method) remain for the other methods.
+
 Probabilities are the softmax of the model output (also right for zero-shot models, whose output is
 log-probabilities).
 """
@@ -30,10 +35,12 @@ import torch
 from captum.metrics import infidelity, sensitivity_max
 from torch import nn
 
+from study_app.explain import superpixel_scores
 from study_app.explain.base import IMAGENET_NORMALIZATION, ExplanationMethod, Normalization
 from study_app.explain.gradient_methods import make_baseline
 from study_app.explain.model_variants import fast_forward
 from study_app.explain.sanity import randomization_check
+from study_app.explain.segmentation import superpixels
 
 METRIC_NAMES = ("deletion_auc", "insertion_auc", "infidelity", "sensitivity_max", "randomization_spearman")
 
@@ -191,22 +198,36 @@ def faithfulness_report(
 ) -> dict[str, float]:
     """Every score of :data:`METRIC_NAMES` for one image × method (NaN for those switched off)."""
     x = _check_single(x, map_hw)
+    norm = normalization or IMAGENET_NORMALIZATION
     curves = deletion_insertion(model, x, map_hw, target, steps=steps, normalization=normalization)
+    superpixel = method.name in ("lime", "kernel_shap")
+    segments = (
+        superpixels(x[0], *norm, method.params["n_segments"], method.params["compactness"]) if superpixel else None
+    )
+
+    if superpixel:  # both scores on common coalitions, sharing the trained model's outputs
+        shared = superpixel_scores.scores(method.name, model, x, segments, target, norm, method.params,
+                                          sensitivity_samples=sensitivity_samples, sanity=sanity)
+
+    def sensitivity() -> float:
+        if superpixel:
+            return shared["sensitivity_max"]
+        return sensitivity_score(
+            method, model, x, target, normalization=normalization, n_perturb_samples=sensitivity_samples
+        )
+
+    def sanity_check() -> float:
+        if superpixel:
+            return shared["randomization_spearman"]
+        return randomization_check(method, model, x, target, normalization=normalization, original_map=map_hw)
+
     report = {
         "deletion_auc": curves["deletion_auc"],
         "insertion_auc": curves["insertion_auc"],
         "infidelity": infidelity_score(model, x, map_hw, target, n_perturb_samples=infidelity_samples)
         if infidelity_samples > 0
         else math.nan,
-        "sensitivity_max": sensitivity_score(
-            method, model, x, target, normalization=normalization, n_perturb_samples=sensitivity_samples
-        )
-        if sensitivity_samples > 0
-        else math.nan,
-        "randomization_spearman": randomization_check(
-            method, model, x, target, normalization=normalization, original_map=map_hw
-        )
-        if sanity
-        else math.nan,
+        "sensitivity_max": sensitivity() if sensitivity_samples > 0 else math.nan,
+        "randomization_spearman": sanity_check() if sanity else math.nan,
     }
     return {k: float(v) for k, v in report.items()}

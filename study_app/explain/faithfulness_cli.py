@@ -1,5 +1,9 @@
 """``xai-study faithfulness``: deletion/insertion AUC, infidelity, max-sensitivity and the randomisation
-sanity check for every image × method of a folder; writes a CSV and prints a per-method summary.
+sanity check for every image × method of a folder; writes a CSV and prints a per-method summary. For the
+sampled methods (LIME, Kernel SHAP) the CSV also gives each map's convergence: ``split_half_spearman`` (Spearman
+rank correlation over the map's pixels between the maps fitted on two disjoint halves of its samples,
+:mod:`study_app.explain.surrogates`) and ``n_evaluations`` (model evaluations spent); both are empty for
+deterministic methods.
 
 Before the long loop it says how many scores are missing and about how long they will take (a per-method
 cost model timed on this machine: :mod:`study_app.explain.estimate`); scores already in the attribution
@@ -38,6 +42,8 @@ CSV_COLUMNS = (
     "target_label",
     "probability",
     *METRIC_NAMES,
+    "split_half_spearman",  # a sampled map's convergence (explain.surrogates); empty for deterministic methods
+    "n_evaluations",  # model evaluations the sampled map spent; empty for deterministic methods
     "explain_seconds",
     "map_sha256",
 )
@@ -75,8 +81,16 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _convergence_cells(meta: dict) -> dict:
+    """The CSV's convergence cells of one map: its split-half Spearman and model evaluations (empty when the
+    method samples nothing, or, for the split-half, when no halves could be formed)."""
+    record = meta.get("convergence") or {}
+    value = record.get("split_half_spearman")
+    return {"split_half_spearman": "" if value is None else value, "n_evaluations": record.get("n_evaluations", "")}
+
+
 def _state(service: ExplanationService, checkpoint, image: Path, name: str, params: dict, options: dict):
-    """``("done" | "map" | "missing", seconds the cached map took or None)`` for one image × method."""
+    """``("done" | "map" | "missing", the cached map's metadata or None)`` for one image × method."""
     try:
         entry = service.cache.get(service.key_for(checkpoint, image, name, params))
     except (ImageLoadError, OSError, ValueError):
@@ -85,7 +99,7 @@ def _state(service: ExplanationService, checkpoint, image: Path, name: str, para
         return "missing", None
     if entry.record.get("faithfulness") is not None and entry.record.get("faithfulness_options") == options:
         return "done", None
-    return "map", (entry.record.get("meta") or {}).get("seconds")
+    return "map", entry.record.get("meta") or {}
 
 
 def estimate(service: ExplanationService, checkpoint, images: list[Path], specs, options: dict) -> None:
@@ -98,14 +112,16 @@ def estimate(service: ExplanationService, checkpoint, images: list[Path], specs,
     if todo:
         model.forward_seconds = timed(lambda: predict_topk(checkpoint, [open_rgb(todo[0][0])], k=1))
     maps = Counter(j[1] for j in todo if j[3] == "missing")
-    for image, name, params, state, seconds in first_of_each(todo, lambda j: j[1]):
-        if state == "map" and isinstance(seconds, int | float):
-            model.map_seconds[name] = float(seconds)
+    for image, name, params, state, meta in first_of_each(todo, lambda j: j[1]):
+        if state == "map" and isinstance((meta or {}).get("seconds"), int | float):
+            model.map_seconds[name] = float(meta["seconds"])
+            evaluations = (meta.get("convergence") or {}).get("n_evaluations")
+            if evaluations:
+                model.map_evaluations[name] = int(evaluations)
             continue
         maps[name] -= 1  # computed now, for the timing
         try:
-            model.map_seconds[name] = timed(lambda i=image, n=name, p=params: service.get_or_compute(
-                checkpoint, i, n, p))
+            model.time_map(name, lambda i=image, n=name, p=params: service.get_or_compute(checkpoint, i, n, p))
         except (ImageLoadError, OSError, ValueError):
             model.map_seconds[name] = 0.0
     scores = Counter(j[1] for j in todo)
@@ -155,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
                     if result.target_label in result.labels
                     else "",
                     **{m: float(result.faithfulness[m]) for m in METRIC_NAMES},
+                    **_convergence_cells(result.meta),
                     "explain_seconds": round(float(result.meta.get("seconds", math.nan)), 4),
                     "map_sha256": result.map_sha256,
                 }

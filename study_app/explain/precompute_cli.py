@@ -124,7 +124,7 @@ def estimate_folder(jobs: list, service: ExplanationService, device, faithfulnes
         probes += [j for j in first_of_each(jobs, lambda j: j.method) if j.method not in maps]
     for job in probes:
         try:
-            model.map_seconds[job.method] = timed(lambda j=job: service.get_or_compute(
+            model.time_map(job.method, lambda j=job: service.get_or_compute(
                 checkpoints[j.checkpoint_dir], j.image, j.method, j.params))
         except (ImageLoadError, OSError, ValueError):
             model.map_seconds[job.method] = 0.0

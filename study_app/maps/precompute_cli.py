@@ -75,7 +75,7 @@ def estimate_study(service, requests: list, faithfulness: bool, shard: Shard) ->
     model = CostModel()
     maps = Counter(r.method for r in missing)
     for request in first_of_each(missing, lambda r: r.method):
-        model.map_seconds[request.method] = timed(lambda r=request: service.get_or_compute(r))
+        model.time_map(request.method, lambda r=request: service.get_or_compute(r))
         maps[request.method] -= 1
     options = None
     scores = None
@@ -85,7 +85,7 @@ def estimate_study(service, requests: list, faithfulness: bool, shard: Shard) ->
         scores = Counter(r.method for r in unscored)
         for request in first_of_each(unscored, lambda r: r.method):
             if request.method not in model.map_seconds:
-                model.map_seconds[request.method] = timed(lambda r=request: service.get_or_compute(r))
+                model.time_map(request.method, lambda r=request: service.get_or_compute(r))
         ckpt = service.checkpoint(unscored[0].checkpoint, False)
         model.forward_seconds = timed(lambda: predict_topk(ckpt, [open_rgb(unscored[0].image_path)], k=1))
     if shard.reports:

@@ -81,6 +81,7 @@ class ServedMap:
     target_index: int
     target_label: str
     faithfulness: dict | None  # scores stored with the entry when it was served, if any
+    convergence: dict | None = None  # a sampled map's (LIME, Kernel SHAP) meta["convergence"]; None: deterministic
 
 
 class StudyMapService:
@@ -179,6 +180,7 @@ class StudyMapService:
             photo_sha256=file_content_sha256(request.drawn_over),
             target_index=explanation.target, target_label=explanation.target_label,
             faithfulness=dict(explanation.faithfulness) if explanation.faithfulness else None,
+            convergence=_convergence(explanation.meta),
         ))
 
     def compute_faithfulness(self, request: MapRequest) -> dict:
@@ -195,6 +197,17 @@ class StudyMapService:
         ckpt, image, method, params = self._call(request)
         explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index)
         return dict(explanation.faithfulness or {})
+
+    def convergence(self, request: MapRequest) -> dict | None:
+        """A cached sampled map's convergence record (``meta["convergence"]``: ``split_half_spearman``,
+        ``n_evaluations``, ``stopped``); None when not cached or deterministic (nothing sampled); never computes."""
+        served = self.cached(request)
+        return None if served is None else served.convergence
+
+
+def _convergence(meta: dict) -> dict | None:
+    record = meta.get("convergence")
+    return dict(record) if isinstance(record, dict) else None
 
 
 def make_map_service(cache_dir: str | Path | None = None) -> StudyMapService:

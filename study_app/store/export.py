@@ -6,6 +6,13 @@ parameters on which checkpoint, the class the maps explain, each map's attributi
 hashes of the exact map and PNG the participant was served, faithfulness scores where the cache held them
 at that moment, every answer, the server-side response time and the attention-check result.
 
+A sampled map (LIME, Kernel SHAP) also carries how converged it was when served: ``convergence_split_half`` is
+the Spearman rank correlation over the map's pixels between the maps fitted on two disjoint halves of its
+samples (:mod:`study_app.explain.surrogates`; below ``CONVERGED_SPLIT_HALF`` the map counts as not converged;
+empty when no halves could be formed, e.g. every coalition enumerated), ``convergence_evaluations`` the model
+evaluations it spent and ``convergence_stopped`` why sampling stopped (``converged``, ``budget`` or
+``exhaustive``). The three are empty for deterministic methods (Grad-CAM, gradients), which sample nothing.
+
 Nothing is re-run or reconstructed: the prediction and method details come from the participant's stored
 plan (:class:`study_app.study.plan.Plan`), and what was shown from the records written when each trial was
 shown (:class:`study_app.store.records.ShownTrial`). A cache rebuilt or a checkpoint replaced after a
@@ -33,6 +40,9 @@ from study_app.study.screening import COMPREHENSION
 from study_app.study.showing import planned_target_label
 from study_app.study.steps import ARM_PLACEBO
 
+# Export column -> field of a sampled map's convergence record (explain.surrogates.SurrogateResult.record).
+CONVERGENCE_COLUMNS = {"convergence_split_half": "split_half_spearman", "convergence_evaluations": "n_evaluations",
+                       "convergence_stopped": "stopped"}
 NO_RULES = QualityRules()  # no minimum time: ``too_fast`` stays empty unless the study sets one
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -137,11 +147,16 @@ def _shown_columns(shown: list[ShownTrial], row: dict) -> None:
         (m,) = maps.values()
         row.update({column: getattr(m, name) for column, name in fields.items()})
         row.update({f"faithfulness_{k}": v for k, v in (m.faithfulness or {}).items()})
+        if m.convergence:
+            row.update({column: m.convergence.get(name) for column, name in CONVERGENCE_COLUMNS.items()})
         return
     for column, name in fields.items():
         row[column] = {key: getattr(m, name) for key, m in maps.items()}
     for metric in metrics:
         row[f"faithfulness_{metric}"] = {key: (m.faithfulness or {}).get(metric) for key, m in maps.items()}
+    if any(m.convergence for m in maps.values()):
+        for column, name in CONVERGENCE_COLUMNS.items():
+            row[column] = {key: (m.convergence or {}).get(name) for key, m in maps.items()}
 
 
 def _decision_columns(first, maps: list, answers: list, row: dict) -> None:

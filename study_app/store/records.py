@@ -104,6 +104,7 @@ class ShownMapRecord:
     image_id: str | None = None  # the image the map was computed on when not the trial's (a decision placebo)
     image_sha256: str | None = None  # of the image the map was computed on (served)
     photo_sha256: str | None = None  # of the image drawn under the map (served): the trial's own
+    convergence: dict | None = None  # a sampled map's convergence record as served (None: deterministic method)
 
 
 @dataclass(frozen=True)

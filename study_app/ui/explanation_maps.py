@@ -129,5 +129,11 @@ def faithfulness_scores(request: MapRequest) -> dict:
     return explanation_service().faithfulness(request)
 
 
+def convergence_record(request: MapRequest) -> dict | None:
+    """A cached sampled map's convergence record (split-half Spearman, model evaluations, why it stopped);
+    ``None`` for deterministic methods or a map not cached (never computes)."""
+    return explanation_service().convergence(request)
+
+
 def compute_faithfulness(request: MapRequest) -> dict:
     return explanation_service().compute_faithfulness(request)

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from study_app.cli import main
-from study_app.explain.estimate import CostModel, duration, faithfulness_cost
+from study_app.explain.estimate import CostModel, duration, faithfulness_cost, sampled_score_evaluations
+from study_app.explain.superpixel_scores import SCORE_ROWS
 
 CHEAP_FAITH = ["--steps", "4", "--infidelity-samples", "2", "--sensitivity-samples", "1"]
 
@@ -21,6 +22,26 @@ def test_a_faithfulness_score_costs_its_extra_maps_and_forward_passes():
     assert scores == pytest.approx((5 * 10 + 5.8) + 2 * (5 * 0.5 + 5.8))
     assert "lime 10.0 s" in model.basis(options) and "58 forward passes of 100 ms" in model.basis(options)
     assert duration(30) == "under a minute" and duration(600) == "about 10 min" and duration(7200) == "about 2.0 h"
+
+
+def test_lime_and_kernel_shap_scores_cost_their_common_coalitions_not_extra_maps():
+    """Their max-sensitivity and randomisation check fit on SCORE_ROWS coalitions: the estimate counts those
+    evaluations at the timed map's cost per evaluation, not five more maps."""
+    options = {"steps": 20, "infidelity_samples": 16, "sensitivity_samples": 4, "sanity": True}
+    assert sampled_score_evaluations(options) == SCORE_ROWS * 5 + SCORE_ROWS / 4
+    assert sampled_score_evaluations({**options, "sanity": False, "sensitivity_samples": 0}) == SCORE_ROWS
+
+    class Timed:  # what the map service returns: the map's convergence record
+        convergence = {"n_evaluations": 2000, "split_half_spearman": 0.93}
+
+    model = CostModel(forward_seconds=0.1)
+    model.time_map("lime", Timed)
+    assert model.map_evaluations == {"lime": 2000} and model.map_seconds["lime"] >= 0
+    model.map_seconds["lime"] = 10.0  # 5 ms an evaluation
+    assert model.score_seconds("lime", options) == pytest.approx(sampled_score_evaluations(options) * 0.005 + 5.8)
+    model.map_seconds["gradcam"] = 0.5
+    assert model.score_seconds("gradcam", options) == pytest.approx(5 * 0.5 + 5.8)
+    assert "common coalitions" in model.basis(options)
 
 
 def test_faithfulness_estimates_first_and_writes_under_runs(tmp_path, checkpoint_dir, image_dir, capsys,

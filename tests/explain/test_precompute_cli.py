@@ -13,7 +13,8 @@ from study_app.explain.faithfulness import METRIC_NAMES
 from study_app.explain.faithfulness_cli import CSV_COLUMNS
 from study_app.explain.precompute import list_images, precompute
 
-CHEAP = ["--param", "lime.n_samples=16", "--param", "lime.n_segments=8", "--param", "kernel_shap.n_samples=16"]
+CHEAP_LIME = ["--param", "lime.n_samples=16", "--param", "lime.min_samples=16", "--param", "lime.n_segments=8"]
+CHEAP = [*CHEAP_LIME, "--param", "kernel_shap.n_samples=16", "--param", "kernel_shap.min_samples=16"]
 
 
 def test_precompute_fills_the_cache_then_skips_it(tmp_path, checkpoint_dir, image_dir):
@@ -85,7 +86,7 @@ def test_faithfulness_command_writes_csv_and_summary(tmp_path, checkpoint_dir, i
         "--steps", "4",
         "--infidelity-samples", "4",
         "--sensitivity-samples", "1",
-        *CHEAP[:4],
+        *CHEAP_LIME,
     ]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -94,11 +95,19 @@ def test_faithfulness_command_writes_csv_and_summary(tmp_path, checkpoint_dir, i
         rows = list(csv.DictReader(fh))
     assert len(rows) == 4 and tuple(rows[0]) == CSV_COLUMNS
     assert {r["method"] for r in rows} == {"gradcam", "lime"}
+    cache = AttributionCache(tmp_path / "cache")
+    recorded = {e.record["map_sha256"]: e.record["meta"].get("convergence") for e in map(cache.get, cache.keys())}
     for row in rows:
         for metric in METRIC_NAMES:
             float(row[metric])  # numbers (possibly nan), never empty
         assert 0.0 <= float(row["deletion_auc"]) <= 1.0
         assert row["target_label"] in {"cat", "dog", "fox"}
+        if row["method"] == "lime":  # a sampled map says how converged it is (explain.surrogates)
+            record = recorded[row["map_sha256"]]
+            assert 0 < int(row["n_evaluations"]) == record["n_evaluations"] <= 16
+            assert float(row["split_half_spearman"]) == pytest.approx(record["split_half_spearman"])
+        else:  # Grad-CAM samples nothing
+            assert row["n_evaluations"] == row["split_half_spearman"] == ""
     # The scores were stored with the maps: a second run rewrites nothing and gives the same numbers.
     assert len(AttributionCache(tmp_path / "cache")) == 4
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.npz")}

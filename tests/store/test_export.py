@@ -164,6 +164,51 @@ def test_distinction_rows_name_map_targets_and_multi_map_provenance(make_study, 
         assert row["correct"] == (row["answer_choice"] == row["predicted_label"])
 
 
+SAMPLED = {"split_half_spearman": 0.87, "n_evaluations": 512, "stopped": "budget", "enumerated_sizes": []}
+
+
+class SampledMaps(FakeMaps):
+    """Serves a convergence record, as the map service does for a sampled map (LIME, Kernel SHAP), with the maps
+    of ``sampled`` (a method name standing in for one) and none with the others, which are deterministic."""
+
+    def __init__(self, sampled: str = "integrated_gradients"):
+        super().__init__()
+        self.sampled = sampled
+
+    def serve_step(self, step):
+        return [SimpleNamespace(**vars(s), convergence=dict(SAMPLED) if m.name == self.sampled else None)
+                for s, m in zip(super().serve_step(step), step.maps, strict=True)]
+
+
+def test_sampled_maps_export_their_convergence_beside_the_faithfulness_scores(make_study, make_engine_for, repo,
+                                                                               tmp_path):
+    engine = make_engine_for(make_study("verification", trials=4, checks=0), repo, maps=SampledMaps())
+    _complete(engine, n=2)
+    export_study(repo, [engine.record], tmp_path / "r.csv", tmp_path / "p.csv")
+    rows = _read(tmp_path / "r.csv")
+    columns = ("convergence_split_half", "convergence_evaluations", "convergence_stopped")
+    assert set(columns) <= set(rows[0])
+    seen = set()
+    for row in rows:
+        seen.add(row["methods"])
+        cells = tuple(row[c] for c in columns)
+        if row["methods"] == "integrated_gradients":
+            assert cells == ("0.87", "512", "budget") and row["faithfulness_deletion_auc"] == "0.25"
+        else:  # a deterministic method (or no map): nothing sampled, nothing to report
+            assert cells == ("", "", "")
+    assert {"integrated_gradients", "gradcam"} <= seen
+
+
+def test_several_maps_export_convergence_per_map(make_study, make_engine_for, repo):
+    engine = make_engine_for(make_study("rate", trials=2, checks=0, extra='display = "side_by_side"'), repo,
+                             maps=SampledMaps())
+    _complete(engine, n=1)
+    for row in response_rows(repo, engine.record):
+        assert row["convergence_split_half"] == {"gradcam": None, "integrated_gradients": 0.87}
+        assert row["convergence_evaluations"] == {"gradcam": None, "integrated_gradients": 512}
+        assert row["convergence_stopped"] == {"gradcam": None, "integrated_gradients": "budget"}
+
+
 def test_hostile_answers_are_neutralised_in_the_csv_and_survive(make_study, make_engine_for, repo, tmp_path):
     hostile = "=HYPERLINK(\"http://x\") 👍🏽 עברית \x00 " + "y" * 100
     engine = make_engine_for(make_study("verification", trials=2, checks=0, keep=True), repo)
