@@ -14,7 +14,8 @@ Kernel SHAP's exact small coalitions, stopping once the split-half ρ reaches 0.
 coalitions, :mod:`study_app.explain.superpixel_scores`).
 
 1. **Convergence**: Spearman ρ over pixels against a reference of the same method on the same superpixels
-   with ``--reference`` (8,000) samples of the paired sampler under another seed, as a function of model
+   with ``--reference`` (8,000) samples of its default sampler (Kernel SHAP paired, LIME plain) under another
+   seed, as a function of model
    evaluations, for plain sampling (Captum, today's path) and for the new sampler (without stopping); then the
    defaults (with stopping), and how many evaluations plain sampling needs for the ρ the defaults reach
    (interpolated on the curve; beyond its end extrapolated with ``1 - ρ ∝ 1/n``).
@@ -151,6 +152,13 @@ def needed(points: list[tuple[int, float]], goal: float) -> float:
     return n * (1 - r) / (1 - goal) if r < 1 else float(n)
 
 
+def reference_map(kind, forward, x, seg, target, reference: int):
+    """``reference`` samples of the method's default sampler (Kernel SHAP paired, LIME plain), seed 12345."""
+    paired = get_method(kind).params["sampling"] == "paired"
+    return estimate(kind, forward, x, seg, target, n_samples=reference, min_samples=reference, round_size=reference,
+                    converge_at=0, seed=12345, batch_size=16, paired=paired).values[seg.numpy()]
+
+
 def convergence(checkpoint, images: list[Path], size: int, reference: int) -> dict:
     """Section 1; returns the defaults' maps per (image, kind) for section 2."""
     model, norm = checkpoint.model, (checkpoint.mean, checkpoint.std)
@@ -163,8 +171,7 @@ def convergence(checkpoint, images: list[Path], size: int, reference: int) -> di
         seg = superpixels(x[0], *norm, 50, 10.0)
         s = seg.numpy()
         for kind in KINDS:
-            ref = estimate(kind, forward, x, seg, target, n_samples=reference, min_samples=reference,
-                           round_size=reference, converge_at=0, seed=12345, batch_size=16).values[s]
+            ref = reference_map(kind, forward, x, seg, target, reference)
             for n in GRID:
                 today = TodaysMethod(kind, n_samples=n).explain(model, x, target, normalization=norm, segments=seg)
                 curves[kind]["plain"][n].append(rank_correlation(today.map_hw, ref))
@@ -181,7 +188,7 @@ def convergence(checkpoint, images: list[Path], size: int, reference: int) -> di
             kept[(path.name, kind)] = (x, target, explanation)
             print(f"  {path.name} {kind}: defaults {evals} evaluations, ρ {rho:.3f} "
                   f"(split-half {explanation.meta['convergence']['split_half_spearman']}), {seconds:.1f} s", flush=True)
-    print(f"\n{size} px, {len(images)} held-out photos, reference {reference} paired samples (seed 12345); "
+    print(f"\n{size} px, {len(images)} held-out photos, reference {reference} samples (seed 12345); "
           "median (min) Spearman ρ over pixels against it")
     for kind in KINDS:
         c = curves[kind]
@@ -276,8 +283,7 @@ def speed_at(checkpoint, path: Path, size: int, reference: int) -> None:
     seg = superpixels(x[0], *norm, 50, 10.0)
     print(f"\n{size} px, {path.name}: per map and per score")
     for kind in KINDS:
-        ref = estimate(kind, forward, x, seg, target, n_samples=reference, min_samples=reference,
-                       round_size=reference, converge_at=0, seed=12345, batch_size=16).values[seg.numpy()]
+        ref = reference_map(kind, forward, x, seg, target, reference)
         today = TodaysMethod(kind)
         t_map, t_s, t_e = measured(today.explain, model, x, target, normalization=norm)
         method = get_method(kind)
