@@ -25,6 +25,8 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from study_app.explain.superpixel_scores import SCORE_ROWS
+
 
 def first_of_each(items: Iterable, group: Callable[[Any], Hashable]) -> list:
     """The first item of each group (e.g. of each method), in order."""
@@ -49,8 +51,6 @@ SAMPLED_METHODS = ("lime", "kernel_shap")
 
 def sampled_score_evaluations(options: dict[str, Any]) -> float:
     """Model evaluations of LIME's or Kernel SHAP's max-sensitivity and randomisation check (module docstring)."""
-    from study_app.explain.superpixel_scores import SCORE_ROWS  # noqa: PLC0415 - keeps this module light
-
     rows = SCORE_ROWS * (1 + int(options.get("sensitivity_samples", 0)))
     return rows + (SCORE_ROWS / 4 if options.get("sanity", True) else 0)
 
