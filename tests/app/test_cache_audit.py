@@ -103,7 +103,7 @@ def test_a_map_made_with_other_parameters_is_reported_stale_and_never_served(set
     precompute(setup)
     where, request, key, cache = next(m for m in cached_maps(setup) if m[1].method == "lime")
     service = make_map_service(cache.root)
-    old_params = {**dict(request.params), "sampling": "plain"}  # e.g. made before paired sampling
+    old_params = {**dict(request.params), "sampling": "paired"}  # made with another sampling scheme than LIME's default
     ckpt = service.checkpoint(request.checkpoint)
     old = service.service.get_or_compute(ckpt, request.image_path, "lime", old_params, target=request.target_index)
     assert old.key != key and old.key in cache
@@ -132,14 +132,29 @@ def test_a_map_made_with_other_parameters_is_reported_stale_and_never_served(set
     assert line(out, "no stale maps in the cache").startswith("ok")
 
 
+# One sampled method that cannot converge (converge_at 0.99 on 64 samples) and one that is exact (Kernel SHAP on
+# three superpixels enumerates every coalition), so the gallery must show both kinds of note.
+BOTH_KINDS = """
+[[methods]]
+name = "lime"
+label = "LIME"
+params = { n_samples = 64, min_samples = 32, round_size = 32, n_segments = 8, converge_at = 0.99 }
+
+[[methods]]
+name = "kernel_shap"
+label = "Kernel SHAP"
+params = { n_samples = 64, n_segments = 3 }
+"""
+
+
 def test_gallery_shows_convergence_beside_each_sampled_map_only(setup_study, few_stimuli):
-    setup = lime_study(setup_study, few_stimuli)
+    setup = setup_study("verification", stimuli=few_stimuli, tail=BOTH_KINDS)
     precompute(setup)
     service = make_map_service(os.environ["XAI_STUDY_CACHE"])
     expected = []
     for _, request, key, cache in cached_maps(setup):
         record = cache.get(key).record["meta"].get("convergence")
-        assert (record is not None) == (request.method == "lime")  # deterministic methods have none
+        assert (record is not None) == (request.method in ("lime", "kernel_shap"))  # deterministic ones have none
         assert service.cached(request).convergence == record  # what the engine records when a trial is shown
         if record is not None:
             expected.append(convergence_note(record))
