@@ -80,7 +80,10 @@ def device_for(args: argparse.Namespace, shard: Shard):
 def announce(shard: Shard, mine: int, total: int, device, threads: int | None) -> None:
     if shard.active:
         extra = f", {threads} thread{'' if threads == 1 else 's'}" if threads else ""
-        print(f"{shard.label}: {mine} of {total} maps on {device}{extra}", flush=True)
+        # one write of the whole line: print() writes the text and the newline apart, and two ranks sharing a
+        # pipe then interleaved as "…1 threadrank 0/2: …" (seen in CI)
+        sys.stdout.write(f"{shard.label}: {mine} of {total} maps on {device}{extra}\n")
+        sys.stdout.flush()
 
 
 def placement(args: argparse.Namespace) -> tuple[Shard, object, int | None] | int:

@@ -22,6 +22,7 @@ import pytest
 from study.kit import make_checkpoint, make_stimuli, write_study
 
 from study_app.cli import main
+from study_app.explain import precompute_cli
 from study_app.explain.cache import AttributionCache
 from study_app.explain.sharding import Shard, current_shard, parse_shard, take_share
 
@@ -39,6 +40,23 @@ def assert_same_cache(a: Path, b: Path) -> int:
         scale = float(np.abs(ma).max()) or 1.0
         np.testing.assert_allclose(mb, ma, rtol=1e-5, atol=1e-6 * scale, err_msg=key)
     return len(ca.keys())
+
+
+def test_a_rank_announces_its_share_in_one_write(monkeypatch):
+    """Two ranks print to one pipe; a line written in pieces (text, then newline) interleaved with the other
+    rank's in CI. One write of the whole line is atomic on a pipe."""
+    writes = []
+
+    class Pipe:
+        def write(self, text):
+            writes.append(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", Pipe())
+    precompute_cli.announce(Shard(rank=1, world=2, local_rank=1, local_world=2, torchrun=True), 16, 32, "cpu", 1)
+    assert writes == ["rank 1/2: 16 of 32 maps on cpu, 1 thread\n"]
 
 
 # --- the split ------------------------------------------------------------------------------------------
