@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from study_app.explain.superpixel_scores import SCORE_ROWS
+from study_app.explain.surrogates import SAMPLED_METHODS
 
 
 def first_of_each(items: Iterable, group: Callable[[Any], Hashable]) -> list:
@@ -44,9 +45,6 @@ def timed(fn: Callable[[], Any]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
-
-
-SAMPLED_METHODS = ("lime", "kernel_shap")
 
 
 def sampled_score_evaluations(options: dict[str, Any]) -> float:

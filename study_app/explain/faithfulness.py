@@ -41,6 +41,7 @@ from study_app.explain.gradient_methods import make_baseline
 from study_app.explain.model_variants import fast_forward
 from study_app.explain.sanity import randomization_check
 from study_app.explain.segmentation import superpixels
+from study_app.explain.surrogates import SAMPLED_METHODS
 
 METRIC_NAMES = ("deletion_auc", "insertion_auc", "infidelity", "sensitivity_max", "randomization_spearman")
 
@@ -200,7 +201,7 @@ def faithfulness_report(
     x = _check_single(x, map_hw)
     norm = normalization or IMAGENET_NORMALIZATION
     curves = deletion_insertion(model, x, map_hw, target, steps=steps, normalization=normalization)
-    superpixel = method.name in ("lime", "kernel_shap")
+    superpixel = method.name in SAMPLED_METHODS
     segments = (
         superpixels(x[0], *norm, method.params["n_segments"], method.params["compactness"]) if superpixel else None
     )

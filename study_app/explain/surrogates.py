@@ -35,6 +35,7 @@ from study_app.explain.coalitions import SHARED, CoalitionSample, KernelShapSamp
 from study_app.explain.sanity import rank_correlation
 
 LIME_ALPHA = 0.01
+SAMPLED_METHODS = ("lime", "kernel_shap")  # the methods this module fits
 SPLITS = 4  # random splits of the pairs the split-half figure averages  # Captum's default interpretable model: SkLearnLasso(alpha=0.01)
 CONVERGED_SPLIT_HALF = 0.9  # split-half Spearman below this: the map counts as not converged
 
@@ -179,7 +180,7 @@ def estimate(
     """LIME (``kind="lime"``) or Kernel SHAP values of ``target`` for ``x`` (1×C×H×W) over ``segments`` (H×W),
     from paired coalitions (:mod:`study_app.explain.coalitions`) or, with ``paired=False``, plain ones.
     ``trace`` (a list) receives ``(evaluations, split-half, values)`` after every round, for convergence curves."""
-    if kind not in ("lime", "kernel_shap"):
+    if kind not in SAMPLED_METHODS:
         raise ValueError(f"unknown surrogate {kind!r}")
     seg = segments.long()
     m = int(seg.max()) + 1
