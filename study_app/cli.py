@@ -19,7 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ablation": ("trainers.ablation", "CIFAR-10: plain vs residual vs skip blocks, same recipe"),
     "faithfulness": ("study_app.explain.faithfulness_cli", "deletion/insertion AUC, infidelity, sanity per method"),
     "precompute": ("study_app.maps.precompute_cli", "fill the attribution cache for a study or image folder"),
-    "export": ("study_app.analysis.export_cli",
+    "export": ("study_app.export.export_cli",
                "write responses.csv and participants.csv with provenance (and reliance.csv)"),
     "db": ("study_app.admin.db_cli", "database schema: status, upgrade after a release adds columns"),
     "backup": ("study_app.admin.backup_cli", "consistent copy of the study database while it runs (+ manifest)"),

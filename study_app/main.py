@@ -23,6 +23,7 @@ from study_app.ui.language import TAB_TITLE
 from study_app.ui.logging_setup import configure_logging
 from study_app.ui.page_recovery import chunk_recovery
 from study_app.ui.password_gate import announce_demo_password
+from study_app.ui.resources import StudyUnavailable, app_settings
 from study_app.ui.warm_start import warm_lifespan
 
 PAGES = Path(__file__).parent / "app_pages"
@@ -33,7 +34,11 @@ FIRST_PAGE_MODULES = ("study_app.app_pages.participant_flow",)
 
 def route() -> None:
     """One script run: page configuration, the page list, run the chosen page."""
-    configure_logging()
+    try:
+        page_timing = app_settings().page_timing.value
+    except StudyUnavailable:  # the page says why
+        page_timing = False
+    configure_logging(page_timing=page_timing)
     announce_demo_password()  # bundled demo without a password: one-time password to the log, once per process
     # An emoji icon: the browser draws it from a data URL. A ":material/...:" page icon made every participant's
     # browser fetch it from fonts.gstatic.com, a third party the consent text does not name (and absent offline).

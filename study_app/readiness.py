@@ -3,6 +3,10 @@
     xai-study check                         # the study the app would open (env, secrets.toml, demo)
     xai-study check --study examples/studies/rate.toml
 
+It first prints the settings (:func:`study_app.settings.resolve`): each one's value and where it came from,
+never a secret's value (the password and the external-id key say only "set (from …)", a database URL hides
+its password).
+
 Checks that the study file validates, every stimulus decodes, every checkpoint loads, the attribution
 cache holds every map participants can be shown (so nobody waits on attribution; else about how long the
 missing ones take), and warns when sampled maps have not converged or maps made with other parameters
@@ -15,7 +19,7 @@ blocking check fails. Plain Python (no Streamlit), so the CLI and the app judge 
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 import tomllib
 from collections.abc import Callable
@@ -26,19 +30,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from study_app.maps.cache_audit import audit_cache
+from study_app.maps.service import make_map_service
 from study_app.serve.refusals import StudyKeys, database_refusals
 from study_app.settings import (
     ENV_PASSWORD,
-    ENV_REPLICAS,
     PROJECT_ROOT,
     SECRET_PASSWORD,
-    SECRETS_FILE,
-    AppSettings,
+    Settings,
+    SettingsError,
     password_problem,
-    read_secrets_file,
-    resolve_settings,
+    resolve,
 )
-from study_app.store import make_engine, resolve_db_url
+from study_app.store import make_engine
 from study_app.store.migrate import schema_state
 from study_app.study import load_study
 from study_app.study.completion import OUTCOMES, outcome_code, redirect_problems, redirect_warnings
@@ -67,6 +70,7 @@ class Check:
 class Readiness:
     checks: tuple[Check, ...]
     seconds: float
+    settings: Settings | None = None  # what was checked: printed as its table above the checks
 
     @property
     def ready(self) -> bool:
@@ -108,7 +112,7 @@ def check_privacy_settings(config_path: Path | None) -> Check:
                  blocking=False)
 
 
-def check_password(settings: AppSettings) -> Check:
+def check_password(settings: Settings) -> Check:
     name = "researcher password set"
     if settings.researcher_password:
         problem = password_problem(settings.researcher_password)
@@ -122,13 +126,6 @@ def check_password(settings: AppSettings) -> Check:
                                  f"{SECRET_PASSWORD} or ${ENV_PASSWORD})")
     return Check(name, False, f"set {SECRET_PASSWORD} in .streamlit/secrets.toml or ${ENV_PASSWORD}; "
                               "without it the researcher area stays locked")
-
-
-def replicas_from_env() -> int:
-    try:
-        return max(1, int(os.environ.get(ENV_REPLICAS, "1")))
-    except ValueError:
-        return 1
 
 
 def check_replicas(db_url: str, replicas: int) -> Check:
@@ -151,7 +148,7 @@ def _guard(name: str, action: Callable[[], str]) -> Check:
         return Check(name, False, f"{type(exc).__name__}: {exc}")
 
 
-def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]:
+def check_study(settings: Settings, db_url: str | None = None) -> list[Check]:
     """Study file, stimuli, checkpoints, attribution cache and database, in that order."""
     checks: list[Check] = []
     holder: dict = {}
@@ -170,7 +167,7 @@ def check_study(settings: AppSettings, db_url: str | None = None) -> list[Check]
     checks.append(_guard("checkpoints load", lambda: _load_checkpoints(study)))
     if any(t.decision is not None for t in study.tasks):
         checks.append(_guard("decision trials drawable", lambda: _decision_pools(study, holder)))
-    checks += cache_checks(study, holder.get("predictions"))
+    checks += cache_checks(study, holder.get("predictions"), cache_dir=settings.cache_dir)
     checks.append(_guard("database reachable, nothing a server refuses", lambda: _database(settings, db_url, study)))
     return checks
 
@@ -211,12 +208,14 @@ def _decision_pools(study, holder: dict) -> str:
     return "; ".join(f"enough: {v.describe()}" for v in verdicts)
 
 
-def cache_checks(study, predictions=None) -> list[Check]:
+def cache_checks(study, predictions=None, *, cache_dir: Path | None = None) -> list[Check]:
     """Every map cached (blocking; with about how long the missing ones take), the sampled maps converged and
-    no map of the study made with other parameters (both warnings): :mod:`study_app.maps.cache_audit`."""
+    no map of the study made with other parameters (both warnings): :mod:`study_app.maps.cache_audit`.
+    ``cache_dir``: the settings' folder (``None``: the study's, for callers without settings)."""
     name = "attribution cache complete"
     try:
-        audit = audit_cache(study, predictions=predictions)
+        service = make_map_service(cache_dir) if cache_dir is not None else None
+        audit = audit_cache(study, service=service, predictions=predictions)
     except Exception as exc:  # noqa: BLE001 - every failure is a finding to report, not a crash
         return [Check(name, False, f"{type(exc).__name__}: {exc}")]
     return [Check(name, not audit.missing, audit.missing_text()),
@@ -224,17 +223,10 @@ def cache_checks(study, predictions=None) -> list[Check]:
             Check("no stale maps in the cache", not audit.stale, audit.stale_text(), blocking=False)]
 
 
-def _default_db_url(settings: AppSettings) -> str:
-    try:
-        return resolve_db_url(study_path=settings.study_file)
-    except Exception as exc:  # noqa: BLE001 - reported by "database reachable"
-        return f"unusable: {exc}"
-
-
-def _database(settings: AppSettings, db_url: str | None, study=None) -> str:
+def _database(settings: Settings, db_url: str | None, study=None) -> str:
     """Reachable, and nothing a server would refuse (:mod:`study_app.serve.refusals`): every such condition
     is a FAIL here, so "READY" never meets a server that refuses the study."""
-    url = db_url or resolve_db_url(study_path=settings.study_file)
+    url = db_url or settings.db_url
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -244,35 +236,37 @@ def _database(settings: AppSettings, db_url: str | None, study=None) -> str:
         engine.dispose()
     shown = engine.url.render_as_string(hide_password=True)
     keys = StudyKeys(study.id, not study.keep_external_ids) if study is not None else None
-    problems = database_refusals(url, keys, secrets=read_secrets_file())
+    problems = database_refusals(url, keys, id_key=settings.id_key.value)
     if problems:
         raise RuntimeError(" ".join(problems))
     return f"{shown} (schema {head})" if revision else f"{shown} (empty: tables are created on first use)"
 
 
-def check_readiness(settings: AppSettings, *, config_path: Path | None = None, db_url: str | None = None,
+def check_readiness(settings: Settings, *, config_path: Path | None = None, db_url: str | None = None,
                     replicas: int | None = None) -> Readiness:
     start = time.perf_counter()
     checks = check_study(settings, db_url)
-    checks.append(check_replicas(db_url or _default_db_url(settings),
-                                 replicas if replicas is not None else replicas_from_env()))
+    checks.append(check_replicas(db_url or settings.db_url,
+                                 replicas if replicas is not None else settings.replicas.value))
     checks += [check_password(settings), check_error_details(config_path or find_config()),
                check_privacy_settings(config_path or find_config())]
-    return Readiness(checks=tuple(checks), seconds=time.perf_counter() - start)
+    return Readiness(checks=tuple(checks), seconds=time.perf_counter() - start, settings=settings)
 
 
 def format_report(readiness: Readiness) -> str:
     width = max(len(c.name) for c in readiness.checks)
     lines = [f"{c.mark:<4}  {c.name:<{width}}  {c.detail}" for c in readiness.checks]
     verdict = "READY to launch" if readiness.ready else "NOT READY: fix the FAIL lines above"
-    return "\n".join([*lines, "", f"{verdict} ({readiness.seconds:.1f} s)"])
+    head = ["settings (value [source]):", readiness.settings.format_table(), ""] if readiness.settings else []
+    return "\n".join([*head, *lines, "", f"{verdict} ({readiness.seconds:.1f} s)"])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", type=Path, default=None,
                         help="study file (default: $XAI_STUDY_FILE, secrets.toml study_file, else the demo)")
-    parser.add_argument("--secrets", type=Path, default=SECRETS_FILE,
-                        help="secrets file to read (default: %(default)s)")
+    parser.add_argument("--secrets", type=Path, default=None,
+                        help="secrets file to read (default: ~/.streamlit/secrets.toml overlaid by "
+                             ".streamlit/secrets.toml here, as the app reads them)")
     parser.add_argument("--config", type=Path, default=None,
                         help="Streamlit config to judge (default: .streamlit/config.toml here or in the project)")
     parser.add_argument("--db", default=None, help="database URL (default: as the app resolves it)")
@@ -282,11 +276,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    secrets = read_secrets_file(args.secrets)
-    settings = resolve_settings(secrets)
-    if args.study is not None:
-        settings = AppSettings(study_file=args.study.resolve(), source="command line",
-                               researcher_password=settings.researcher_password)
-    readiness = check_readiness(settings, config_path=args.config, db_url=args.db, replicas=args.replicas)
+    try:
+        settings = resolve(study=args.study.resolve() if args.study is not None else None, db=args.db,
+                           replicas=args.replicas, secrets_file=args.secrets)
+    except SettingsError as exc:
+        print(f"xai-study check: {exc}", file=sys.stderr)
+        return 2
+    readiness = check_readiness(settings, config_path=args.config)
     print(format_report(readiness))
     return 0 if readiness.ready else 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from study_app.settings import DatabaseChoice, resolve_database
+from study_app.settings import DatabaseChoice, Settings, resolve
 from study_app.store import DatabaseConfigError
 
 
@@ -20,13 +20,19 @@ def add_database_arguments(parser: argparse.ArgumentParser) -> None:
                              ".streamlit/secrets.toml, else responses.sqlite beside the study file)")
 
 
-def chosen_database(args: argparse.Namespace) -> DatabaseChoice:
-    """Raises :class:`study_app.store.DatabaseConfigError` for an unreadable secrets file or a ``--study``
-    that is not a file."""
-    choice = resolve_database(args.db, args.study)
-    if args.study is not None and not choice.study_file.is_file():
+def chosen_settings(args: argparse.Namespace) -> Settings:
+    """The settings for ``--study`` and ``--db`` (:func:`study_app.settings.resolve`). Raises
+    :class:`study_app.store.DatabaseConfigError` for an unreadable secrets file or a ``--study`` that is not
+    a file."""
+    settings = resolve(study=args.study, db=args.db)
+    if args.study is not None and not settings.study_file.is_file():
         raise DatabaseConfigError(f"no study file at {args.study}")
-    return choice
+    return settings
+
+
+def chosen_database(args: argparse.Namespace) -> DatabaseChoice:
+    """The database of :func:`chosen_settings`."""
+    return chosen_settings(args).database_choice
 
 
 def missing_sqlite_file(url: str) -> Path | None:

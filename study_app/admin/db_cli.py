@@ -23,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from study_app.admin.arguments import add_database_arguments, chosen_database, missing_sqlite_file
+from study_app.admin.arguments import add_database_arguments, chosen_settings, missing_sqlite_file
 from study_app.serve.refusals import id_key_refusal, study_keys
 from study_app.store import migrate
 from study_app.store.database import DatabaseConfigError, make_engine
@@ -62,7 +62,7 @@ def _status(engine, shown: str, location) -> int:
     return 1
 
 
-def _upgrade(engine, shown: str, location, study_file: Path) -> int:
+def _upgrade(engine, shown: str, location, study_file: Path, id_key: str | None) -> int:
     before, _ = migrate.schema_state(engine, script_location=location)
     head = migrate.upgrade_database(engine, script_location=location)
     if before == head:
@@ -71,7 +71,7 @@ def _upgrade(engine, shown: str, location, study_file: Path) -> int:
         print(f"{shown}: upgraded from {before or '(no revision)'} to {head}")
     keys = study_keys(study_file)
     with engine.connect() as conn:
-        refusal = id_key_refusal(conn, keys) if keys is not None else None
+        refusal = id_key_refusal(conn, keys, id_key=id_key) if keys is not None else None
         others = _slugs_with_keys(conn) if keys is None else []
     if refusal:
         print(f"note: a server will refuse this study until this is done: {refusal}")
@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "revision":
         return _revision(args)
     try:
-        database = chosen_database(args)
+        settings = chosen_settings(args)
+        database = settings.database_choice
         url = database.url
         print(database.describe())
         engine = make_engine(url) if missing_sqlite_file(url) is None else None
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action == "status":
             return _status(engine, shown, args.migrations)
-        return _upgrade(engine, shown, args.migrations, database.study_file)
+        return _upgrade(engine, shown, args.migrations, database.study_file, settings.id_key.value)
     except migrate.SchemaMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -69,7 +69,7 @@ class Results:
             self.rows, columns=["task", "model", "status", "participants", "trials", "message"]))
 
 
-def trial_frame(t, protocol):
+def trial_frame(t, reliance):
     """Per trial: correct, ai_correct, agree (with the AI), initial_differs (initial answer != AI's) and
     advice_shown, as 0/1 (NaN: the trial cannot say). Decision: agree is final == AI; the ``human`` arm
     and, with ``advice_on_request``, trials without a request did not show the advice. Verification: the
@@ -79,7 +79,7 @@ def trial_frame(t, protocol):
 
     out = pd.DataFrame({"participant": t["participant"], "image": t["image_id"], "arm": t["arm"],
                         "correct": flag(col("correct")), "ai_correct": flag(col("model_correct"))})
-    if protocol == "decision":
+    if reliance == "answer_with_advice":
         ai, final, initial = col("predicted_label"), col("answer_final"), col("answer_initial")
         out["agree"] = (final == ai).astype(float).where((final != "") & (ai != ""))
         out["initial_differs"] = (initial != ai).astype(float).where((initial != "") & (ai != ""))
@@ -89,7 +89,7 @@ def trial_frame(t, protocol):
         decision = col("answer_decision")
         out["agree"] = (decision == "accept").astype(float).where(decision != "")
         out["initial_differs"] = np.nan
-        out["advice_shown"] = 1.0 if protocol == "verification" else np.nan
+        out["advice_shown"] = 1.0 if reliance == "accept_reject" else np.nan
     return out
 
 
@@ -286,11 +286,10 @@ def run_task(results, d, spec, minimum, convention):
     if t.empty:
         results.status(name, "all", "skipped", 0, 0, "no answered trials in the export")
         return
-    if spec["protocol"] in ("decision", "verification") or spec["outcome"]:
-        frame = trial_frame(t, spec["protocol"])
-        reliance = spec["protocol"] in ("decision", "verification")
-        measures = ["accuracy_final"] + (["agreement_ai_wrong", "agreement_ai_right"] if reliance else [])
-        if spec["protocol"] == "decision" and frame["initial_differs"].notna().any():
+    if spec["reliance"] or spec["outcome"]:
+        frame = trial_frame(t, spec["reliance"])
+        measures = ["accuracy_final"] + (["agreement_ai_wrong", "agreement_ai_right"] if spec["reliance"] else [])
+        if spec["reliance"] == "answer_with_advice" and frame["initial_differs"].notna().any():
             measures.append("switch_fraction")
         descriptives(results, name, frame, measures, convention)
         fit_logistic(results, name, "accuracy", frame, "correct", reference, "arm * ai_correct", minimum)

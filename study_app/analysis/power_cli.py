@@ -42,10 +42,11 @@ from study_app.analysis.power import (
     two_proportion_power,
 )
 from study_app.analysis.power_decision import decision_facts, decision_layout, describe_layout, n_wrong
+from study_app.study.protocols import PROTOCOLS
 from study_app.study.steps import DECISION
+from study_app.study.study_file import file_arms, read_study_file
 
-SCORED_PROTOCOLS = ("verification", "forward_simulation", "distinction", "decision")
-BALANCED_BY_CORRECTNESS = ("verification", "forward_simulation")
+SCORED_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if p.outcome)  # protocols with a right answer
 
 
 def parse_effect(text: str, baseline: float | None) -> tuple[float, float]:
@@ -70,22 +71,9 @@ def parse_effect(text: str, baseline: float | None) -> tuple[float, float]:
     return baseline, p1
 
 
-def _arms_from(data: dict, task: dict) -> list[str]:
-    explicit = task.get("arms") or data.get("design", {}).get("arms")
-    if explicit:
-        return [a if isinstance(a, str) else a.get("key") or a.get("name") for a in explicit]
-    arms = [m.get("key") or m["name"] for m in data.get("methods", [])]
-    design = data.get("design", {})
-    if design.get("negative_control"):
-        arms.append(f"{design['negative_control']}@random")
-    if design.get("control"):
-        arms.append("none")
-    return arms
-
-
 def design_from_study(path: str | Path, task_name: str | None = None) -> dict:
     """The fields :class:`PowerDesign` needs, read from a study file (see the module docstring)."""
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    data = read_study_file(path).data
     tasks = data.get("tasks", [])
     if task_name:
         task = next((t for t in tasks if t.get("name") == task_name), None)
@@ -97,8 +85,9 @@ def design_from_study(path: str | Path, task_name: str | None = None) -> dict:
             raise ValueError(f"{path}: no task with a right answer ({', '.join(SCORED_PROTOCOLS)}); "
                              "pass --task or define the design with --trials and --arms")
     protocol = task.get("protocol")
-    share = task.get("ai_wrong_share", 0.5 if protocol in BALANCED_BY_CORRECTNESS else 0.0)
-    return {"trials": task.get("trials"), "arms": _arms_from(data, task), "ai_wrong_share": share,
+    balanced = protocol in PROTOCOLS and PROTOCOLS[protocol].balance_by_correctness
+    share = task.get("ai_wrong_share", 0.5 if balanced else 0.0)
+    return {"trials": task.get("trials"), "arms": file_arms(data, task), "ai_wrong_share": share,
             "within": data.get("design", {}).get("type", "within") == "within", "task": task.get("name"),
             "protocol": protocol}
 
@@ -196,6 +185,11 @@ def _parse_images(text: str | None) -> tuple[int | None, int | None, int | None]
     return (numbers[0], None, None) if len(numbers) == 1 else (None, *numbers)
 
 
+def _draws(protocol: str) -> bool:
+    """Whether the protocol draws each participant's trials from a pool (by the AI's correctness)."""
+    return protocol in PROTOCOLS and PROTOCOLS[protocol].draws_per_participant
+
+
 def build(args: argparse.Namespace) -> Setup:
     """The design and effect from the study file and the flags (see the module docstring)."""
     _check_flags(args)
@@ -204,7 +198,7 @@ def build(args: argparse.Namespace) -> Setup:
     if args.study:
         fields.update(design_from_study(args.study, args.task))
         source = f"{args.study} task {fields['task']} ({fields['protocol']})"
-    if args.study and fields["protocol"] == DECISION:
+    if args.study and _draws(fields["protocol"]):
         try:
             facts = decision_facts(args.study, fields["task"])
         except ValueError as exc:  # a study file the loader refuses: the TOML's fields, no pool
@@ -237,7 +231,7 @@ def build(args: argparse.Namespace) -> Setup:
     if args.images:
         fields.update(pool_wrong=pool_wrong, pool_right=pool_right)
     arms, trials, share, within = tuple(fields["arms"]), fields["trials"], fields["ai_wrong_share"], fields["within"]
-    layout = decision_layout(arms, trials, share, within) if fields["protocol"] == DECISION else None
+    layout = decision_layout(arms, trials, share, within) if _draws(fields["protocol"]) else None
     reference, treatment = _default_pair(fields["arms"])
     design = PowerDesign(trials=trials, arms=arms, within=within, reference=args.reference or reference,
                          treatment=args.treatment or treatment, ai_wrong_share=share, layout=layout,

@@ -46,6 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from study_app.study.protocols import PROTOCOLS
+
 TRIAL_COLUMNS = ("participant", "arm", "image", "truth", "ai_answer", "initial_answer", "final_answer",
                  "advice_on_request", "advice_requested", "time_first_ms", "time_final_ms", "time_request_ms")
 REQUIRED_COLUMNS = ("participant", "arm", "image", "truth", "ai_answer", "final_answer")
@@ -228,8 +230,8 @@ def verification_trials(rows: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
     df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
     if df.empty:
         return decision_trials(pd.DataFrame(columns=list(REQUIRED_COLUMNS)))
-    if "protocol" in df:
-        df = df[df["protocol"].astype(str) == "verification"]
+    if "protocol" in df:  # the rows of protocols whose reliance is accepting or rejecting the AI's answer
+        df = df[df["protocol"].astype(str).map(lambda p: p in PROTOCOLS and PROTOCOLS[p].reliance == "accept_reject")]
     if "is_attention_check" in df:
         df = df[truthy(df["is_attention_check"]).fillna(0.0) == 0.0]
     accept = df["answer_decision"].astype(str).str.strip() == "accept"

@@ -25,6 +25,8 @@ biased downwards: the mean of maxima exceeds the maximum of means) is ``compleme
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
@@ -119,68 +121,97 @@ def arm_summary(trials: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, we
     arms_seen = keys.groupby("participant")["arm"].agg(lambda a: "|".join(sorted(set(a)))).reindex(people)
     weights = np.vstack([np.ones(len(people)), bootstrap_weights(pd.Series(people), arms_seen.reset_index(drop=True),
                                                                  n_boot, seed)])
-    alpha = (1 - level) / 2
-    k = len(MEASURE_NAMES)
-    col = {name: j for j, name in enumerate(MEASURE_NAMES)}
+    rows = _Rows(weights=weights, level=level, empty=empty, weighting=weighting)
     stats: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
-    records = []
+    for arm in ordered_arms(keys["arm"]):
+        in_arm = (keys["arm"] == arm).to_numpy()
+        pos = people.get_indexer(keys.loc[in_arm, "participant"])
+        num, den, scope = (np.zeros((len(people), len(MEASURE_NAMES))) for _ in range(3))
+        num[pos], den[pos], scope[pos] = sums.num[in_arm], sums.den[in_arm], sums.scope[in_arm]
+        stats[arm], counts[arm] = rows.arm_measures(arm, num, den, scope, pos, is_human=arm == human_arm), len(pos)
+    rows.comparisons(stats, counts, human_arm)
+    order = {a: i for i, a in enumerate(stats)}
+    out = pd.DataFrame(rows.records, columns=COLUMNS)
+    return out.sort_values("arm", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
-    def add(arm: str, measure: str, series: np.ndarray, participants: int, n_trials: int, *, n_empty: int = 0,
+
+_COL = {name: j for j, name in enumerate(MEASURE_NAMES)}
+
+
+@dataclass
+class _Rows:
+    """The rows of one :func:`arm_summary` call, and what every row shares: the bootstrap ``weights`` (row 0: each
+    participant once, the estimate itself), the interval ``level``, the ``empty`` convention and the weighting."""
+
+    weights: np.ndarray
+    level: float
+    empty: str
+    weighting: str
+    records: list[dict] = field(default_factory=list)
+
+    def add(self, arm: str, measure: str, series: np.ndarray, participants: int, n_trials: int, *, n_empty: int = 0,
             pooled: tuple[float, float] | None = None, note: str = "") -> None:
+        """One row: the estimate (``series[0]``) with its percentile interval over the replicates, and for a
+        share its pooled value with the Wilson interval."""
+        alpha = (1 - self.level) / 2
         boot = series[1:][~np.isnan(series[1:])]
         lo, hi = (np.quantile(boot, [alpha, 1 - alpha]) if len(boot) > 1 and participants > 1 else (np.nan, np.nan))
         share, w_lo, w_hi = np.nan, np.nan, np.nan
         if pooled is not None and pooled[1] > 0:
             share = pooled[0] / pooled[1]
-            w_lo, w_hi = wilson_interval(pooled[0], pooled[1], level)
+            w_lo, w_hi = wilson_interval(pooled[0], pooled[1], self.level)
         notes = [n for n in (note, _interval_note(participants, lo, hi)) if n]
-        records.append({"arm": arm, "measure": measure, "empty_denominator": empty, "participants": participants,
-                        "empty": n_empty, "trials": n_trials, "estimate": float(series[0]), "ci_low": float(lo),
-                        "ci_high": float(hi), "pooled": share, "wilson_low": w_lo, "wilson_high": w_hi,
-                        "note": "; ".join(notes)})
+        self.records.append({"arm": arm, "measure": measure, "empty_denominator": self.empty,
+                             "participants": participants, "empty": n_empty, "trials": n_trials,
+                             "estimate": float(series[0]), "ci_low": float(lo), "ci_high": float(hi), "pooled": share,
+                             "wilson_low": w_lo, "wilson_high": w_hi, "note": "; ".join(notes)})
 
-    for arm in ordered_arms(keys["arm"]):
-        rows = (keys["arm"] == arm).to_numpy()
-        pos = people.get_indexer(keys.loc[rows, "participant"])
-        num, den, scope = (np.zeros((len(people), k)) for _ in range(3))
-        num[pos], den[pos], scope[pos] = sums.num[rows], sums.den[rows], sums.scope[rows]
-        values = participant_values(num, den, scope, empty)
-        values[np.setdiff1d(np.arange(len(people)), pos)] = np.nan  # not in this arm
-        if weighting == "trial":
-            arm_stats = ratio(weights @ num, weights @ den)
+    def arm_measures(self, arm: str, num: np.ndarray, den: np.ndarray, scope: np.ndarray, pos: np.ndarray, *,
+                     is_human: bool) -> np.ndarray:
+        """The rows of every measure, and the per-participant complementarity, of one arm (``num``, ``den``,
+        ``scope``: participants × measures, zero for those not in the arm; ``pos``: those in it). Returns the
+        arm's estimates, replicates × measures."""
+        values = participant_values(num, den, scope, self.empty)
+        values[np.setdiff1d(np.arange(len(values)), pos)] = np.nan  # not in this arm
+        if self.weighting == "trial":
+            arm_stats = ratio(self.weights @ num, self.weights @ den)
         else:
-            arm_stats = np.column_stack([_mean_of(weights, values[:, j]) for j in range(k)])
-        stats[arm], counts[arm] = arm_stats, len(pos)
+            arm_stats = np.column_stack([_mean_of(self.weights, values[:, j]) for j in range(len(MEASURE_NAMES))])
         for m in MEASURES:
-            j = col[m.name]
-            n_values = int((~np.isnan(values[:, j])).sum()) if weighting == "participant" else int((den[:, j] > 0).sum())
+            j = _COL[m.name]
+            n_values = (int((~np.isnan(values[:, j])).sum()) if self.weighting == "participant"
+                        else int((den[:, j] > 0).sum()))
             n_empty = int(((den[:, j] == 0) & (scope[:, j] > 0)).sum()) if m.conditional else 0
-            baseline = arm == human_arm and m.scope in ("advised", "advised_initial")
-            add(arm, m.name, arm_stats[:, j], n_values, int(den[:, j].sum()), n_empty=n_empty,
-                pooled=(num[:, j].sum(), den[:, j].sum()) if m.share else None,
-                note="baseline: the advice is not shown in this arm" if baseline else "")
-        per_person = values[:, col["accuracy_final"]] - np.fmax(values[:, col["accuracy_initial"]],
-                                                                 values[:, col["ai_accuracy"]])
+            baseline = is_human and m.scope in ("advised", "advised_initial")
+            self.add(arm, m.name, arm_stats[:, j], n_values, int(den[:, j].sum()), n_empty=n_empty,
+                     pooled=(num[:, j].sum(), den[:, j].sum()) if m.share else None,
+                     note="baseline: the advice is not shown in this arm" if baseline else "")
+        per_person = values[:, _COL["accuracy_final"]] - np.fmax(values[:, _COL["accuracy_initial"]],
+                                                                  values[:, _COL["ai_accuracy"]])
         if (~np.isnan(per_person)).any():
-            add(arm, "complementarity_per_participant", _mean_of(weights, per_person),
-                int((~np.isnan(per_person)).sum()), int(den[~np.isnan(per_person), col["accuracy_final"]].sum()))
-    final, initial, ai = col["accuracy_final"], col["accuracy_initial"], col["ai_accuracy"]
-    n_final = {r["arm"]: (r["participants"], r["trials"]) for r in records if r["measure"] == "accuracy_final"}
-    for arm, arm_stats in stats.items():
-        if arm == human_arm:
-            continue
-        n, t = n_final[arm]
-        if human_arm in stats:
-            human, source = stats[human_arm][:, final], f"human alone: the {human_arm} arm ({counts[human_arm]} participants)"
-        else:
-            human, source = arm_stats[:, initial], "human alone: this arm's initial answers (no human arm)"
-        if not np.isnan(human[0]):
-            add(arm, "human_alone", human, n, t, note=source)
-            add(arm, "complementarity", arm_stats[:, final] - np.fmax(human, arm_stats[:, ai]), n, t, note=source)
-        if human_arm in stats:
-            add(arm, "gain_vs_human_arm", arm_stats[:, final] - stats[human_arm][:, final], n, t)
-        add(arm, "gain_vs_ai", arm_stats[:, final] - arm_stats[:, ai], n, t)
-    order = {a: i for i, a in enumerate(stats)}
-    out = pd.DataFrame(records, columns=COLUMNS)
-    return out.sort_values("arm", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+            self.add(arm, "complementarity_per_participant", _mean_of(self.weights, per_person),
+                     int((~np.isnan(per_person)).sum()), int(den[~np.isnan(per_person), _COL["accuracy_final"]].sum()))
+        return arm_stats
+
+    def comparisons(self, stats: dict[str, np.ndarray], counts: dict[str, int], human_arm: str) -> None:
+        """Each advised arm against human alone and AI alone (see the module text), on the participants and
+        trials of its ``accuracy_final`` row."""
+        final, initial, ai = _COL["accuracy_final"], _COL["accuracy_initial"], _COL["ai_accuracy"]
+        n_final = {r["arm"]: (r["participants"], r["trials"]) for r in self.records if r["measure"] == "accuracy_final"}
+        for arm, arm_stats in stats.items():
+            if arm == human_arm:
+                continue
+            n, t = n_final[arm]
+            if human_arm in stats:
+                human = stats[human_arm][:, final]
+                source = f"human alone: the {human_arm} arm ({counts[human_arm]} participants)"
+            else:
+                human, source = arm_stats[:, initial], "human alone: this arm's initial answers (no human arm)"
+            if not np.isnan(human[0]):
+                self.add(arm, "human_alone", human, n, t, note=source)
+                self.add(arm, "complementarity", arm_stats[:, final] - np.fmax(human, arm_stats[:, ai]), n, t,
+                         note=source)
+            if human_arm in stats:
+                self.add(arm, "gain_vs_human_arm", arm_stats[:, final] - stats[human_arm][:, final], n, t)
+            self.add(arm, "gain_vs_ai", arm_stats[:, final] - arm_stats[:, ai], n, t)

@@ -18,26 +18,20 @@ script verbatim; :mod:`study_app.analysis.scripts_r` the R text). Per task:
 
 Each model checks convergence, singularity, separation and non-finite estimates and says so in words; one
 with too few participants (``MIN_PARTICIPANTS_PER_ARM``, another setting) is skipped with a message.
-:data:`PROTOCOL_MODELS` says which outcome and Likert items each protocol gets.
+Each protocol says which outcome, Likert items and reliance measures it gets (its ``outcome``, ``likert``,
+``reliance`` and ``judges_each_method`` in :mod:`study_app.study.protocols`).
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from study_app.analysis import generated_analysis, laplace_glmm
 from study_app.analysis.scripts_r import R_BODY, R_HEAD, R_TAIL, r_task_call
+from study_app.study.protocols import PROTOCOLS
+from study_app.study.study_file import file_arms, read_study_file
 
-# protocol -> (outcome column with a right answer or None, Likert columns)
-PROTOCOL_MODELS: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "verification": ("correct", ("answer_confidence",)),
-    "forward_simulation": ("correct", ("answer_confidence",)),
-    "distinction": ("correct", ("answer_confidence",)),
-    "decision": ("correct", ("answer_confidence_final",)),  # correct: the final answer; arm from ``arm``
-    "rate": (None, ()),  # effect judgements per method, see TaskModels.effect_keys
-}
 REFERENCE_ARMS = ("none", "human", "ai")
 EFFECT_LEVELS = ("hurt", "no_effect", "helped")
 
@@ -54,6 +48,7 @@ class TaskModels:
     reference: str
     arms: tuple[str, ...]
     effect_keys: tuple[str, ...] = ()  # rate: answer_effect_<key> columns, one per method
+    reliance: str = ""  # which reliance measures apply: "answer_with_advice", "accept_reject" or none ("")
 
 
 @dataclass(frozen=True)
@@ -65,21 +60,21 @@ class ScriptPlan:
 
 def plan_from_study(path: str | Path) -> ScriptPlan:
     """Read the study file as TOML (so a protocol this version does not parse yet still gets scripts)."""
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    data = read_study_file(path).data
     design = data.get("design", {})
     methods = [m.get("key") or m["name"] for m in data.get("methods", [])]
     if design.get("negative_control"):
         methods.append(f"{design['negative_control']}@random")
     tasks = []
     for t in data.get("tasks", []):
-        arms = list(t.get("arms") or design.get("arms") or methods + (["none"] if design.get("control") else []))
-        arms = [a if isinstance(a, str) else a.get("key") or a.get("name") for a in arms]
+        arms = file_arms(data, t)
         reference = next((a for a in REFERENCE_ARMS if a in arms), arms[0] if arms else "none")
-        outcome, likert = PROTOCOL_MODELS.get(t.get("protocol"), ("correct", ()))
+        protocol = PROTOCOLS.get(t.get("protocol"))  # one this version does not know: accuracy only
+        outcome, likert = (protocol.outcome, protocol.likert) if protocol else ("correct", ())
         scale = tuple(t.get("scale", [1, 7]))
-        effect_keys = tuple(methods) if t.get("protocol") == "rate" else ()
+        effect_keys = tuple(methods) if protocol and protocol.judges_each_method else ()
         tasks.append(TaskModels(t["name"], t.get("protocol", "?"), outcome, likert, (scale[0], scale[1]),
-                                reference, tuple(arms), effect_keys))
+                                reference, tuple(arms), effect_keys, (protocol and protocol.reliance) or ""))
     return ScriptPlan(data.get("study", {}).get("id", "study"), design.get("type", "within"), tuple(tasks))
 
 
@@ -122,7 +117,8 @@ def _fill(template: str, **values) -> str:
 
 def _task_spec(task: TaskModels) -> dict:
     return {"name": task.name, "protocol": task.protocol, "outcome": task.outcome, "reference": task.reference,
-            "likert": list(task.likert), "scale": list(task.scale), "effect_keys": list(task.effect_keys)}
+            "likert": list(task.likert), "scale": list(task.scale), "effect_keys": list(task.effect_keys),
+            "reliance": task.reliance}
 
 
 def _check_settings(empty_denominator: str, min_participants: int) -> None:

@@ -41,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for task in plan.tasks:
         models = ([f"{task.outcome} ~ arm * ai_correct + (1 | participant) + (1 | image)"] if task.outcome else [])
-        if task.protocol in ("decision", "verification"):
+        if task.reliance:
             models.append("agree ~ arm + (1 | participant) + (1 | image) on AI-wrong and on AI-right trials"
-                          + (" and switching" if task.protocol == "decision" else ""))
+                          + (" and switching" if task.reliance == "answer_with_advice" else ""))
         models += [f"{item} ~ arm (cumulative link)" for item in task.likert]
         models += ["effect ~ method (cumulative link)"] if task.effect_keys else []
         print(f"task {task.name} ({task.protocol}, reference arm {task.reference}): {'; '.join(models) or 'no model'}")

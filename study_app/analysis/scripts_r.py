@@ -60,10 +60,10 @@ MEANING <- c(accuracy_final = "all trials", agreement_ai_wrong = "advice shown a
 # Per trial: correct, ai_correct, agree (with the AI), initial_differs, advice_shown (1/0, NA: cannot say).
 # Decision: agree is final == AI; the human arm and, with advice_on_request, trials without a request did
 # not show the advice. Verification: the AI's answer is always shown, accepting it is agreeing.
-trial_frame <- function(t, protocol) {
+trial_frame <- function(t, reliance) {
   f <- data.frame(participant = t$participant, image = t$image_id, arm = t$arm,
                   correct = flag(column(t, "correct")), ai_correct = flag(column(t, "model_correct")))
-  if (protocol == "decision") {
+  if (reliance == "answer_with_advice") {
     ai <- column(t, "predicted_label"); final <- column(t, "answer_final"); initial <- column(t, "answer_initial")
     f$agree <- ifelse(is.na(final) | is.na(ai), NA_real_, as.numeric(final == ai))
     f$initial_differs <- ifelse(is.na(initial) | is.na(ai), NA_real_, as.numeric(initial != ai))
@@ -74,7 +74,7 @@ trial_frame <- function(t, protocol) {
     decision <- column(t, "answer_decision")
     f$agree <- ifelse(is.na(decision), NA_real_, as.numeric(decision == "accept"))
     f$initial_differs <- NA_real_
-    f$advice_shown <- if (protocol == "verification") 1 else NA_real_
+    f$advice_shown <- if (reliance == "accept_reject") 1 else NA_real_
   }
   f
 }
@@ -221,10 +221,10 @@ run_task <- function(spec) {
   cat("\n######## task ", spec$name, " (", spec$protocol, "): ", nrow(t), " trials, ", length(unique(t$participant)), " participants, ",
       length(unique(t$image_id)), " images, arms ", paste(sort(unique(t$arm), method = "radix"), collapse = ", "), "\n", sep = "")
   if (!nrow(t)) return(invisible(status(spec$name, "all", "skipped", 0, 0, "no answered trials in the export")))
-  if (spec$protocol %in% c("decision", "verification") || !is.null(spec$outcome)) {
-    f <- trial_frame(t, spec$protocol)
-    measures <- c("accuracy_final", if (spec$protocol %in% c("decision", "verification")) c("agreement_ai_wrong", "agreement_ai_right"))
-    if (spec$protocol == "decision" && any(!is.na(f$initial_differs))) measures <- c(measures, "switch_fraction")
+  if (spec$reliance != "" || !is.null(spec$outcome)) {
+    f <- trial_frame(t, spec$reliance)
+    measures <- c("accuracy_final", if (spec$reliance != "") c("agreement_ai_wrong", "agreement_ai_right"))
+    if (spec$reliance == "answer_with_advice" && any(!is.na(f$initial_differs))) measures <- c(measures, "switch_fraction")
     descriptives(spec$name, f, measures)
     fit_logistic(spec$name, "accuracy", f, "correct", spec$reference, "arm * ai_correct")
     shown <- sort(unique(f$arm[!is.na(f$advice_shown) & f$advice_shown == 1]), method = "radix")
@@ -259,9 +259,10 @@ def _r_vector(values) -> str:
     return f"c({', '.join(_r(v) for v in values)})" if values else "character()"
 
 
-def r_task_call(name: str, protocol: str, outcome: str | None, reference: str, likert, scale, effect_keys) -> str:
+def r_task_call(name: str, protocol: str, outcome: str | None, reference: str, likert, scale, effect_keys,
+                reliance: str = "") -> str:
     """One ``run_task(list(...))`` line of analysis.R."""
     return (f"run_task(list(name = {_r(name)}, protocol = {_r(protocol)}, "
             f"outcome = {_r(outcome) if outcome else 'NULL'}, reference = {_r(reference)}, "
             f"likert = {_r_vector(likert)}, scale = c({scale[0]}, {scale[1]}), "
-            f"effect_keys = {_r_vector(effect_keys)}))\n")
+            f"effect_keys = {_r_vector(effect_keys)}, reliance = {_r(reliance)}))\n")

@@ -1,6 +1,6 @@
 """The researcher's analysis: tables and matplotlib figures from the export's rows. No Streamlit here.
 
-Input is exactly what ``xai-study export`` writes (:func:`study_app.store.export.response_rows` and
+Input is exactly what ``xai-study export`` writes (:func:`study_app.export.trial_rows.response_rows` and
 ``participant_rows``), so the dashboard and the CSV can never disagree. Attention-check trials are left
 out of every analysis. Intervals are 95 % percentile bootstraps that resample *participants* (a
 participant's trials are not independent), with a fixed seed so the page is stable between refreshes.

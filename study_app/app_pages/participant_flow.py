@@ -35,15 +35,10 @@ from study_app.ui.browser import keep_page_signals, submitted_signals
 from study_app.ui.friendly_errors import friendly_errors
 from study_app.ui.language import _, file_language, use_language
 from study_app.ui.resources import StudyUnavailable, app_settings, study_engine
-from study_app.ui.state_keys import widget_key
+from study_app.ui.state_keys import ENDED, NEXT_STEP, SUBMITTED, WITHDRAWING, widget_key
 from study_app.ui.submission import Submission, show_notice
 from study_app.ui.trial_forms import signals_key
 
-ENDED = "participant_ended"  # "declined" / "withdrawn": shown until the participant starts again
-SUBMITTED = "answer_submitted"  # set by a submit callback: this run follows a stored answer (for timing)
-# (token, step) the submit callback got back from the engine: the run that follows draws it without reading
-# the participant again (the engine built it from the record it had just advanced, in the same click).
-NEXT_STEP = "next_step"
 timing = logging.getLogger("study_app.timing")  # DEBUG lines "page_built"; benchmarks/load_test.py reads them
 
 
@@ -137,9 +132,6 @@ def store_answer(engine, token: str, step, answer: dict) -> str | None:
             st.session_state.pop(widget_key(step.step_id, question.id), None)
         return _("Not every answer was right. Please read the instructions again, then answer once more.")
     return None
-
-
-WITHDRAWING = "withdrawal_dialog_open"  # the withdrawal dialog is open (until withdrawn or dismissed)
 
 
 def _withdraw(engine, token: str) -> None:

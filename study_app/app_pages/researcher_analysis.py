@@ -6,13 +6,13 @@ import streamlit as st
 from study_app.analysis import tables as analysis
 from study_app.analysis.reliance import EMPTY_CONVENTIONS, EXCLUDE, ZERO
 from study_app.analysis.reliance_arms import CI_METHOD, MIN_PARTICIPANTS
-from study_app.analysis.reliance_report import (
+from study_app.export import participant_rows, response_rows
+from study_app.export.reliance_report import (
     arm_reliance,
     measure_definitions,
     participant_reliance,
     reliance_trials,
 )
-from study_app.store.export import participant_rows, response_rows
 from study_app.store.records import COMPLETED
 from study_app.ui.researcher_frame import researcher_page
 

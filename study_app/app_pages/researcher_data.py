@@ -5,11 +5,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from study_app.store.export import AUDIT_COLUMNS, export_study, write_audit_csv
+from study_app.export import AUDIT_COLUMNS, export_study, write_audit_csv
 from study_app.study.quality import QualityRules
 from study_app.ui.researcher_frame import researcher_page
+from study_app.ui.state_keys import RESEARCHER_EXPORT
 
-EXPORT_KEY = "researcher_export"
 AUDIT_SHOWN = 200
 
 
@@ -27,14 +27,14 @@ if engine is not None:
                                   audit_path=Path(tmp) / "audit_log.csv", actor="web", include_pilot=include_pilot,
                                   rules=QualityRules.of(engine.study),
                                   study_dir=Path(engine.study.source).parent if engine.study.source else None)
-            st.session_state[EXPORT_KEY] = {
+            st.session_state[RESEARCHER_EXPORT] = {
                 "responses": result.responses_path.read_bytes(),
                 "participants": result.participants_path.read_bytes(),
                 "audit": result.audit_path.read_bytes(),
                 "summary": f"{result.responses} responses, {result.participants} participants, "
                            f"responses.csv SHA-256 {result.responses_sha256[:16]}…",
             }
-    export = st.session_state.get(EXPORT_KEY)
+    export = st.session_state.get(RESEARCHER_EXPORT)
     if export:
         st.success(export["summary"])
         slug = engine.study.id

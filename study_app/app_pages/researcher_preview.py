@@ -12,18 +12,16 @@ from study_app.app_pages.steps import done
 from study_app.study.preview import preview_plan, stage_labels
 from study_app.ui.language import use_language
 from study_app.ui.researcher_frame import researcher_page
+from study_app.ui.state_keys import PREVIEW_STEP, PREVIEW_SUBMITTED
 from study_app.ui.submission import Submission, show_notice
 
-PICKER_KEY = "preview_step_picker"  # one key for the picker's whole life: a key that changed with the step
-# made Streamlit draw a new widget on the run after a pick, which dropped every second choice
-NOTICE_KEY = "preview_submitted"
 NOT_STORED = "Preview: the last answer was accepted by the form but not stored. This is the next step."
 
 
 def _next(stages: int, answer: dict) -> None:
     """The submit callback: store nothing, move the preview on (the picker with it), say so on the next step."""
-    st.session_state[PICKER_KEY] = min(st.session_state.get(PICKER_KEY, 0) + 1, stages - 1)
-    st.session_state[NOTICE_KEY] = True
+    st.session_state[PREVIEW_STEP] = min(st.session_state.get(PREVIEW_STEP, 0) + 1, stages - 1)
+    st.session_state[PREVIEW_SUBMITTED] = True
 
 
 engine = researcher_page("Preview")
@@ -36,12 +34,12 @@ if engine is not None:
                               help="A participant's draw of images and order; change it to see another.")
     plan = preview_plan(engine, int(condition), int(seed))
     labels = stage_labels(plan)
-    if st.session_state.get(PICKER_KEY, 0) >= len(labels):  # another condition or seed with fewer steps
-        st.session_state[PICKER_KEY] = len(labels) - 1
-    chosen = st.selectbox("Step", range(len(labels)), format_func=labels.__getitem__, key=PICKER_KEY)
+    if st.session_state.get(PREVIEW_STEP, 0) >= len(labels):  # another condition or seed with fewer steps
+        st.session_state[PREVIEW_STEP] = len(labels) - 1
+    chosen = st.selectbox("Step", range(len(labels)), format_func=labels.__getitem__, key=PREVIEW_STEP)
     st.info("Preview: nothing you answer here is stored, no participant is created, and the end page sends "
             "nobody to the recruitment site.", icon=":material/visibility:")
-    if st.session_state.pop(NOTICE_KEY, False):
+    if st.session_state.pop(PREVIEW_SUBMITTED, False):
         st.success(NOT_STORED, icon=":material/check:")
     st.divider()
     step = engine.step_at(plan, chosen)

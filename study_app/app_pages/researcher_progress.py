@@ -5,7 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from study_app.analysis.progress import free_text_items, progress_table, recent_texts, split_pilots
-from study_app.store.export import participant_rows
+from study_app.export import participant_rows
 from study_app.study.quality import QualityRules
 from study_app.study.screening import PILOT_PARAM
 from study_app.ui.researcher_frame import researcher_page

@@ -28,6 +28,8 @@ log-probabilities).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -111,6 +113,15 @@ def deletion_insertion(
     }
 
 
+@contextmanager
+def _seeded(x: torch.Tensor, seed: int) -> Iterator[None]:
+    """Captum's random perturbations drawn from ``seed`` (on ``x``'s device too), the global generators left
+    as they were."""
+    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 def infidelity_score(
     model: nn.Module,
     x: torch.Tensor,
@@ -132,9 +143,7 @@ def infidelity_score(
         noise = noise.expand_as(inputs)
         return noise, inputs - noise
 
-    devices = [x.device] if x.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    with _seeded(x, seed):
         score = infidelity(
             fast_forward(model),
             perturb,
@@ -171,9 +180,7 @@ def sensitivity_score(
         result = result if isinstance(result, list) else [result]
         return torch.stack([torch.from_numpy(e.map_hw) for e in result]).unsqueeze(1).to(inputs.device)
 
-    devices = [x.device] if x.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    with _seeded(x, seed):
         score = sensitivity_max(
             explain,
             x,

@@ -104,27 +104,19 @@ def precompute(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     *,
-    faithfulness: bool = False,
-    faithfulness_options: dict[str, Any] | None = None,
-    device: str = "cpu",
-    service: ExplanationService | None = None,
     shard: tuple[int, int] = (0, 1),
+    **options: Any,
 ) -> PrecomputeSummary:
     """Compute the top-k prediction and every method's map for every (checkpoint_dir, image_path) pair.
 
     Args:
         items: pairs of checkpoint directory and image file; each checkpoint is loaded once.
         methods: registry names, or (name, params) pairs.
-        cache_dir: the cache folder (default ``$XAI_STUDY_CACHE`` or ``.xai_cache/``).
-        progress: show a progress bar on stderr.
-        faithfulness: also compute the faithfulness scores of each map.
-        device: where to run the models.
-        service: reuse an existing service instead of making one for ``cache_dir``.
+        cache_dir, progress: as for :func:`compute_jobs`.
         shard: ``(rank, world)``: compute only this share of the maps (see :func:`share_of_jobs`).
+        options: ``faithfulness``, ``faithfulness_options``, ``device``, ``service``: as for :func:`compute_jobs`.
     """
-    jobs = share_of_jobs(plan_jobs(items, methods), *shard)
-    return compute_jobs(jobs, cache_dir, progress, faithfulness=faithfulness,
-                        faithfulness_options=faithfulness_options, device=device, service=service)
+    return compute_jobs(share_of_jobs(plan_jobs(items, methods), *shard), cache_dir, progress, **options)
 
 
 def compute_jobs(
@@ -137,7 +129,17 @@ def compute_jobs(
     device: str = "cpu",
     service: ExplanationService | None = None,
 ) -> PrecomputeSummary:
-    """Compute (or find cached) the maps of ``jobs``, in order; arguments as for :func:`precompute`."""
+    """Compute (or find cached) the maps of ``jobs``, in order.
+
+    Args:
+        jobs: from :func:`plan_jobs` (perhaps one shard of them, :func:`share_of_jobs`).
+        cache_dir: the cache folder (default ``$XAI_STUDY_CACHE`` or ``.xai_cache/``).
+        progress: show a progress bar on stderr.
+        faithfulness: also compute the faithfulness scores of each map (``faithfulness_options``: overrides of
+            :data:`~study_app.explain.service.DEFAULT_FAITHFULNESS_OPTIONS`).
+        device: where to run the models.
+        service: reuse an existing service instead of making one for ``cache_dir``.
+    """
     service = service or ExplanationService(cache_dir)
     by_checkpoint: dict[Path, list[Job]] = {}
     for job in jobs:

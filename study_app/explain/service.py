@@ -139,14 +139,17 @@ class ExplanationService:
         target: int | None = None,
     ) -> str:
         """The cache key :meth:`get_or_compute` would use (target None = the predicted class)."""
-        explainer = get_method(method, **(params or {}))
-        if target is None:
-            target = self.predict(checkpoint, image_path).index
-        return self._key(checkpoint, file_content_sha256(image_path), explainer, target)
+        return self._request(checkpoint, image_path, method, params, target)[3]
 
-    @staticmethod
-    def _key(checkpoint: LoadedCheckpoint, image_sha: str, explainer: ExplanationMethod, target: int) -> str:
-        return explanation_key(checkpoint.sha256, checkpoint.card, image_sha, explainer, target)
+    def _request(self, checkpoint: LoadedCheckpoint, image_path: str | Path, method: str,
+                 params: dict[str, Any] | None, target: int | None) -> tuple[ExplanationMethod, str, int, str]:
+        """``(explainer, image hash, target, cache key)`` of one map; the prediction is made only when the
+        target is "the predicted class" (with a target given, a cached map needs no model run at all)."""
+        explainer = get_method(method, **(params or {}))
+        image_sha = file_content_sha256(image_path)
+        target = self.predict(checkpoint, image_path).index if target is None else int(target)
+        key = explanation_key(checkpoint.sha256, checkpoint.card, image_sha, explainer, target)
+        return explainer, image_sha, target, key
 
     def get_or_compute(
         self,
@@ -171,78 +174,55 @@ class ExplanationService:
                 explanations, so the app should rely on precomputed ones.
             faithfulness_options: overrides of :data:`DEFAULT_FAITHFULNESS_OPTIONS`.
         """
-        explainer = get_method(method, **(params or {}))
-        image_sha = file_content_sha256(image_path)
-        # With a target given, a cached map needs no model run at all; the prediction is only made for
-        # the record of a map computed now (or when the target is "the predicted class").
-        target = self.predict(checkpoint, image_path).index if target is None else int(target)
-        key = self._key(checkpoint, image_sha, explainer, target)
-        options = {**DEFAULT_FAITHFULNESS_OPTIONS, **(faithfulness_options or {})}
-
+        explainer, image_sha, target, key = self._request(checkpoint, image_path, method, params, target)
         entry = self.cache.get(key)
         from_cache = entry is not None
         if entry is None:
-            prediction = self.predict(checkpoint, image_path)
-            with self._lock:
-                x = self._input(checkpoint, image_path)
-                explanation = explainer.explain(
-                    checkpoint.model, x, target, normalization=(checkpoint.mean, checkpoint.std)
-                )
-            record = {
-                "checkpoint_sha256": checkpoint.sha256,
-                "image_sha256": image_sha,
-                "method": explainer.name,
-                "params": explainer.cache_params,
-                "target": target,
-                "target_label": checkpoint.class_names[target],
-                "labels": list(prediction.labels),
-                "probs": list(prediction.probs),
-                "indices": list(prediction.indices),
-                "signed": explainer.signed,
-                "meta": explanation.meta,
-                "faithfulness": None,
-                "faithfulness_options": None,
-            }
-            map_hw = explanation.map_hw
+            map_hw, record = self._compute(checkpoint, image_path, explainer, image_sha, target)
         else:
             map_hw, record = entry.map_hw, entry.record
-
-        if faithfulness and (
-            record.get("faithfulness") is None or record.get("faithfulness_options") != options
-        ):
-            with self._lock:
-                x = self._input(checkpoint, image_path)
-                record["faithfulness"] = faithfulness_report(
-                    explainer,
-                    checkpoint.model,
-                    x,
-                    target,
-                    map_hw,
-                    normalization=(checkpoint.mean, checkpoint.std),
-                    **options,
-                )
-                record["faithfulness_options"] = options
+        options = {**DEFAULT_FAITHFULNESS_OPTIONS, **(faithfulness_options or {})}
+        if faithfulness and (record.get("faithfulness") is None or record.get("faithfulness_options") != options):
+            record = self._with_faithfulness(record, checkpoint, image_path, explainer, target, map_hw, options)
             entry = None  # the record changed: write it back
         if entry is None:
             self.cache.put(key, map_hw, record)
             record = {**record, "map_sha256": map_sha256(map_hw)}
-        return CachedExplanation(
-            map_hw=map_hw,
-            labels=tuple(record["labels"]),
-            probs=tuple(float(p) for p in record["probs"]),
-            target=int(record["target"]),
-            target_label=record["target_label"],
-            method=record["method"],
-            params=dict(record["params"]),
-            signed=bool(record["signed"]),
-            meta=dict(record["meta"]),
-            map_sha256=record.get("map_sha256") or "",
-            faithfulness=record.get("faithfulness"),
-            key=key,
-            image_sha256=record["image_sha256"],
-            checkpoint_sha256=record["checkpoint_sha256"],
-            from_cache=from_cache,
-        )
+        return _cached_explanation(map_hw, record, key, from_cache)
+
+    def _compute(self, checkpoint: LoadedCheckpoint, image_path: str | Path, explainer: ExplanationMethod,
+                 image_sha: str, target: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """Run ``explainer`` now (under the model lock); the map and the record the cache keeps with it."""
+        prediction = self.predict(checkpoint, image_path)
+        with self._lock:
+            x = self._input(checkpoint, image_path)
+            explanation = explainer.explain(checkpoint.model, x, target, normalization=(checkpoint.mean, checkpoint.std))
+        record = {
+            "checkpoint_sha256": checkpoint.sha256,
+            "image_sha256": image_sha,
+            "method": explainer.name,
+            "params": explainer.cache_params,
+            "target": target,
+            "target_label": checkpoint.class_names[target],
+            "labels": list(prediction.labels),
+            "probs": list(prediction.probs),
+            "indices": list(prediction.indices),
+            "signed": explainer.signed,
+            "meta": explanation.meta,
+            "faithfulness": None,
+            "faithfulness_options": None,
+        }
+        return explanation.map_hw, record
+
+    def _with_faithfulness(self, record: dict[str, Any], checkpoint: LoadedCheckpoint, image_path: str | Path,
+                           explainer: ExplanationMethod, target: int, map_hw: np.ndarray,
+                           options: dict[str, Any]) -> dict[str, Any]:
+        """``record`` with the faithfulness scores of ``map_hw`` under ``options`` (computed under the model lock)."""
+        with self._lock:
+            x = self._input(checkpoint, image_path)
+            scores = faithfulness_report(explainer, checkpoint.model, x, target, map_hw,
+                                         normalization=(checkpoint.mean, checkpoint.std), **options)
+        return {**record, "faithfulness": scores, "faithfulness_options": options}
 
     def render(
         self,
@@ -261,3 +241,24 @@ class ExplanationService:
             signed=signed,
             method_label=method_label,
         )
+
+
+def _cached_explanation(map_hw: np.ndarray, record: dict[str, Any], key: str, from_cache: bool) -> CachedExplanation:
+    """A cache record (as :meth:`ExplanationService._compute` writes it) as the typed result."""
+    return CachedExplanation(
+        map_hw=map_hw,
+        labels=tuple(record["labels"]),
+        probs=tuple(float(p) for p in record["probs"]),
+        target=int(record["target"]),
+        target_label=record["target_label"],
+        method=record["method"],
+        params=dict(record["params"]),
+        signed=bool(record["signed"]),
+        meta=dict(record["meta"]),
+        map_sha256=record.get("map_sha256") or "",
+        faithfulness=record.get("faithfulness"),
+        key=key,
+        image_sha256=record["image_sha256"],
+        checkpoint_sha256=record["checkpoint_sha256"],
+        from_cache=from_cache,
+    )

@@ -11,15 +11,12 @@ class it explains (from the task's predictions), as the plan's trial steps do.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from study_app.explain.cache import DEFAULT_CACHE_DIRNAME, resolve_cache_dir
 from study_app.maps.service import MapRequest, make_map_service
-from study_app.study import decision
-from study_app.study.placebo import source_candidates
-from study_app.study.predictions import predict_task
-from study_app.study.steps import DISTINCTION, PLACEBO_OTHER_IMAGE, PLACEBO_RANDOMIZED
+from study_app.study.predictions import model_class_names, predict_task
+from study_app.study.protocols import protocol_of
 
 
 def study_cache_dir(study) -> Path:
@@ -39,7 +36,7 @@ def map_request(task, stimulus, method, preds, target: str | None = None) -> Map
     """The request for ``method`` (a study ``MethodConfig``) on one stimulus of ``task``: ``target`` names the
     class to explain, ``None`` the model's prediction (``preds``: the task's ``TaskPredictions``)."""
     label = target or preds.by_image[stimulus.image_id].label
-    names = preds.class_names or task.class_names
+    names = model_class_names(task, preds)
     return MapRequest.of(task.checkpoint, stimulus.path, method.shown(target), target_index=list(names).index(label))
 
 
@@ -51,39 +48,7 @@ def required_maps(study, predictions=None) -> list[tuple[str, MapRequest]]:
         if predictions is None or task.name not in predictions:
             predictions = {**(predictions or {}), task.name: predict_task(task)}
         preds = predictions[task.name]
-        # a decision task shows only the methods that are its arms (and its placebo, below)
-        methods = [m for m in study.methods if task.decision is None or m.key in task.decision.arms]
-        for stim in task.stimuli:
-            targets: list[str | None] = [None]
-            if task.protocol == DISTINCTION:
-                targets = [label for label, _ in preds.by_image[stim.image_id].topk[: task.k]]
-            for m in methods:
-                for target in targets:
-                    where = f"{task.name}/{stim.image_id} × {m.key}" + (f" → {target}" if target else "")
-                    out.append((where, map_request(task, stim, m, preds, target)))
-            placebo = task.decision and task.decision.placebo_method
-            if placebo and task.decision.placebo_source == PLACEBO_RANDOMIZED:
-                m = replace(study.method(placebo), randomized_model=True)
-                out.append((f"{task.name}/{stim.image_id} × placebo ({m.key} on the random model)",
-                            map_request(task, stim, m, preds)))
-        if task.decision is not None and task.decision.placebo_source == PLACEBO_OTHER_IMAGE:
-            out += _other_image_placebos(study, task, preds, {request for _, request in out})
-    return out
-
-
-def _other_image_placebos(study, task, preds, listed: set[MapRequest]) -> list[tuple[str, MapRequest]]:
-    """The maps an ``other_image`` placebo can take from another stimulus, for the class each shown stimulus's
-    advice names, that are not listed already (a same-class source's map is its own top-1 map)."""
-    stimuli = {s.image_id: s for s in task.stimuli}
-    m = study.method(task.decision.placebo_method)
-    out = []
-    for shown in sorted(set().union(*decision.eligible(task, preds))):
-        target = preds.by_image[shown].label
-        for source in source_candidates(task, preds, shown):
-            request = map_request(task, stimuli[source], m, preds, target)
-            if request not in listed:
-                listed.add(request)
-                out.append((f"{task.name}/{source} × {m.key} → {target} (placebo for {shown})", request))
+        out += protocol_of(task.protocol).required_maps(study, task, preds, map_request)
     return out
 
 

@@ -58,9 +58,10 @@ from study_app.settings import (
     ENV_REPLICAS,
     ENV_STUDY_FILE,
     SECRET_PASSWORD,
+    Settings,
+    SettingsError,
     password_problem,
-    read_secrets_file,
-    resolve_settings,
+    resolve,
 )
 from study_app.store.database import DB_URL_ENV, make_engine
 from study_app.store.migrate import SchemaMismatch, ensure_schema
@@ -113,13 +114,12 @@ def find_haproxy() -> str:
     return found
 
 
-def prepare_database(url: str, study_file: Path | None = None, *, secrets: dict | None = None,
-                     env: dict[str, str] | None = None) -> str:
-    """Refuse (:class:`DeploymentError`) a database any replica would refuse (``secrets`` and ``env``: what
-    the replicas will read); create an empty one's tables once, so replicas starting at once never race to
-    create them. Returns the schema revision."""
+def prepare_database(url: str, study_file: Path | None = None, *, id_key: str | None = None) -> str:
+    """Refuse (:class:`DeploymentError`) a database any replica would refuse (``id_key``: the external-id key
+    the replicas will use, from the settings); create an empty one's tables once, so replicas starting at
+    once never race to create them. Returns the schema revision."""
     keys = study_keys(study_file) if study_file is not None else None
-    problems = database_refusals(url, keys, secrets=secrets, env=env)
+    problems = database_refusals(url, keys, id_key=id_key)
     if problems:
         raise DeploymentError("\n".join(problems))
     engine = make_engine(url)
@@ -186,7 +186,8 @@ class Deployment:
                  replica_ports: Sequence[int] | None = None,
                  bind_address: str = "127.0.0.1", tls_cert: str | Path | None = None, tls_port: int = 443,
                  researcher_password: str | None = None, check_interval_ms: int = 1000,
-                 startup_timeout: float = 180.0, cwd: str | Path | None = None, quiet: bool = False):
+                 startup_timeout: float = 180.0, cwd: str | Path | None = None, quiet: bool = False,
+                 settings: Settings | None = None):
         if replicas < 1:
             raise DeploymentError("--replicas must be at least 1")
         refuse_shared_sqlite(db_url, replicas)
@@ -213,7 +214,8 @@ class Deployment:
         self.proxy: subprocess.Popen | None = None
         self.proxy_log = self.log_dir / "haproxy.log"
         self.config_path = self.log_dir / "haproxy.cfg"
-        self.researcher_password, self.password_generated = self._password(env or {}, researcher_password)
+        self.settings = settings or self._settings(env or {}, replicas)
+        self.researcher_password, self.password_generated = self._password(researcher_password)
         self._env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
                      DB_URL_ENV: db_url, ENV_REPLICAS: str(replicas), ENV_COOKIE_SECRET: self.cookie_secret}
         if self.study_file is not None:
@@ -225,13 +227,20 @@ class Deployment:
         self.warm_failures: list[str] = []  # why the replicas could not open the study, once started
 
     # -- configuration -------------------------------------------------------------------------------
-    def _password(self, env: dict[str, str], given: str | None) -> tuple[str | None, bool]:
-        """The researcher password all replicas share: given, else configured (env / secrets.toml), else
+    def _settings(self, env: dict[str, str], replicas: int) -> Settings:
+        """What the replicas will resolve (their environment and working directory), for a caller that
+        passed no settings."""
+        try:
+            return resolve(study=self.study_file, db=self.db_url, replicas=replicas, env={**os.environ, **env},
+                           cwd=self.cwd)
+        except SettingsError as exc:
+            raise DeploymentError(str(exc)) from exc
+
+    def _password(self, given: str | None) -> tuple[str | None, bool]:
+        """The researcher password all replicas share: given, else configured (the settings), else
         generated when there are several replicas (one process's demo password would not open another). A
         password ``xai-study check`` refuses (an example, under 12 characters) stops the launch."""
-        merged = {**os.environ, **env}
-        configured = given or resolve_settings(read_secrets_file(self.cwd / ".streamlit" / "secrets.toml"),
-                                               env=merged).researcher_password
+        configured = given or self.settings.researcher_password
         if problem := password_problem(configured):
             raise DeploymentError(f"researcher password not set properly: {problem} ({SECRET_PASSWORD} in "
                                   f"secrets.toml or ${ENV_PASSWORD})")
@@ -266,9 +275,8 @@ class Deployment:
     def start(self) -> None:
         haproxy = find_haproxy()
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        secrets = read_secrets_file(self.cwd / ".streamlit" / "secrets.toml")
-        study = self.study_file or resolve_settings(secrets, env=self._env).study_file
-        self.schema = prepare_database(self.db_url, study, secrets=secrets, env=self._env)
+        study = self.study_file or self.settings.study_file
+        self.schema = prepare_database(self.db_url, study, id_key=self.settings.id_key.value)
         for replica in self.replicas:
             self._start_replica(replica)
         for replica in self.replicas:

@@ -12,18 +12,15 @@ ask this module *before* anything starts, so that no participant ever meets a se
 
 from __future__ import annotations
 
-import os
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from study_app.settings import read_secrets_file
 from study_app.store import make_engine
 from study_app.store.migrate import schema_refusal
-from study_app.study.id_key import IdKeyError, database_key_message, resolve_id_key
+from study_app.study.id_key import IN_DATABASE, database_key_message
 
 
 @dataclass(frozen=True)
@@ -55,31 +52,25 @@ def keys_in_database(conn: sa.Connection, slug: str) -> bool:
     return bool(conn.execute(query, {"slug": slug}).scalar_one())
 
 
-def id_key_refusal(conn: sa.Connection, study: StudyKeys, *, secrets: Mapping | None = None,
-                   env: Mapping | None = None) -> str | None:
+def id_key_refusal(conn: sa.Connection, study: StudyKeys, *, id_key: str | None) -> str | None:
+    """``id_key``: the configured external-id key's text (the settings' ``id_key``; ``None``: none)."""
     if not study.hashes_ids or not keys_in_database(conn, study.slug):
         return None
-    secrets = read_secrets_file() if secrets is None else secrets
-    try:
-        key = resolve_id_key(needed=False, env=os.environ if env is None else env, secrets=secrets,
-                             secrets_path=None)
-    except IdKeyError:
-        key = None
-    if key is not None and key.in_database:
+    if id_key is not None and id_key.strip().lower() == IN_DATABASE:
         return None
     return database_key_message(study.slug)
 
 
-def database_refusals(url: str, study: StudyKeys | None = None, *, secrets: Mapping | None = None,
-                      env: Mapping | None = None) -> list[str]:
-    """Why a server would refuse the database at ``url`` for ``study`` (empty: it would not). Reads only."""
+def database_refusals(url: str, study: StudyKeys | None = None, *, id_key: str | None = None) -> list[str]:
+    """Why a server would refuse the database at ``url`` for ``study`` (empty: it would not), with the
+    configured external-id key ``id_key`` (the settings' value). Reads only."""
     engine = make_engine(url)
     try:
         found = schema_refusal(engine)
         problems = [str(found)] if found is not None else []
         if study is not None:
             with engine.connect() as conn:
-                key = id_key_refusal(conn, study, secrets=secrets, env=env)
+                key = id_key_refusal(conn, study, id_key=id_key)
             if key is not None:
                 problems.append(key if not problems else f"After the upgrade: {key}")
         return problems

@@ -27,8 +27,7 @@ from pathlib import Path
 
 from study_app.serve.launcher import Deployment, DeploymentError
 from study_app.serve.ports import parse_ports
-from study_app.settings import DatabaseChoice, resolve_database
-from study_app.store import DatabaseConfigError
+from study_app.settings import Settings, SettingsError, resolve
 
 LOOPBACK = "127.0.0.1"
 
@@ -56,12 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replica and proxy logs, rendered haproxy.cfg (default: %(default)s)")
 
 
-def _resolve(args: argparse.Namespace) -> tuple[Path | None, DatabaseChoice]:
+def _resolve(args: argparse.Namespace) -> tuple[Path | None, Settings]:
+    """``--study`` (``None``: the replicas find the study as the app does) and the settings, decided once."""
+    study = args.study.resolve() if args.study else None
     try:
-        database = resolve_database(args.db, args.study)
-    except DatabaseConfigError as exc:
+        return study, resolve(study=study, db=args.db, replicas=args.replicas)
+    except SettingsError as exc:
         raise DeploymentError(str(exc)) from exc
-    return (args.study.resolve() if args.study else None), database
 
 
 def _terminate(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
@@ -87,11 +87,11 @@ def supervise(deployment: Deployment) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        study, database = _resolve(args)
-        print(database.describe())  # noqa: T201
-        deployment = Deployment(study, database.url, replicas=args.replicas, port=args.port, log_dir=args.log_dir,
+        study, settings = _resolve(args)
+        print(settings.database_choice.describe())  # noqa: T201
+        deployment = Deployment(study, settings.db_url, replicas=args.replicas, port=args.port, log_dir=args.log_dir,
                                 bind_address=args.host, tls_cert=args.tls_cert, tls_port=args.tls_port,
-                                replica_ports=parse_ports(args.ports) if args.ports else None)
+                                replica_ports=parse_ports(args.ports) if args.ports else None, settings=settings)
     except DeploymentError as exc:
         print(f"xai-study serve: {exc}")  # noqa: T201
         return 2

@@ -1,4 +1,5 @@
-"""Storage: SQLAlchemy schema, repository, CSV export. The only package that issues SQL.
+"""Storage: SQLAlchemy schema, repository, backups. The only package that issues SQL; it imports nothing of
+the study, the analysis or the export (:mod:`study_app.export` reads it).
 
 ``Repository(make_engine(resolve_db_url(...)))`` is all the app needs; the engine calls the repository.
 """

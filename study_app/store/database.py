@@ -18,64 +18,63 @@ its last seconds should use PostgreSQL, and backups (``xai-study backup``) eithe
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from study_app.store.private_files import create_private
+from study_app.store.secrets_file import SECRETS_FILE, SecretsFileError, read_secrets_file
 
 DB_URL_ENV = "XAI_STUDY_DB_URL"
-SECRETS_FILE = Path(".streamlit") / "secrets.toml"  # relative to the working directory (also in ~)
 SECRETS_KEY = "db_url"
 DEFAULT_SQLITE_NAME = "responses.sqlite"
 SQLITE_BUSY_TIMEOUT_S = 30
+
+__all__ = ["DB_URL_ENV", "SECRETS_FILE", "SECRETS_KEY", "DatabaseConfigError", "choose_db_url", "make_engine",
+           "resolve_db_url"]
 
 
 class DatabaseConfigError(ValueError):
     """The database URL or the secrets file that holds it is unusable; the message says which."""
 
 
-def _read_secrets_url(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DatabaseConfigError(f"{path}: not valid TOML ({exc})") from exc
-    value = data.get(SECRETS_KEY)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise DatabaseConfigError(f"{path}: {SECRETS_KEY} must be a non-empty string")
-    return value
+def choose_db_url(explicit: str | None, env: Mapping[str, str], secrets: Mapping,
+                  study_path: str | Path | None, secrets_name: str | Path = SECRETS_FILE) -> tuple[str, str]:
+    """The one rule, as ``(url, source)``: ``explicit`` (``--db``), env ``XAI_STUDY_DB_URL``, ``db_url`` in the
+    secrets, else a SQLite file ``responses.sqlite`` next to the study file (or in the working directory)."""
+    if explicit:
+        return explicit, "command line"
+    from_env = (env.get(DB_URL_ENV) or "").strip()
+    if from_env:
+        return from_env, f"environment {DB_URL_ENV}"
+    value = secrets.get(SECRETS_KEY)
+    if value is not None:
+        if not isinstance(value, str) or not value.strip():
+            raise DatabaseConfigError(f"{secrets_name}: {SECRETS_KEY} must be a non-empty string")
+        return value, "secrets.toml"
+    folder = Path(study_path).resolve().parent if study_path else Path.cwd()
+    return f"sqlite:///{folder / DEFAULT_SQLITE_NAME}", "default: beside the study file" if study_path else "default"
 
 
 def resolve_db_url(explicit: str | None = None, *, study_path: str | Path | None = None,
                    secrets_paths: list[Path] | None = None) -> str:
-    """The database URL, by precedence: ``explicit`` (``--db``), env ``XAI_STUDY_DB_URL``,
-    ``db_url`` in ``.streamlit/secrets.toml`` (working directory, then home), else a SQLite file
-    ``responses.sqlite`` next to the study file (or in the working directory).
-    """
-    if explicit:
-        return explicit
-    env = os.environ.get(DB_URL_ENV, "").strip()
-    if env:
-        return env
+    """:func:`choose_db_url` with the process environment and the secrets files read here (working directory,
+    then home). Callers that have the resolved settings (:func:`study_app.settings.resolve`) use theirs."""
+    if explicit or os.environ.get(DB_URL_ENV, "").strip():
+        return choose_db_url(explicit, os.environ, {}, study_path)[0]
     if secrets_paths is None:
         secrets_paths = [Path.cwd() / SECRETS_FILE, Path.home() / SECRETS_FILE]
     for path in secrets_paths:
-        url = _read_secrets_url(path)
-        if url:
-            return url
-    folder = Path(study_path).resolve().parent if study_path else Path.cwd()
-    return f"sqlite:///{folder / DEFAULT_SQLITE_NAME}"
+        try:
+            secrets = read_secrets_file(path)
+        except SecretsFileError as exc:
+            raise DatabaseConfigError(str(exc)) from exc
+        if secrets.get(SECRETS_KEY) is not None:
+            return choose_db_url(None, {}, secrets, study_path, path)[0]
+    return choose_db_url(None, {}, {}, study_path)[0]
 
 
 READ_ONLY_OPTION = "xai_study_read_only"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import sessionmaker
 
 from study_app.store.records import (
@@ -56,22 +56,15 @@ class StudyReads:
     def plans(self, study_id: int) -> dict[int, str]:
         """Plan JSON per participant id."""
         with self._reads.begin() as session:
-            rows = session.execute(
-                select(AssignmentRow.participant_id, AssignmentRow.plan_json)
-                .join(ParticipantRow, ParticipantRow.id == AssignmentRow.participant_id)
-                .where(ParticipantRow.study_id == study_id)
-            )
+            rows = session.execute(_of_study(select(AssignmentRow.participant_id, AssignmentRow.plan_json),
+                                             AssignmentRow, study_id))
             return {int(pid): plan for pid, plan in rows}
 
     def responses(self, study_id: int) -> Iterator[StoredResponse]:
         """Every stored trial answer of the study, by participant, trial and answer order."""
         with self._reads.begin() as session:
-            rows = session.scalars(
-                select(ResponseRow)
-                .join(ParticipantRow, ParticipantRow.id == ResponseRow.participant_id)
-                .where(ParticipantRow.study_id == study_id)
-                .order_by(ResponseRow.participant_id, ResponseRow.trial_index, ResponseRow.id)
-            ).all()
+            rows = session.scalars(_of_study(select(ResponseRow), ResponseRow, study_id).order_by(
+                ResponseRow.participant_id, ResponseRow.trial_index, ResponseRow.id)).all()
             return iter([
                 StoredResponse(
                     participant_id=r.participant_id, trial_index=r.trial_index, phase=r.phase, task=r.task,
@@ -87,12 +80,8 @@ class StudyReads:
     def shown_trials(self, study_id: int) -> list[ShownTrial]:
         """What each participant was shown, per trial phase, as recorded when it was shown."""
         with self._reads.begin() as session:
-            rows = session.scalars(
-                select(ShownTrialRow)
-                .join(ParticipantRow, ParticipantRow.id == ShownTrialRow.participant_id)
-                .where(ParticipantRow.study_id == study_id)
-                .order_by(ShownTrialRow.participant_id, ShownTrialRow.trial_index, ShownTrialRow.id)
-            ).all()
+            rows = session.scalars(_of_study(select(ShownTrialRow), ShownTrialRow, study_id).order_by(
+                ShownTrialRow.participant_id, ShownTrialRow.trial_index, ShownTrialRow.id)).all()
             return [ShownTrial(trial_index=r.trial_index, phase=r.phase, checkpoint_sha256=r.checkpoint_sha256,
                                image_sha256=r.image_sha256, target_index=r.target_index, target_label=r.target_label,
                                maps=tuple(ShownMapRecord(**m) for m in json.loads(r.maps_json)),
@@ -100,12 +89,8 @@ class StudyReads:
 
     def questionnaire_answers(self, study_id: int) -> list[StoredQuestionnaireAnswer]:
         with self._reads.begin() as session:
-            rows = session.scalars(
-                select(QuestionnaireAnswerRow)
-                .join(ParticipantRow, ParticipantRow.id == QuestionnaireAnswerRow.participant_id)
-                .where(ParticipantRow.study_id == study_id)
-                .order_by(QuestionnaireAnswerRow.id)
-            ).all()
+            rows = session.scalars(_of_study(select(QuestionnaireAnswerRow), QuestionnaireAnswerRow, study_id)
+                                   .order_by(QuestionnaireAnswerRow.id)).all()
             return [StoredQuestionnaireAnswer(participant_id=r.participant_id, questionnaire=r.questionnaire,
                                               question_id=r.question_id, answer=json.loads(r.answer_json),
                                               shown_at=r.shown_at, answered_at=r.answered_at) for r in rows]
@@ -127,3 +112,8 @@ class StudyReads:
                 table.name: int(session.execute(select(func.count()).select_from(table)).scalar_one())
                 for table in Base.metadata.sorted_tables
             }
+
+
+def _of_study(query: Select, row: type, study_id: int) -> Select:
+    """``query`` over ``row`` (a table with ``participant_id``) kept to the rows of ``study_id``'s participants."""
+    return query.join(ParticipantRow, ParticipantRow.id == row.participant_id).where(ParticipantRow.study_id == study_id)

@@ -10,8 +10,8 @@ Plain Python: no Streamlit import, so the engine is tested and reused on its own
     engine = StudyEngine(study, repo)                                # share one per process (cache_resource)
 
     # every script run:
-    token = engine.start_or_resume(st.session_state.get("token"), external_ids=st.query_params.to_dict())
-    st.session_state["token"] = token
+    token = engine.start_or_resume(st.session_state.get(PARTICIPANT_TOKEN), external_ids=st.query_params.to_dict())
+    st.session_state[PARTICIPANT_TOKEN] = token          # the key from study_app.ui.state_keys
     step = engine.current_step(token)      # Step(kind=..., step_id=..., ...)
     ...draw step, collect `answer` (a dict)...
     try:
@@ -35,8 +35,9 @@ Plain Python: no Streamlit import, so the engine is tested and reused on its own
 Read-only attributes of an engine, for researcher pages: ``study``, ``repository``, ``record`` (the
 stored study version: ``id``, ``slug``, ``file_sha256``), ``conditions`` (labels), ``predictions``
 (``{task: TaskPredictions}``), ``items`` (``{task: {"learn": [...], "test": [...]}}`` image ids) and
-``condition_counts()``. Exports: :func:`study_app.store.export.export_study`, which reads the plans and the
-records the engine wrote when each trial was shown (pass ``maps=`` a map server to record served PNG hashes).
+``condition_counts()``. Exports: :func:`study_app.export.study_export.export_study`, which reads the plans
+and the records the engine wrote when each trial was shown (pass ``maps=`` a map server to record served PNG
+hashes).
 
 Nothing is written before consent; ``start_or_resume`` creates no row. Timing is server-side: a stage's
 shown time is recorded the first time ``current_step`` serves it, and the answer time on ``submit``.

@@ -29,7 +29,6 @@ from study_app.study.predictions import TaskPredictions
 from study_app.study.schema import DecisionConfig, Study, TaskConfig
 from study_app.study.steps import (
     ARM_PLACEBO,
-    DECISION,
     DECISION_ARMS,
     DECISION_VARIANTS,
     PLACEBO_OTHER_IMAGE,
@@ -40,17 +39,12 @@ from study_app.study.steps import (
 DECISION_KEYS = ("arms", "placebo", "variant", "advice_on_request", "ai_wrong_share", "min_ai_confidence")
 
 
-def parse_decision(f, protocol: str, trials: int = 0) -> DecisionConfig | None:
-    """The decision fields of one ``[[tasks]]`` table (``f``: the parser's field reader); ``None`` for other
-    protocols, which must not set them. A share that rounds away (no AI-wrong trial although the share is
+def parse_decision(f, trials: int = 0) -> DecisionConfig:
+    """The decision fields of one ``[[tasks]]`` table (``f``: the parser's field reader; other protocols' tasks
+    may not set them: the parser refuses them, :attr:`Protocol.fields`). A share that rounds away (no AI-wrong trial although the share is
     above 0, or none right although it is below 1) is refused here; whether the stimuli hold enough images
     of each kind needs the model's predictions (:func:`require_pools`). Method keys are checked by
     :func:`check_decision_arms`."""
-    if protocol != DECISION:
-        for key in DECISION_KEYS:
-            if key in f.table:
-                raise f.error(key, "only applies to protocol decision")
-        return None
     arms = f.get("arms", list)
     if not arms or not all(isinstance(a, str) and a.strip() for a in arms):
         raise f.error("arms", "must be a non-empty list of arm names (human, ai, placebo or method keys)")

@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from study_app.i18n import N_
-from study_app.study.predictions import TaskPredictions
+from study_app.study.predictions import TaskPredictions, model_class_names
 from study_app.study.schema import Study
-from study_app.study.steps import PHASE_MAIN, PredictionView, ShownMethod, TrialSpec
+from study_app.study.steps import PHASE_MAIN, ShownMethod, TrialSpec
 
 CLINICAL_NOTICE = N_("Research only — not for clinical use. These images and predictions must not inform any "
                      "diagnosis.")  # translated where it is shown
@@ -65,8 +65,8 @@ def choose_worked_example(study: Study, items: Mapping[str, Mapping[str, list[st
     wrong = [s for s in unused if preds[s.image_id].label != s.label]
     stim = (wrong or unused)[0]
     output = preds[stim.image_id]
-    prediction = PredictionView(label=output.label, prob=output.prob, topk=tuple(output.topk))
-    names = predictions[task.name].class_names or task.class_names
+    prediction = output.view()
+    names = model_class_names(task, predictions[task.name])
     method = replace(study.methods[0].shown(), target_index=list(names).index(output.label))
     trial = TrialSpec(index=0, total=0, phase=PHASE_MAIN, task=task.name, protocol=task.protocol,
                       image_id=stim.image_id, image_path=stim.path, checkpoint=task.checkpoint,

@@ -1,25 +1,22 @@
 """The participant state machine: consent -> pre-questionnaire -> instructions -> trials -> post -> done.
 
 The database is the only memory of progress. The engine keeps nothing per participant that matters (a
-cache of immutable plans, and external ids a visitor brought before consenting), so any number of
-server threads, or a restarted server, serve the same participant consistently. Every submit names the
-step it answers; only an answer to the participant's current step is stored, which makes double clicks,
-stale tabs and replays harmless.
+cache of immutable plans; :mod:`study_app.study.identity` holds the external ids a visitor brought before
+consenting), so any number of server threads, or a restarted server, serve the same participant
+consistently. Every submit names the step it answers; only an answer to the participant's current step is
+stored, which makes double clicks, stale tabs and replays harmless.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hmac
 import json
-import re
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
-from study_app.store.records import COMPLETED, NewResponse, ParticipantRecord, ShownTrial, token_sha256
+from study_app.store.records import COMPLETED, NewResponse, ParticipantRecord, ShownTrial
 from study_app.store.repository import Repository
 from study_app.store.stage_writes import LAST_SEEN_RESOLUTION
 from study_app.study import answers as answer_checks
@@ -27,12 +24,12 @@ from study_app.study.comprehension import check_instructions
 from study_app.study.decision import require_pools
 from study_app.study.design import assign_condition, build_plan, condition_labels, select_items
 from study_app.study.device_gate import device_checked
-from study_app.study.errors import UnknownParticipantError
-from study_app.study.id_key import IdKey, IdKeyError, database_key_message, resolve_id_key
+from study_app.study.id_key import IdKey
+from study_app.study.identity import Identities, resolve_study_key
 from study_app.study.plan import Plan, StagePlan
-from study_app.study.predictions import TaskPredictions, predict_study
+from study_app.study.predictions import TaskPredictions, model_class_names, predict_study
 from study_app.study.schema import Study
-from study_app.study.screening import pilot_key, screen_out, screen_out_due, screened_out_step
+from study_app.study.screening import screen_out, screen_out_due, screened_out_step
 from study_app.study.showing import MapServer, record_showing
 from study_app.study.steps import (
     CONSENT,
@@ -46,10 +43,8 @@ from study_app.study.steps import (
     WITHDRAWN,
     Step,
 )
-from study_app.study.views import ExternalIds, normalise_external_ids, trial_spec, with_first_answer
+from study_app.study.views import normalise_external_ids, trial_spec, with_stored_answers
 
-TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-MAX_PENDING = 100_000
 MAX_CACHED_PLANS = 2_000  # parsed plans kept in memory (immutable; re-read from the database on a miss)
 
 
@@ -101,18 +96,12 @@ class StudyEngine:
         require_pools(study, self.predictions)  # a decision task its stimuli cannot satisfy never starts
         self.items = select_items(study, self.predictions)
         self.conditions = condition_labels(study)
-        needed = not study.keep_external_ids
-        key = id_key if isinstance(id_key, IdKey) else (
-            resolve_id_key(needed=needed, secrets=secrets) if id_key is None
-            else IdKey(id_key.encode() if isinstance(id_key, str) else bytes(id_key), "argument"))
-        if needed and not key.in_database and any(r.id_key for r in repository.studies(study.id)):
-            raise IdKeyError(database_key_message(study.id))
+        key = resolve_study_key(study, repository, id_key, secrets)
         self.record = repository.ensure_study(study.id, study.sha256, study.title, self._now(),
                                               key_in_database=key.in_database)
+        self.identities = Identities(study, repository, self.record, key)
         self.id_key_source = key.source
-        self._id_key = self.record.id_key.encode("utf-8") if key.in_database else key.value
         self._lock = threading.Lock()
-        self._pending: OrderedDict[str, ExternalIds] = OrderedDict()
         # Keyed by id *and* the enrolment's pseudonym (unique, random, never reused): even if an id came
         # back, a plan cached for someone who withdrew could never be served to a newcomer.
         self._plans: OrderedDict[tuple[int, str], StagePlan] = OrderedDict()
@@ -128,45 +117,15 @@ class StudyEngine:
             external_ids: URL parameters; ``PROLIFIC_PID``, ``STUDY_ID`` and ``SESSION_ID`` are kept where
                 usable; unusable ones are dropped and noted at consent (:func:`normalise_external_ids`).
         """
-        return self._resolve(token, normalise_external_ids(external_ids))[0]
+        return self.identities.resolve(token, normalise_external_ids(external_ids))[0]
 
     def resume(self, token: str | None = None,
                external_ids: Mapping[str, object] | None = None) -> tuple[str, Step]:
         """:meth:`start_or_resume` and :meth:`current_step` in one: the token and what to show now, from a
         single read of the participant (the page does this on every script run).
         """
-        token, participant = self._resolve(token, normalise_external_ids(external_ids))
+        token, participant = self.identities.resolve(token, normalise_external_ids(external_ids))
         return token, self._consent_step(0) if participant is None else self._step_for(participant, record_shown=True)
-
-    def _resolve(self, token: str | None, ids: ExternalIds) -> tuple[str, ParticipantRecord | None]:
-        """The participant's token and, once they consented, their record."""
-        if token and TOKEN_PATTERN.match(token):
-            participant = self.repository.participant_by_token(token)
-            if participant is not None and participant.study_id == self.record.id:
-                return token, participant
-            if participant is None:
-                if not ids:
-                    return token, None
-                # A Prolific id already enrolled wins over an unused browser token: that token becomes
-                # theirs (only token hashes are stored, so the old token cannot be handed back).
-                existing = self._by_prolific_pid(ids)
-                if existing is not None:
-                    return self._adopt(existing, token)
-                self._remember_pending(token, ids)
-                return token, None
-        existing = self._by_prolific_pid(ids)
-        if existing is not None:
-            return self._adopt(existing, secrets.token_urlsafe(24))
-        token = secrets.token_urlsafe(24)
-        self._remember_pending(token, ids)
-        return token, None
-
-    def _adopt(self, participant: ParticipantRecord, token: str) -> tuple[str, ParticipantRecord]:
-        """Give a participant recognised by their Prolific id a new resume token (a write, only then)."""
-        if not self.repository.adopt_token(participant.id, token):
-            token = secrets.token_urlsafe(24)  # the browser's token was taken: practically never
-            self.repository.adopt_token(participant.id, token)
-        return token, dataclasses.replace(participant, token_sha256=token_sha256(token))
 
     def current_step(self, token: str) -> Step:
         """What to show now. The first time a stage is served, its time is recorded for response timing.
@@ -174,7 +133,7 @@ class StudyEngine:
         Raises:
             UnknownParticipantError: the token is malformed or belongs to another study.
         """
-        participant = self._participant(token)
+        participant = self.identities.participant(token)
         return self._consent_step(0) if participant is None else self._step_for(participant, record_shown=True)
 
     def submit(self, token: str, step_id: str, answer: Mapping, *, signals: Mapping[str, int] | None = None,
@@ -190,15 +149,14 @@ class StudyEngine:
             AnswerError: the answer does not fit the step, or the device gate refuses it (nothing is stored).
             UnknownParticipantError: the token is malformed or belongs to another study.
         """
-        participant = self._participant(token)
+        participant = self.identities.participant(token)
         if participant is None:
             if step_id != CONSENT:
                 return self._consent_step(0)
             if not answer_checks.validate_consent(device_checked(self.study.device, answer)):  # or refused
-                with self._lock:
-                    self._pending.pop(token, None)
+                self.identities.forget(token)
                 return Step(kind=DECLINED, step_id=DECLINED)
-            if self._pending.get(token, ExternalIds()).lack_required_id(self.study, pilot=pilot):
+            if self.identities.pending(token).lack_required_id(self.study, pilot=pilot):
                 return self._consent_step(0)  # the page offers no consent to such a visitor (participant_flow)
             participant = self._enrol(token, pilot=pilot)
             return self._step_for(participant, record_shown=True)
@@ -255,9 +213,8 @@ class StudyEngine:
         Raises:
             UnknownParticipantError: the token is malformed or belongs to another study.
         """
-        participant = self._participant(token)
-        with self._lock:
-            self._pending.pop(token, None)
+        participant = self.identities.participant(token)
+        self.identities.forget(token)
         if participant is not None:
             self.repository.withdraw(participant.id, self._now())
             with self._lock:
@@ -267,7 +224,7 @@ class StudyEngine:
     @property
     def pilot_key(self) -> str:
         """The key the pilot link carries (``?pilot=KEY``)."""
-        return pilot_key(self._id_key, self.study.id)
+        return self.identities.pilot_key
 
     def condition_counts(self) -> dict[str, int]:
         """Completed-or-active participants per condition label, as assignment sees them now."""
@@ -276,7 +233,7 @@ class StudyEngine:
 
     def hash_external_id(self, value: str) -> str:
         """HMAC-SHA256 of an external id with this engine's key (what is stored unless the study keeps ids)."""
-        return hmac.new(self._id_key, value.encode("utf-8"), "sha256").hexdigest()
+        return self.identities.hash_external_id(value)
 
     # ---- internals -----------------------------------------------------------------------------------
 
@@ -289,34 +246,8 @@ class StudyEngine:
     def _active_since(self, now: dt.datetime) -> dt.datetime:
         return now - dt.timedelta(minutes=self.study.inactive_timeout_minutes)
 
-    def _stored_ids(self, ids: Mapping[str, str]) -> dict[str, str]:
-        return dict(ids) if self.study.keep_external_ids else {k: self.hash_external_id(v) for k, v in ids.items()}
-
-    def _by_prolific_pid(self, ids: ExternalIds) -> ParticipantRecord | None:
-        if not ids.has_prolific_pid:
-            return None
-        return self.repository.participant_by_prolific_pid(self.record.id, self._stored_ids(ids.ids)["prolific_pid"])
-
-    def _remember_pending(self, token: str, ids: ExternalIds) -> None:
-        with self._lock:
-            if ids or token not in self._pending:
-                self._pending[token] = ids
-            self._pending.move_to_end(token)
-            while len(self._pending) > MAX_PENDING:
-                self._pending.popitem(last=False)
-
-    def _participant(self, token: str) -> ParticipantRecord | None:
-        if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
-            raise UnknownParticipantError("malformed participant token")
-        participant = self.repository.participant_by_token(token)
-        if participant is not None and participant.study_id != self.record.id:
-            raise UnknownParticipantError("this token belongs to another study or study version")
-        return participant
-
     def _enrol(self, token: str, pilot: bool = False) -> ParticipantRecord:
-        # Read, not pop: two tabs may consent at once, and whichever wins must carry the external ids.
-        with self._lock:
-            given = self._pending.get(token, ExternalIds())
+        given = self.identities.pending(token)
         ids, now = dict(given.ids), self._now()
 
         def make_plan(condition: int, seed: int) -> tuple[str, dict]:
@@ -326,14 +257,13 @@ class StudyEngine:
         enrolment = self.repository.enrol(
             self.record.id, token=token, now=now, active_since=self._active_since(now),
             choose_condition=lambda counts: assign_condition(counts, len(self.conditions)),
-            make_plan=make_plan, first_stage=1, external_ids=self._stored_ids(ids),
+            make_plan=make_plan, first_stage=1, external_ids=self.identities.stored_ids(ids),
             external_ids_hashed=not self.study.keep_external_ids,
             consent_detail={"study_sha256": self.study.sha256, "external_ids": sorted(ids), "pilot": pilot,
                             **given.notes(self.study, pilot=pilot)},
             pilot=pilot,
         )
-        with self._lock:
-            self._pending.pop(token, None)
+        self.identities.forget(token)
         return enrolment.participant
 
     def _plan(self, participant: ParticipantRecord) -> StagePlan:
@@ -358,8 +288,7 @@ class StudyEngine:
 
     def _class_names(self, task: str) -> tuple[str, ...]:
         """For plans stored by the first release, which named classes without their index."""
-        preds = self.predictions.get(task)
-        return preds.class_names if preds is not None and preds.class_names else self.study.task(task).class_names
+        return model_class_names(self.study.task(task), self.predictions.get(task))
 
     def _consent_step(self, total: int) -> Step:
         return Step(kind=CONSENT, step_id=CONSENT, text=self.study.consent, progress=(0, total))
@@ -375,7 +304,7 @@ class StudyEngine:
             if participant.stage_shown_at is None or seen is None or now - seen >= LAST_SEEN_RESOLUTION:
                 first = participant.stage_shown_at is None
                 self.repository.mark_shown(participant.id, stage, now, self._shown(plan, stage) if first else None)
-        return with_first_answer(self.step_at(plan, stage), lambda *at: self.repository.trial_answer(participant.id, *at))
+        return with_stored_answers(self.step_at(plan, stage), lambda *at: self.repository.trial_answer(participant.id, *at))
 
     def step_at(self, plan: StagePlan, stage: int) -> Step:
         """What stage ``stage`` of ``plan`` shows (reads and writes nothing: the researcher's preview uses it)."""

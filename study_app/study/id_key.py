@@ -16,16 +16,14 @@ schema revision 0002 did; a study begun then needs it, or its key copied out (th
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import secrets as _random
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from study_app.store.database import SECRETS_FILE
+from study_app.store.secrets_file import SECRETS_FILE, SecretsFileError, add_secret_once, read_secrets_file
 
 ID_KEY_ENV = "XAI_STUDY_ID_KEY"
 SECRET_ID_KEY = "id_key"  # noqa: S105 - a key name
@@ -50,19 +48,14 @@ class IdKey:
         return self.source == IN_DATABASE
 
 
-def _from_text(text: str, source: str) -> IdKey:
+def key_from_text(text: str, source: str) -> IdKey:
+    """The key a configured text stands for (``database``: the study row's key)."""
     if text.strip().lower() == IN_DATABASE:
         return IdKey(None, IN_DATABASE)
     return IdKey(text.encode("utf-8"), source)
 
 
-def _read_secret(path: Path) -> str | None:
-    try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get(SECRET_ID_KEY)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise IdKeyError(f"{path}: cannot read it for {SECRET_ID_KEY} ({exc})") from exc
+def _checked(value, path: Path) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
@@ -70,26 +63,31 @@ def _read_secret(path: Path) -> str | None:
     return value
 
 
+def _read_secret(path: Path) -> str | None:
+    try:
+        return _checked(read_secrets_file(path).get(SECRET_ID_KEY), path)
+    except SecretsFileError as exc:
+        raise IdKeyError(f"cannot read it for {SECRET_ID_KEY}: {exc}") from exc
+
+
 def create_key_in(path: Path) -> str:
     """Append a new ``id_key`` to ``path`` (created 0600 if absent) unless another process just did; returns
-    the key in the file. A lock file serialises servers starting together, so they all end with one key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / ".xai_study_secrets.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        existing = _read_secret(path)
-        if existing is not None:
-            return existing
-        key = _random.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as fh:
-            if fh.tell() > 0:
-                fh.write("\n")
-            fh.write("# Key that hides Prolific ids in the study database (xai-study). Back it up, keep it secret,\n"
-                     "# and never change it while a study runs: returning participants are matched with it.\n"
-                     f'{SECRET_ID_KEY} = "{key}"\n')
+    the key in the file (:func:`study_app.store.secrets_file.add_secret_once`)."""
+    return _create_key_in(path)[0]
+
+
+def _create_key_in(path: Path) -> tuple[str, bool]:
+    comment = ("# Key that hides Prolific ids in the study database (xai-study). Back it up, keep it secret,\n"
+               "# and never change it while a study runs: returning participants are matched with it.\n")
+    try:
+        value, created = add_secret_once(path, SECRET_ID_KEY, lambda: _random.token_hex(32), comment)
+    except SecretsFileError as exc:
+        raise IdKeyError(f"cannot read it for {SECRET_ID_KEY}: {exc}") from exc
+    value = _checked(value, path)
+    if created:
         log.warning("created the external-id key (%s) in %s: back it up apart from the database",
                     SECRET_ID_KEY, path.resolve())
-        return key
+    return value, created
 
 
 def resolve_id_key(*, needed: bool, env: Mapping[str, str] | None = None,
@@ -101,7 +99,7 @@ def resolve_id_key(*, needed: bool, env: Mapping[str, str] | None = None,
             link's key derives from it: one is still created where none is configured (so every server
             process and restart gives the same pilot link), and where that fails a random key for this
             process only is returned, with a warning, instead of an error.
-        secrets: Already-read secrets (the app passes ``st.secrets``); ``secrets_path`` is still where a
+        secrets: Already-read secrets (the app: ``{}`` when its settings found no key); ``secrets_path`` is still where a
             new key is written. ``None`` reads ``secrets_path``.
         secrets_path: ``None`` forbids creating a key (and reading one from a file).
 
@@ -110,18 +108,19 @@ def resolve_id_key(*, needed: bool, env: Mapping[str, str] | None = None,
     """
     env = os.environ if env is None else env
     if env.get(ID_KEY_ENV, "").strip():
-        return _from_text(env[ID_KEY_ENV], "environment")
+        return key_from_text(env[ID_KEY_ENV], "environment")
     value = (secrets or {}).get(SECRET_ID_KEY)
     if value is None and secrets is None and secrets_path is not None:
         value = _read_secret(secrets_path)
     if isinstance(value, str) and value.strip():
-        return _from_text(value, "secrets")
+        return key_from_text(value, "secrets")
     if not needed and secrets_path is None:
         return IdKey(_random.token_bytes(32), "unused")
     if secrets_path is None:
         raise IdKeyError(_missing_message("creating one is not allowed here"))
     try:
-        return IdKey(create_key_in(secrets_path).encode("utf-8"), "created")
+        value, created = _create_key_in(Path(secrets_path))
+        return IdKey(value.encode("utf-8"), "created" if created else "secrets")
     except OSError as exc:
         if not needed:  # only the pilot link's key depends on it then: it works, but per process
             log.warning("no external-id key and none could be created (%s): the pilot link works only with this "

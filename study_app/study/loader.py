@@ -11,18 +11,13 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-from trainers.checkpoint import CheckpointError, read_card
-from trainers.images import ImageLoadError, is_image_name, open_rgb
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from study_app.study.errors import StudyFileError, StudyFileErrors
 from study_app.study.parser import parse_study
+from study_app.study.protocols import protocol_of
 from study_app.study.schema import Stimulus, Study, TaskConfig
-from study_app.study.steps import DISTINCTION, FORWARD_SIMULATION
+from study_app.study.study_file import read_study_file
+from trainers.checkpoint import CheckpointError, read_card
+from trainers.images import ImageLoadError, is_image_name, open_rgb
 
 
 class UnreadableStimuli(StudyFileError):
@@ -51,20 +46,10 @@ def load_study(path: str | Path, *, check_images: bool = True) -> Study:
     Raises:
         StudyFileError: naming the file and the field (or stimulus file) that is wrong.
     """
-    path = Path(path).resolve()
-    source = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise StudyFileError(source, "", f"cannot read study file ({exc.strerror or exc})") from exc
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise StudyFileError(source, "", f"not UTF-8 text ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyFileError(source, "", f"not valid TOML: {exc}") from exc
+    text = read_study_file(path)
+    path, source, data = text.path, str(text.path), text.data
     base = path.parent
-    study_table = data.get("study") if isinstance(data.get("study"), dict) else {}
+    study_table = text.study_table
     consent = _read_text_file(source, base, study_table, "consent_file")
     instructions = _read_text_file(source, base, study_table, "instructions_file")
     study = parse_study(data, source, consent=consent, instructions=instructions)
@@ -81,7 +66,7 @@ def load_study(path: str | Path, *, check_images: bool = True) -> Study:
     StudyFileErrors.raise_if_any(errors)
     tasks = tuple(tasks)
     cache_dir = str((base / study.cache_dir).resolve()) if study.cache_dir else None
-    return dataclasses.replace(study, tasks=tasks, sha256=hashlib.sha256(raw).hexdigest(), cache_dir=cache_dir)
+    return dataclasses.replace(study, tasks=tasks, sha256=text.sha256, cache_dir=cache_dir)
 
 
 def _read_text_file(source: str, base: Path, table: dict, key: str) -> str | None:
@@ -111,13 +96,13 @@ def _resolve_task(source: str, where: str, base: Path, task: TaskConfig, check_i
                              f"label(s) {', '.join(unknown)} are not classes of the checkpoint "
                              f"({', '.join(class_names)})")
     _check_class_labels(source, where, task, class_names)
+    protocol = protocol_of(task.protocol)
     needed = task.trials + task.learning_trials
     if needed > len(stimuli):
-        field = "learning_trials" if task.protocol == FORWARD_SIMULATION else "trials"
-        raise StudyFileError(source, f"{where}.{field}",
+        raise StudyFileError(source, f"{where}.{protocol.count_field(task)}",
                              f"asks for {needed} distinct images but the task has {len(stimuli)}")
-    if task.protocol == DISTINCTION and task.k > len(class_names):
-        raise StudyFileError(source, f"{where}.k", f"{task.k} candidates but the model has {len(class_names)} classes")
+    for field, problem in protocol.check_loaded(task, class_names):
+        raise StudyFileError(source, f"{where}.{field}", problem)
     return dataclasses.replace(task, checkpoint=str(checkpoint), stimuli=stimuli, class_names=class_names)
 
 

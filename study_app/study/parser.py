@@ -14,10 +14,11 @@ from typing import Any
 
 from study_app.explain.methods import METHODS, get_method
 from study_app.i18n import DEFAULT_LANGUAGE, available_languages, translator
-from study_app.study.decision import check_decision_arms, parse_decision
+from study_app.study.decision import check_decision_arms
 from study_app.study.device_gate import DeviceGate
 from study_app.study.errors import StudyFileError, StudyFileErrors
 from study_app.study.fields import Fields, Problems
+from study_app.study.protocols import PROTOCOLS, Protocol
 from study_app.study.schema import (
     Design,
     MethodConfig,
@@ -26,7 +27,7 @@ from study_app.study.schema import (
     TaskConfig,
     default_pre_questionnaire,
 )
-from study_app.study.steps import DISTINCTION, FORWARD_SIMULATION, NO_EXPLANATION, PROTOCOLS, RATE, Question
+from study_app.study.steps import NO_EXPLANATION, Question
 
 QUESTION_KINDS = ("choice", "likert", "text", "number", "rank")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -144,35 +145,38 @@ def _parse_task(source: str, path: str, raw: Any) -> TaskConfig:
     protocol = f.text("protocol")
     if protocol not in PROTOCOLS:
         raise f.error("protocol", f"{protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    plugin = PROTOCOLS[protocol]
     checkpoint = f.text("checkpoint")
     stimuli_dir, stimuli_list = _parse_stimuli(f)
     trials = f.positive_int("trials")
-    learning = f.positive_int("learning_trials", 0, minimum=0)
-    if protocol == FORWARD_SIMULATION and learning == 0:
-        raise f.error("learning_trials", "forward_simulation needs at least one learning trial")
-    if protocol != FORWARD_SIMULATION and "learning_trials" in f.table:
-        raise f.error("learning_trials", "only applies to protocol forward_simulation")
-    k = f.positive_int("k", 2, minimum=2)
-    if protocol != DISTINCTION and "k" in f.table:
-        raise f.error("k", "only applies to protocol distinction")
+    _refuse_foreign_fields(f, plugin)
+    own = plugin.parse_fields(f, trials)
     display = f.text("display", "single")
     if display not in ("single", "side_by_side"):
         raise f.error("display", f"{display!r} is not 'single' or 'side_by_side'")
-    if protocol != RATE and display != "single":
-        raise f.error("display", "side_by_side only applies to protocol rate")
+    if display not in plugin.displays:
+        able = [p.name for p in PROTOCOLS.values() if display in p.displays]
+        raise f.error("display", f"{display} only applies to protocol {' or '.join(able)}")
     checks = f.positive_int("attention_checks", 0, minimum=0)
     scale = f.get("scale", list, [1, 7])
     if len(scale) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in scale) or scale[0] >= scale[1]:
         raise f.error("scale", f"must be [low, high] integers with low < high, got {scale!r}")
     show_true = f.get("show_true_label", bool, False)
     clinical = f.get("clinical_notice", bool, None)
-    decision = parse_decision(f, protocol, trials)
     class_labels = _parse_class_labels(f)
     f.finish()
     return TaskConfig(name=name, protocol=protocol, checkpoint=checkpoint, stimuli_dir=stimuli_dir,
-                      stimuli_list=stimuli_list, trials=trials, learning_trials=learning, k=k, display=display,
-                      attention_checks=checks, scale=(scale[0], scale[1]), show_true_label=show_true,
-                      clinical_notice=clinical, decision=decision, class_labels=class_labels)
+                      stimuli_list=stimuli_list, trials=trials, display=display, attention_checks=checks,
+                      scale=(scale[0], scale[1]), show_true_label=show_true, clinical_notice=clinical,
+                      class_labels=class_labels, **own)
+
+
+def _refuse_foreign_fields(f: Fields, protocol: Protocol) -> None:
+    """A field that only another protocol takes is a mistake worth naming (e.g. ``k`` on a verification task)."""
+    for other in PROTOCOLS.values():
+        for key in other.fields:
+            if key in f.table and key not in protocol.fields:
+                raise f.error(key, f"only applies to protocol {other.name}")
 
 
 def _parse_class_labels(f: Fields) -> dict[str, str]:

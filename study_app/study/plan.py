@@ -19,7 +19,7 @@ class; older plans read back with none, so their classes show and export under t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from study_app.study.steps import (
     CONSENT,
@@ -31,6 +31,7 @@ from study_app.study.steps import (
     PredictionView,
     Question,
     ShownMethod,
+    class_label,
 )
 
 PLAN_VERSION = 4
@@ -42,15 +43,18 @@ class PlanFormatError(ValueError):
 
 
 @dataclass(frozen=True)
-class ModelView:
-    """The model's output on a trial image: top class, top-k (best first) and whether it is right."""
+class ModelOutput:
+    """The model's output on one image: top class, top-k (best first) and whether the top class is right.
+
+    :mod:`study_app.study.predictions` makes one per stimulus; a :class:`TrialStep` stores it (``model``) and,
+    trimmed to what the protocol shows, as the prediction the participant sees."""
 
     label: str
     prob: float
     topk: tuple[tuple[str, float], ...]
     correct: bool
 
-    def trimmed(self, k: int) -> ModelView:
+    def trimmed(self, k: int) -> ModelOutput:
         return replace(self, topk=self.topk[:k])
 
     def view(self) -> PredictionView:
@@ -59,11 +63,11 @@ class ModelView:
 
 
 @dataclass(frozen=True)
-class PlannedMap:
-    """One explanation map a trial step shows.
+class PlannedMap(ShownMethod):
+    """One explanation map a trial step shows: what the participant is shown of it (the fields of
+    :class:`~study_app.study.steps.ShownMethod`, handed out by :meth:`shown`) and where it is served from.
 
     Attributes:
-        key, name, label, params, randomized_model: As :class:`~study_app.study.steps.ShownMethod`.
         target: The class name the study asked this map to explain; ``None``: the model's prediction.
         target_index: The class index the map explains (``None`` only in version-1 plans without class names).
         cache_key: The attribution-cache key the map is served from (``None`` in version-1 plans).
@@ -72,22 +76,14 @@ class PlannedMap:
             step's image all the same (:meth:`study_app.maps.service.MapRequest.on_trial`).
     """
 
-    key: str
-    name: str
-    label: str
-    params: dict = field(default_factory=dict)
-    randomized_model: bool = False
-    target: str | None = None
-    target_index: int | None = None
     cache_key: str | None = None
     image_id: str | None = None
-    image_path: str | None = None
     image_sha256: str | None = None
 
     def shown(self) -> ShownMethod:
-        return ShownMethod(key=self.key, name=self.name, label=self.label, params=dict(self.params),
-                           randomized_model=self.randomized_model, target=self.target,
-                           target_index=self.target_index, image_path=self.image_path)
+        """What the participant's trial carries of this map (no cache key, image id or hash)."""
+        return ShownMethod(**{**{f.name: getattr(self, f.name) for f in fields(ShownMethod)},
+                              "params": dict(self.params)})
 
     @property
     def column(self) -> str:
@@ -132,8 +128,8 @@ class TrialStep:
     checkpoint: str
     checkpoint_sha256: str
     true_label: str
-    model: ModelView  # the full output, for scoring and the export
-    prediction: ModelView | None  # what the participant sees of it; None where the protocol hides it
+    model: ModelOutput  # the full output, for scoring and the export
+    prediction: ModelOutput | None  # what the participant sees of it; None where the protocol hides it
     target_index: int | None  # the class the maps explain by default: the model's prediction
     target_label: str
     arms: tuple[str, ...]
@@ -167,7 +163,7 @@ class Plan:
 
     def class_label(self, task: str, name: str | None) -> str | None:
         """What the participant read for class ``name`` of ``task`` (the name itself where the study named none)."""
-        return None if name is None else self.class_labels.get(task, {}).get(name, name)
+        return None if name is None else class_label(self.class_labels.get(task, {}), name)
 
     def to_json(self) -> dict:
         """JSON-safe data (tuples become lists); :meth:`from_json` reads it back equal."""
@@ -238,10 +234,10 @@ def _plain(value):
     return value
 
 
-def _model(data: Mapping | None) -> ModelView | None:
+def _model(data: Mapping | None) -> ModelOutput | None:
     if data is None:
         return None
-    return ModelView(label=str(data["label"]), prob=float(data["prob"]),
+    return ModelOutput(label=str(data["label"]), prob=float(data["prob"]),
                      topk=tuple((str(label), float(p)) for label, p in data["topk"]), correct=bool(data["correct"]))
 
 

@@ -9,20 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from study_app.study.plan import ModelOutput
 from study_app.study.schema import Study, TaskConfig
 from trainers.checkpoint import load_checkpoint
 from trainers.images import open_rgb
 from trainers.predict import predict_topk
-
-
-@dataclass(frozen=True)
-class ModelOutput:
-    """The model's top-k on one stimulus (all classes, best first) and whether its top class is right."""
-
-    label: str
-    prob: float
-    topk: tuple[tuple[str, float], ...]
-    correct: bool
 
 
 @dataclass(frozen=True)
@@ -36,6 +27,12 @@ class TaskPredictions:
     @property
     def class_names(self) -> tuple[str, ...]:
         return tuple(self.card.get("class_names", ()))
+
+
+def model_class_names(task: TaskConfig, predictions: TaskPredictions | None) -> tuple[str, ...]:
+    """The model's classes in index order: from its card (``predictions``), else those the loader read into the
+    task from the same card (predictions made without a card, as the power simulation's and tests' are)."""
+    return (predictions.class_names if predictions is not None else ()) or tuple(task.class_names)
 
 
 def predict_task(task: TaskConfig, *, batch_size: int = 32) -> TaskPredictions:

@@ -91,7 +91,7 @@ from dataclasses import dataclass, field
 
 from study_app.i18n import DEFAULT_LANGUAGE, N_
 from study_app.study.device_gate import DeviceGate
-from study_app.study.steps import NO_EXPLANATION, Question, ShownMethod
+from study_app.study.steps import NO_EXPLANATION, Question, ShownMethod, class_label
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ class TaskConfig:
 
     def class_label(self, name: str) -> str:
         """What participants read for class ``name``: the study file's ``class_labels``, else the name."""
-        return self.class_labels.get(name, name)
+        return class_label(self.class_labels, name)
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,12 @@ class Design:
     type: str  # "within" | "between"
     control: bool = False
     negative_control: str | None = None
+
+
+def arm_list(method_keys, control: bool) -> tuple[str, ...]:
+    """The arms rule: the methods' keys (in the file's order) and, with a no-explanation control, ``none``.
+    Decision tasks name their own arms (``[[tasks]] arms``)."""
+    return (*method_keys, NO_EXPLANATION) if control else tuple(method_keys)
 
 
 @dataclass(frozen=True)
@@ -212,10 +218,7 @@ class Study:
     @property
     def arms(self) -> tuple[str, ...]:
         """Method keys that rotate over images (within) or split participants (between), control included."""
-        keys = [m.key for m in self.methods]
-        if self.design.control:
-            keys.append(NO_EXPLANATION)
-        return tuple(keys)
+        return arm_list([m.key for m in self.methods], self.design.control)
 
     def method(self, key: str) -> MethodConfig:
         for m in self.methods:

@@ -24,13 +24,12 @@ DECLINED = "declined"
 WITHDRAWN = "withdrawn"
 SCREENED_OUT = "screened_out"  # ended by the study's screen-out rule (the end page with its own code)
 
-# Protocols.
+# Protocol names (each protocol is a plug-in of study_app.study.protocols, registered in PROTOCOLS there).
 RATE = "rate"
 FORWARD_SIMULATION = "forward_simulation"
 VERIFICATION = "verification"
 DISTINCTION = "distinction"
 DECISION = "decision"
-PROTOCOLS = (RATE, FORWARD_SIMULATION, VERIFICATION, DISTINCTION, DECISION)
 
 # Trial phases. Most trials have one phase; ``rate`` asks trust before revealing the explanation, and the
 # server must know the trust answer was given before the map was shown, so it is a separate step.
@@ -134,6 +133,12 @@ class Question:
     correct: str | None = None
 
 
+def class_label(labels: Mapping[str, str], name: str) -> str:
+    """What participants read for class ``name``: its label in ``labels`` (the study file's ``class_labels``),
+    else the class name itself. Answers, options and the export's class columns stay class names."""
+    return labels.get(name, name)
+
+
 @dataclass(frozen=True)
 class TrialSpec:
     """Everything the UI needs to draw one trial step, and nothing it must compute itself.
@@ -199,7 +204,7 @@ class TrialSpec:
 
     def class_label(self, name: str) -> str:
         """What the participant reads for class ``name``."""
-        return self.class_labels.get(name, name)
+        return class_label(self.class_labels, name)
 
 
 @dataclass(frozen=True)

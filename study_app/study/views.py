@@ -7,12 +7,12 @@ their input: the external ids a visitor's URL carries, and what a stored plan st
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from study_app.study.completion import expects_prolific_id
-from study_app.study.design import PROMPTS
 from study_app.study.plan import TrialStep
-from study_app.study.steps import DECISION, PHASE_FINAL, PHASE_INITIAL, Step, TrialSpec, asks_first
+from study_app.study.protocols import protocol_of
+from study_app.study.steps import PHASE_FINAL, Step, TrialSpec, asks_first
 
 # URL parameter -> participants column. Prolific appends these to the study URL.
 EXTERNAL_ID_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id"}
@@ -101,7 +101,7 @@ def trial_spec(step: TrialStep, total: int, class_labels: Mapping[str, Mapping[s
         true_label=step.true_label if step.show_true_label else None,
         prediction=None if step.prediction is None else step.prediction.view(),
         methods=tuple(m.shown() for m in step.maps), options=step.options,
-        prompt=PROMPTS[(step.protocol, PHASE_INITIAL if sole else step.phase)], show_true_label=step.show_true_label,
+        prompt=protocol_of(step.protocol).prompt(step.phase, sole), show_true_label=step.show_true_label,
         is_attention_check=step.is_attention_check, attention_prompt=step.attention_prompt,
         scale=step.scale, clinical_notice=step.clinical_notice,
         advice_on_request=step.phase == PHASE_FINAL and step.advice is not None and step.advice.on_request,
@@ -109,12 +109,9 @@ def trial_spec(step: TrialStep, total: int, class_labels: Mapping[str, Mapping[s
     )
 
 
-def with_first_answer(step: Step, stored_answer: Callable[[int, str], Mapping | None]) -> Step:
-    """``step`` with, on a two-step decision trial's ``final`` phase, the participant's first answer for the page
-    to show (``stored_answer(trial_index, phase)``: the stored answer, or ``None``)."""
-    trial = step.trial
-    if trial is None or trial.protocol != DECISION or trial.phase != PHASE_FINAL or trial.sole_answer:
+def with_stored_answers(step: Step, stored_answer: Callable[[int, str], Mapping | None]) -> Step:
+    """``step`` with what its protocol shows of the participant's earlier answers (a two-step decision trial's
+    ``final`` phase: the first answer; ``stored_answer(trial_index, phase)``: the stored answer, or ``None``)."""
+    if step.trial is None:
         return step
-    answer = stored_answer(trial.index, PHASE_INITIAL) or {}
-    return replace(step, trial=replace(trial, first_answer=answer.get(PHASE_INITIAL),
-                                       first_confidence=answer.get(f"confidence_{PHASE_INITIAL}")))
+    return protocol_of(step.trial.protocol).with_stored_answers(step, stored_answer)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-
-TIMING_ENV = "XAI_STUDY_TIMING"  # set to 1: log how long each participant page took to build
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Attach one stderr handler to the ``study_app`` logger (idempotent across reruns)."""
+def configure_logging(level: int = logging.INFO, *, page_timing: bool = False) -> None:
+    """Attach one stderr handler to the ``study_app`` logger (idempotent across reruns). ``page_timing`` (the
+    settings' ``page_timing``, ``$XAI_STUDY_TIMING``): log how long each participant page took to build."""
     logger = logging.getLogger("study_app")
     if not any(getattr(h, "_study_app", False) for h in logger.handlers):
         handler = logging.StreamHandler()
@@ -20,5 +18,5 @@ def configure_logging(level: int = logging.INFO) -> None:
         logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate = False
-        if os.environ.get(TIMING_ENV, "").strip() not in ("", "0"):
+        if page_timing:
             logging.getLogger("study_app.timing").setLevel(logging.DEBUG)

@@ -19,11 +19,11 @@ import secrets
 
 import streamlit as st
 
-from study_app.settings import ENV_PASSWORD, SECRET_PASSWORD, AppSettings, password_problem
+from study_app.settings import ENV_PASSWORD, SECRET_PASSWORD, Settings, password_problem
 from study_app.store import Repository, make_engine
 from study_app.store.login_throttle import LoginThrottle, MemoryLoginThrottle, format_wait, locked_message
 from study_app.ui import state_keys
-from study_app.ui.resources import app_settings, db_url
+from study_app.ui.resources import StudyUnavailable, app_settings
 
 log = logging.getLogger("study_app.researcher")
 
@@ -45,8 +45,8 @@ def _login_throttle(db_url: str):
         return MemoryLoginThrottle(clock=lambda: login_clock())
 
 
-def login_throttle(settings: AppSettings):
-    return _login_throttle(db_url(settings))
+def login_throttle(settings: Settings):
+    return _login_throttle(settings.db_url)
 
 
 def client_address() -> str:
@@ -76,7 +76,7 @@ def _demo_one_time_password() -> str:
     return password
 
 
-def effective_password(settings: AppSettings) -> str | None:
+def effective_password(settings: Settings) -> str | None:
     """The password that opens the area, or ``None`` when it must stay locked: none configured (outside the
     demo), or one that ``xai-study check`` refuses (:func:`study_app.settings.password_problem`)."""
     if settings.researcher_password:
@@ -89,10 +89,13 @@ def effective_password(settings: AppSettings) -> str | None:
 def announce_demo_password() -> None:
     """Make (and log) the demo's one-time password on the server's first page load, so it is in the log
     before anyone opens the researcher area. Streamlit runs no app code before the first page load."""
-    effective_password(app_settings())
+    try:
+        effective_password(app_settings())
+    except StudyUnavailable:  # settings that cannot be decided: the page says why
+        pass
 
 
-def researcher_unlocked(settings: AppSettings) -> bool:
+def researcher_unlocked(settings: Settings) -> bool:
     """Draws the password form unless already unlocked this session; returns whether to show the area."""
     expected = effective_password(settings)
     if expected is None:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 import time
 
 import streamlit as st
 
-from study_app.maps.coverage import study_cache_dir, warm_rendered_maps
+from study_app.maps.coverage import warm_rendered_maps
 from study_app.maps.service import StudyMapService, make_map_service
-from study_app.settings import AppSettings, database_for, resolve_settings
+from study_app.settings import Settings, SettingsError, resolve, study_from_argv
 from study_app.store import Repository, make_engine
 from study_app.study import StudyEngine, load_study
 from trainers.checkpoint import read_card
@@ -29,16 +28,14 @@ class StudyUnavailable(RuntimeError):
     """The study cannot be opened (bad file, missing checkpoint, database down); details are in the log."""
 
 
-def secrets_dict() -> dict:
-    """``st.secrets`` as a plain dict; empty when no secrets file exists."""
+def app_settings() -> Settings:
+    """Every setting of this server (:func:`study_app.settings.resolve`: ``-- --study FILE``, the
+    environment, ``secrets.toml``, the study file); the pages pass its values on. Raises
+    :class:`StudyUnavailable` when a setting cannot be decided (an unreadable ``secrets.toml``)."""
     try:
-        return {k: st.secrets[k] for k in st.secrets}
-    except Exception:  # noqa: BLE001 - Streamlit raises when no secrets.toml is found anywhere
-        return {}
-
-
-def app_settings() -> AppSettings:
-    return resolve_settings(secrets_dict(), os.environ, sys.argv[1:])
+        return resolve(study=study_from_argv(sys.argv[1:]))
+    except SettingsError as exc:
+        raise StudyUnavailable(str(exc)) from exc
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -47,13 +44,15 @@ def _map_service_for(cache_dir: str) -> StudyMapService:
 
 
 @st.cache_resource(show_spinner="Opening the study…", max_entries=4)
-def _open_engine(study_file: str, db_url: str):
+def _open_engine(study_file: str, db_url: str, cache_dir: str, _settings: Settings):
     study = load_study(study_file)
-    # The cache folder is decided once (study_cache_dir) and passed to the map service; the engine records
-    # what that service serves when a trial is shown.
-    maps = _map_service_for(str(study_cache_dir(study)))
-    # The Prolific-id key: env, secrets.toml (as Streamlit read it), else created there (study_app.study.id_key).
-    engine = StudyEngine(study, Repository(make_engine(db_url)), secrets=secrets_dict(), maps=maps)
+    # The cache folder comes from the settings and is passed to the map service; the engine records what that
+    # service serves when a trial is shown.
+    maps = _map_service_for(cache_dir)
+    # The Prolific-id key as the settings found it; none configured: created in secrets.toml if the study
+    # needs one (study_app.study.id_key).
+    engine = StudyEngine(study, Repository(make_engine(db_url)), id_key=_settings.engine_id_key(), secrets={},
+                         maps=maps)
     log.info("study %r (%s) opened; %d task(s); database %s; maps in %s", study.id, study.sha256[:12],
              len(study.tasks), engine.repository.dialect, maps.service.cache.root)
     # In the opening run itself (once per process, behind the spinner), not in a background thread: a
@@ -65,7 +64,8 @@ def _open_engine(study_file: str, db_url: str):
 
 def study_map_service() -> StudyMapService:
     """The open study's map service (the same object the engine was opened with)."""
-    return _map_service_for(str(study_cache_dir(study_engine().study)))
+    study_engine()
+    return _map_service_for(str(app_settings().cache_dir))
 
 
 def freeze_loaded_heap() -> None:
@@ -88,32 +88,27 @@ def _warm_maps(engine, service) -> None:
         log.exception("warming the map cache failed (maps will be rendered on first use)")
 
 
-def db_url(settings: AppSettings) -> str:
-    """The study's database, by the one rule every command uses too (:func:`study_app.settings.database_for`)."""
-    return database_for(settings).url
-
-
 def study_engine():
     """The study's engine, shared by every session; raises :class:`StudyUnavailable` when it cannot open."""
     settings = app_settings()
     try:
-        return _open_engine(str(settings.study_file), db_url(settings))
+        return open_study_engine(settings)
     except Exception as exc:
         log.exception("cannot open study %s", settings.study_file)
         raise StudyUnavailable(str(exc)) from exc
 
 
-def open_study_engine(settings: AppSettings):
+def open_study_engine(settings: Settings):
     """Open (or find open) the study's engine, as the participant page will; raises what went wrong. The
     server calls this at start (:mod:`study_app.ui.warm_start`), so the cache entry below is filled before
     anyone connects."""
-    return _open_engine(str(settings.study_file), db_url(settings))
+    return _open_engine(str(settings.study_file), settings.db_url, str(settings.cache_dir), settings)
 
 
-def study_error(settings: AppSettings) -> str | None:
+def study_error(settings: Settings) -> str | None:
     """Why the study cannot be opened, for the researcher, or ``None`` when it opens."""
     try:
-        _open_engine(str(settings.study_file), db_url(settings))
+        open_study_engine(settings)
     except Exception as exc:  # noqa: BLE001 - shown to the researcher as is
         return f"{type(exc).__name__}: {exc}"
     return None

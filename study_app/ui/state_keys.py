@@ -15,6 +15,22 @@ RESEARCHER_OK = "researcher_authenticated"
 PARTICIPANT_TOKEN = "participant_token"  # noqa: S105 - a key name
 FLASH = "flash_message"  # one-shot notice shown on the next run (e.g. "answer saved")
 LANGUAGE = "participant_language"  # the study's language for this session's participant text (ui.language)
+SUBMISSION_HANDLED = "submission_handled"  # the key of the button whose callback ran in this script run
+
+# the participant page (app_pages.participant_flow)
+ENDED = "participant_ended"  # "declined" / "withdrawn": shown until the participant starts again
+SUBMITTED = "answer_submitted"  # set by a submit callback: this run follows a stored answer (for timing)
+# (token, step) the submit callback got back from the engine: the run that follows draws it without reading
+# the participant again (the engine built it from the record it had just advanced, in the same click).
+NEXT_STEP = "next_step"
+WITHDRAWING = "withdrawal_dialog_open"  # the withdrawal dialog is open (until withdrawn or dismissed)
+
+# the researcher's pages
+RESEARCHER_EXPORT = "researcher_export"  # the prepared CSV export (app_pages.researcher_data)
+# The preview's step picker: one key for the picker's whole life (a key that changed with the step made
+# Streamlit draw a new widget on the run after a pick, which dropped every second choice).
+PREVIEW_STEP = "preview_step_picker"
+PREVIEW_SUBMITTED = "preview_submitted"  # the preview's last answer was accepted (not stored): say so once
 
 
 def widget_key(scope: str, name: str, item: object = "") -> str:

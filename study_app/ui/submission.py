@@ -23,7 +23,6 @@ from study_app.ui.language import _
 
 Collect = Callable[[], tuple[dict | None, list[str]]]
 Store = Callable[[dict], str | None]  # stores the answer; returns a notice when it was refused
-HANDLED = "submission_handled"  # the key of the button whose callback ran in this script run
 
 
 class Submission:
@@ -42,12 +41,12 @@ class Submission:
         """
         clicked = st.form_submit_button(label, type="primary" if primary else "secondary", key=key,
                                         on_click=self._clicked, args=(collect, key))
-        if clicked and st.session_state.pop(HANDLED, None) != key:
+        if clicked and st.session_state.pop(state_keys.SUBMISSION_HANDLED, None) != key:
             self._submitted(collect)
             st.rerun()
 
     def _clicked(self, collect: Collect, key: str) -> None:
-        st.session_state[HANDLED] = key
+        st.session_state[state_keys.SUBMISSION_HANDLED] = key
         self._submitted(collect)
 
     def _submitted(self, collect: Collect) -> None:

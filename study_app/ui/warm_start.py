@@ -18,23 +18,22 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 
 from study_app.serve.warm_log import WARM_DONE, WARM_FAILED
-from study_app.settings import AppSettings
+from study_app.settings import ENV_COLD_START, Settings
 from study_app.study.errors import StudyFileError
 from study_app.ui.logging_setup import configure_logging
 from study_app.ui.password_gate import announce_demo_password
-from study_app.ui.resources import app_settings, open_study_engine
+from study_app.ui.resources import StudyUnavailable, app_settings, open_study_engine
 
 log = logging.getLogger("study_app.warm_start")
 
-COLD_START_ENV = "XAI_STUDY_COLD_START"
-SCRIPT_RUN_CONTEXT_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"  # "1": skip the warm-up (benchmarks/first_visit.py's old behaviour)
+COLD_START_ENV = ENV_COLD_START  # the settings' warm_start (benchmarks/first_visit.py sets it)
+SCRIPT_RUN_CONTEXT_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"
 
 
 def describe_study_error(study_file: Path, exc: BaseException) -> str:
@@ -51,15 +50,20 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def warm_up(preload: Sequence[str] = (), settings: AppSettings | None = None) -> bool:
+def warm_up(preload: Sequence[str] = (), settings: Settings | None = None) -> bool:
     """Load everything a participant's first page needs; ``True`` when the study opened.
 
     ``preload``: modules the pages import (named by ``main.py``, which may import them; this layer may not),
     imported here so that the first page's script run finds them loaded.
     """
-    configure_logging()
     start = time.perf_counter()
-    settings = settings or app_settings()
+    try:
+        settings = settings or app_settings()
+    except StudyUnavailable as exc:  # a setting cannot be decided (an unreadable secrets.toml)
+        configure_logging()
+        log.error("%s", exc)  # noqa: TRY400 - one line, no traceback
+        return False
+    configure_logging(page_timing=settings.page_timing.value)
     with _no_session_warnings():
         announce_demo_password()
         for name in preload:
@@ -98,10 +102,14 @@ def warm_lifespan(preload: Sequence[str] = ()) -> Callable[[object], AbstractAsy
 
     @asynccontextmanager
     async def lifespan(_app: object) -> AsyncIterator[None]:
-        if os.environ.get(COLD_START_ENV, "").strip() in ("", "0"):
-            warm_up(preload)
+        try:
+            settings = app_settings()
+        except StudyUnavailable:
+            settings = None  # warm_up logs why
+        if settings is None or settings.warm_start.value:
+            warm_up(preload, settings)
         else:
-            configure_logging()
+            configure_logging(page_timing=settings.page_timing.value)
             log.info("warm: skipped (%s=1): the first visitor pays for loading the study", COLD_START_ENV)
         yield
 

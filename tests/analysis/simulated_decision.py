@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from study_app.store.export import RESPONSE_COLUMNS, write_csv
+from study_app.export import RESPONSE_COLUMNS, write_csv
 
 ARMS = ("human", "ai", "gradcam", "placebo")
 CLASSES = ("glioma", "meningioma", "notumor", "pituitary")

@@ -100,7 +100,7 @@ def test_only_trials_that_showed_the_advice_are_reliance_trials():
                       "correct": "true", "model_correct": "false", "predicted_label": "cat",
                       "answer_initial": ["dog", "dog", "", "cat"], "answer_final": ["cat", "dog", "cat", "cat"],
                       "advice_on_request": "true", "answer_advice_requested": ["true", "false", "", "true"]})
-    f = ga.trial_frame(t, "decision")
+    f = ga.trial_frame(t, "answer_with_advice")
     assert f["advice_shown"].tolist() == [1.0, 0.0, 0.0, 1.0]  # not requested; human arm: no advice
     assert f["agree"].tolist() == [1.0, 0.0, 1.0, 1.0] and f["initial_differs"].tolist()[:2] == [1.0, 1.0]
     assert np.isnan(f["initial_differs"].iloc[2])

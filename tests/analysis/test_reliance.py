@@ -17,7 +17,7 @@ from study_app.analysis.reliance import (
     trials_from_export,
     verification_trials,
 )
-from study_app.store.export import response_rows
+from study_app.export import response_rows
 
 COLS = ["participant", "arm", "image", "truth", "ai_answer", "initial_answer", "final_answer",
         "time_first_ms", "time_final_ms"]
@@ -250,8 +250,8 @@ def test_export_command_writes_reliance_csv_under_the_chosen_convention(make_stu
                                                                          tmp_path, capsys):
     from study.test_decision import decision_extra
 
-    from study_app.analysis.reliance_report import participant_reliance
     from study_app.cli import main
+    from study_app.export.reliance_report import participant_reliance
 
     study = make_study("decision", trials=8, checks=1, extra=decision_extra(on_request=True))
     engine = make_engine_for(study, sqlite_repo)

@@ -13,7 +13,7 @@ import pytest
 
 from study_app.analysis.scripts import plan_from_study, render_python, render_r
 from study_app.cli import main
-from study_app.store.export import RESPONSE_COLUMNS, write_csv
+from study_app.export import RESPONSE_COLUMNS, write_csv
 
 STUDY = "examples/studies/verification.toml"  # within; arms gradcam, occlusion, gradcam@random, none
 ARM_EFFECT = {"none": 0.0, "gradcam": 1.2, "occlusion": 0.0, "gradcam@random": 0.0}  # log-odds of correct

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from app.conftest import stored_responses
 from app.drive import current_kind, new_app, run_to_end, texts
+from study_app.export import participant_rows
 from study_app.store import Repository, make_engine
-from study_app.store.export import participant_rows
 from study_app.study import load_study, normalise_external_ids
 from study_app.study.screening import PILOT_PARAM, pilot_key
 

@@ -97,7 +97,7 @@ def test_project_config_is_study_safe():
 
 
 def test_study_file_precedence(tmp_path, monkeypatch):
-    from study_app.settings import resolve_settings
+    from study_app.settings import BUNDLED_EXAMPLE, resolve_settings
 
     a, b, c = (tmp_path / f"{n}.toml" for n in "abc")
     env = {"XAI_STUDY_FILE": str(b)}
@@ -105,7 +105,7 @@ def test_study_file_precedence(tmp_path, monkeypatch):
     assert resolve_settings(secrets, env, ["--study", str(a)]).study_file == a
     assert resolve_settings(secrets, env, []).study_file == b
     chosen = resolve_settings(secrets, {}, [])
-    assert (chosen.study_file, chosen.source) == (c, "secrets")
+    assert (chosen.study_file, chosen.source) == (c, "secrets.toml")
     assert chosen.researcher_password is None, "a blank password is no password"
     fallback = resolve_settings({}, {}, [])
-    assert fallback.source in ("demo", "example") and fallback.is_bundled_demo
+    assert fallback.source in ("bundled demo", BUNDLED_EXAMPLE) and fallback.is_bundled_demo

@@ -52,11 +52,13 @@ def test_right_password_opens_the_area(setup_study, monkeypatch):
     assert [t.value for t in at.title] == ["Readiness check"]
 
 
-def test_password_from_secrets_file(setup_study):
-    setup_study("verification")
-    at = new_app()
-    at.secrets["researcher_password"] = "from-secrets-toml-123"
-    at = open_login(at)
+def test_password_from_secrets_file(setup_study, tmp_path, monkeypatch):
+    setup_study("verification")  # the working directory is tmp_path
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('researcher_password = "from-secrets-toml-123"\n',
+                                                          encoding="utf-8")
+    at = open_login(new_app())
     at.text_input(key="researcher_password_input").input("from-secrets-toml-123")
     at.button[0].click().run()
     assert at.session_state[state_keys.RESEARCHER_OK] is True

@@ -241,10 +241,10 @@ def fresh_clone_env(monkeypatch) -> None:
     """A fresh clone's configuration: no study file, cache folder or password from this shell or secrets."""
     for name in ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", "XAI_STUDY_RESEARCHER_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    from study_app.settings import read_secrets_file, resolve_settings  # noqa: PLC0415
+    from study_app.settings import BUNDLED_DEMO, read_secrets_file, resolve_settings  # noqa: PLC0415
 
     settings = resolve_settings(read_secrets_file(PROJECT_ROOT / ".streamlit" / "secrets.toml"), env={})
-    if settings.source != "demo":
+    if settings.source != BUNDLED_DEMO:
         message = f"a local .streamlit/secrets.toml selects {settings.study_file}, not the bundled demo"
         if os.environ.get("CI"):
             pytest.fail(message)
@@ -254,7 +254,7 @@ def fresh_clone_env(monkeypatch) -> None:
 @pytest.mark.usefixtures("fresh_clone_env")
 def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
     from study_app.study import load_study  # noqa: PLC0415
-    from study_app.study.design import rate_post_questions  # noqa: PLC0415
+    from study_app.study.protocols import protocol_of  # noqa: PLC0415
 
     study = load_study(DEMO_STUDY, check_images=False)
     rate = [t for t in study.tasks if t.protocol == "rate"]
@@ -390,7 +390,7 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
     post = {q.question_id for q in questionnaire if q.questionnaire == "post"}
     assert pre == {q.id for q in study.pre_questionnaire}
     assert post == {q["id"] for q in plan["post_questions"]}
-    closing = {q.id for q in rate_post_questions(study, study.arms)} if rate else set()
+    closing = {q.id for q in protocol_of("rate").post_questions(study, study.arms)} if rate else set()
     assert post == {q.id for q in study.post_questionnaire} | closing
     assert "method_rank" in post and {f"trust_{m.key}" for m in study.methods} <= post  # the seed's closing
     assert events[0] == "consent" and events[-1] == "completion"

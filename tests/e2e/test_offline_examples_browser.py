@@ -157,7 +157,7 @@ def no_study_settings(monkeypatch) -> None:
 @pytest.mark.parametrize("protocol", ["rate", "forward_simulation", "verification", "distinction", "decision"])
 def test_offline_example_runs_end_to_end(protocol, chromium, tmp_path):
     from study_app.study import load_study  # noqa: PLC0415
-    from study_app.study.design import rate_post_questions  # noqa: PLC0415
+    from study_app.study.protocols import protocol_of  # noqa: PLC0415
 
     study_file = OFFLINE / f"{protocol}.toml"
     study = load_study(study_file)
@@ -166,7 +166,7 @@ def test_offline_example_runs_end_to_end(protocol, chromium, tmp_path):
     assert Path(study.cache_dir).resolve() == DEMO_CACHE.resolve(), "the examples share the demo's cache"
     post = list(study.post_questionnaire)
     if protocol == "rate":
-        post += [q for q in rate_post_questions(study, study.arms) if q.id not in {p.id for p in post}]
+        post += [q for q in protocol_of("rate").post_questions(study, study.arms) if q.id not in {p.id for p in post}]
     post_questions = [asdict(q) for q in post]
 
     setup = E2EStudy(study_file=study_file, db_path=tmp_path / "responses.sqlite", cache_dir=DEMO_CACHE)

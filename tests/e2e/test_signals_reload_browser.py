@@ -68,7 +68,7 @@ def _kept_hidden_ms(setup: E2EStudy) -> int:
 
 
 def test_hidden_counts_survive_a_reload(chromium, signals_server):
-    from study_app.store.export import response_rows
+    from study_app.export import response_rows
 
     context = chromium.new_context(viewport={"width": 1100, "height": 900})
     context.add_init_script(LISTENERS_JS)

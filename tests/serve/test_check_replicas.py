@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from study_app.readiness import add_arguments, check_readiness, check_replicas, replicas_from_env
-from study_app.settings import AppSettings
+from study_app.readiness import add_arguments, check_readiness, check_replicas
+from study_app.settings import Settings, resolve
 
 
 def test_sqlite_fails_only_with_several_processes():
@@ -18,13 +18,15 @@ def test_sqlite_fails_only_with_several_processes():
     assert not check_replicas("not a url", 2).ok
 
 
-def test_replicas_come_from_the_environment(monkeypatch):
-    monkeypatch.delenv("XAI_STUDY_REPLICAS", raising=False)
-    assert replicas_from_env() == 1
-    monkeypatch.setenv("XAI_STUDY_REPLICAS", "3")
-    assert replicas_from_env() == 3
-    monkeypatch.setenv("XAI_STUDY_REPLICAS", "three")
-    assert replicas_from_env() == 1
+def test_replicas_come_from_the_command_line_then_the_environment():
+    def replicas(env, given=None):
+        setting = resolve(env=env, secrets={}, replicas=given).replicas
+        return setting.value, setting.source
+
+    assert replicas({}) == (1, "default")
+    assert replicas({"XAI_STUDY_REPLICAS": "3"}) == (3, "environment XAI_STUDY_REPLICAS")
+    assert replicas({"XAI_STUDY_REPLICAS": "three"}) == (1, "default")
+    assert replicas({"XAI_STUDY_REPLICAS": "3"}, given=2) == (2, "command line")
 
 
 def test_check_blocks_launch_on_shared_sqlite(tmp_path, monkeypatch):
@@ -32,11 +34,12 @@ def test_check_blocks_launch_on_shared_sqlite(tmp_path, monkeypatch):
     and makes the verdict NOT READY on its own."""
     monkeypatch.delenv("XAI_STUDY_DB_URL", raising=False)
     monkeypatch.chdir(tmp_path)
-    settings = AppSettings(study_file=tmp_path / "missing.toml", source="command line", researcher_password="x" * 12)
+    settings = Settings.given(tmp_path / "missing.toml", "x" * 12)
     db = f"sqlite:///{tmp_path / 'r.sqlite'}"
     by_name = {c.name: c for c in check_readiness(settings, db_url=db, replicas=2).checks}
     assert not by_name["database fits the number of processes"].ok
     monkeypatch.setenv("XAI_STUDY_REPLICAS", "2")
+    settings = Settings.given(tmp_path / "missing.toml", "x" * 12)  # resolved again: a replica of serve
     assert not {c.name: c for c in check_readiness(settings).checks}["database fits the number of processes"].ok
     assert {c.name: c for c in check_readiness(settings, db_url=db, replicas=1).checks}[
         "database fits the number of processes"].ok

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from study.kit import answer_for, run_participant
 
-from study_app.store.export import export_study, neutralise_cell, response_rows, write_csv
+from study_app.export import export_study, neutralise_cell, response_rows, write_csv
 
 
 def _read(path):

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 from study.kit import answer_for
 
-from study_app.store.export import export_study
+from study_app.export import export_study
 
 GOLDEN = Path(__file__).parent / "data" / "golden_export"
 PROTOCOLS = ("rate", "verification", "forward_simulation", "distinction", "decision")

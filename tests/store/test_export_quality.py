@@ -6,7 +6,7 @@ import uuid
 
 from study.kit import answer_for
 
-from study_app.store.export import participant_rows, response_rows
+from study_app.export import participant_rows, response_rows
 from study_app.study.quality import QualityRules
 
 RULES = QualityRules(min_trial_seconds=3.0)

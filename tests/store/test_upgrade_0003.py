@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from study.kit import answer_for, run_participant
 
+from study_app.export import response_rows
 from study_app.store import Repository, make_engine
-from study_app.store.export import response_rows
 from study_app.store.migrate import MIGRATIONS_DIR, SchemaMismatch, _run, schema_state, upgrade_database
 from study_app.store.schema import Base
 

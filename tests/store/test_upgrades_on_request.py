@@ -17,7 +17,7 @@ from study_app.cli import main as cli_main
 from study_app.readiness import check_readiness
 from study_app.serve.launcher import DeploymentError, prepare_database
 from study_app.serve.refusals import StudyKeys, database_refusals
-from study_app.settings import AppSettings
+from study_app.settings import Settings
 from study_app.store import Repository, make_engine
 from study_app.store.migrate import MIGRATIONS_DIR, SchemaMismatch, _run, schema_state, upgrade_database
 
@@ -44,7 +44,7 @@ def test_serve_refuses_an_older_schema_and_changes_nothing(db_url):
     engine = _at_0003_with_a_study(db_url)
     try:
         with pytest.raises(DeploymentError) as refused:
-            prepare_database(db_url, None, secrets={}, env={})
+            prepare_database(db_url, None, id_key=None)
         message = str(refused.value)
         assert "xai-study backup --db" in message and "xai-study db upgrade --db" in message
         assert "never upgrades" in message
@@ -56,7 +56,7 @@ def test_serve_refuses_an_older_schema_and_changes_nothing(db_url):
 
 
 def test_serve_creates_an_empty_database(db_url):
-    revision = prepare_database(db_url, None, secrets={}, env={})
+    revision = prepare_database(db_url, None, id_key=None)
     engine = make_engine(db_url)
     try:
         assert schema_state(engine) == (revision, revision)
@@ -80,19 +80,24 @@ def test_a_pre_0002_study_is_refused_by_serve_and_check_until_the_key_is_databas
     monkeypatch.chdir(tmp_path)  # no secrets.toml
     monkeypatch.delenv("XAI_STUDY_ID_KEY", raising=False)
     keys = StudyKeys(pre_0002_study.id, hashes_ids=True)
-    (problem,) = database_refusals(db_url, keys, secrets={}, env={})
+    (problem,) = database_refusals(db_url, keys, id_key=None)
     assert 'id_key = "database"' in problem
     with pytest.raises(DeploymentError, match="XAI_STUDY_ID_KEY=database"):
-        prepare_database(db_url, pre_0002_study.source, secrets={}, env={})
-    settings = AppSettings(study_file=pre_0002_study.source, source="command line", researcher_password="x" * 12)
+        prepare_database(db_url, pre_0002_study.source, id_key=None)
+    settings = Settings.given(pre_0002_study.source, "x" * 12, env={})
     (database,) = [c for c in check_readiness(settings, db_url=db_url, replicas=1).checks
                    if c.name.startswith("database reachable")]
     assert not database.ok and database.blocking and 'id_key = "database"' in database.detail
 
-    assert database_refusals(db_url, keys, secrets={}, env={"XAI_STUDY_ID_KEY": "database"}) == []
-    assert database_refusals(db_url, keys, secrets={"id_key": "database"}, env={}) == []
-    assert database_refusals(db_url, StudyKeys(pre_0002_study.id, hashes_ids=False), secrets={}, env={}) == []
+    assert database_refusals(db_url, keys, id_key="database") == []
+    assert database_refusals(db_url, keys, id_key=" Database ") == []
+    assert database_refusals(db_url, keys, id_key="some-other-key") != []
+    assert database_refusals(db_url, StudyKeys(pre_0002_study.id, hashes_ids=False), id_key=None) == []
+    for env, secrets in (({"XAI_STUDY_ID_KEY": "database"}, {}), ({}, {"id_key": "database"})):
+        configured = Settings.given(pre_0002_study.source, "x" * 12, env=env, secrets=secrets)
+        assert database_refusals(db_url, keys, id_key=configured.id_key.value) == []
     monkeypatch.setenv("XAI_STUDY_ID_KEY", "database")
+    settings = Settings.given(pre_0002_study.source, "x" * 12)  # the process environment, as check resolves it
     (database,) = [c for c in check_readiness(settings, db_url=db_url, replicas=1).checks
                    if c.name.startswith("database reachable")]
     assert database.ok, database.detail

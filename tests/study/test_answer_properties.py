@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from study.kit import answer_for
-from study_app.store.export import FORMULA_PREFIXES, export_study
+from study_app.export import FORMULA_PREFIXES, export_study
 from study_app.store.records import canonical_json
 from study_app.study import AnswerError
 from study_app.study.answers import answer_sha256, validate_questionnaire, validate_trial

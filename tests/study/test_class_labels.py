@@ -13,8 +13,8 @@ import random
 import pytest
 
 from study.kit import DECISION_EXTRA, answer_for, predictions_for, quotes, write_study
+from study_app.export import response_rows
 from study_app.i18n import translator
-from study_app.store.export import response_rows
 from study_app.study import load_study
 from study_app.study.design import build_plan, select_items
 from study_app.study.errors import StudyFileError

@@ -174,7 +174,7 @@ def test_a_retry_shows_the_instructions_again_and_only_the_last_answers_count(ma
 
 
 def test_without_the_rule_wrong_answers_are_exported_and_flagged(make_study, make_engine_for, repo):
-    from study_app.store.export import PARTICIPANT_COLUMNS, participant_rows
+    from study_app.export import PARTICIPANT_COLUMNS, participant_rows
 
     study = _study(make_study)
     engine = make_engine_for(study, repo)

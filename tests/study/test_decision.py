@@ -235,7 +235,7 @@ def test_advice_on_request_records_whether_and_when(make_study, make_engine_for,
 
 def test_export_has_both_answers_times_arm_and_placebo_source(make_study, make_engine_for, repo, clock):
     from study_app.analysis.reliance import ExportColumns, participant_table, trials_from_export
-    from study_app.store.export import response_rows
+    from study_app.export import response_rows
 
     study = make_study("decision", trials=8, checks=1, extra=decision_extra(on_request=True))
     engine = make_engine_for(study, repo)
@@ -269,9 +269,9 @@ def test_export_command_writes_reliance_csv_and_the_page_tables_agree(make_study
     import pandas as pd
 
     from study_app.analysis import tables
-    from study_app.analysis.reliance_report import arm_reliance, participant_reliance
     from study_app.cli import main
-    from study_app.store.export import response_rows
+    from study_app.export import response_rows
+    from study_app.export.reliance_report import arm_reliance, participant_reliance
 
     study = make_study("decision", trials=8, checks=1, extra=decision_extra())
     engine = make_engine_for(study, sqlite_repo)
@@ -364,8 +364,8 @@ def test_mixed_study_balances_every_arm_list(make_study, checkpoint_dir, stimuli
 
 
 def test_verification_studies_get_reliance_measures_too(make_study, make_engine_for, sqlite_repo, clock):
-    from study_app.analysis.reliance_report import participant_reliance
-    from study_app.store.export import response_rows
+    from study_app.export import response_rows
+    from study_app.export.reliance_report import participant_reliance
 
     study = make_study("verification", trials=4, checks=1, control=True)
     engine = make_engine_for(study, sqlite_repo)

@@ -8,7 +8,7 @@ import random
 
 from study.kit import answer_for
 from study.test_decision import decision_extra
-from study_app.study.design import PROMPTS
+from study_app.study.protocols import protocol_of
 from study_app.study.steps import DECISION, PHASE_FINAL, PHASE_INITIAL
 
 
@@ -35,13 +35,13 @@ def test_final_phase_carries_the_first_answer_and_the_human_arm_asks_once(make_s
             assert step.trial.index == trial.index and step.trial.phase == PHASE_FINAL
             assert (step.trial.first_answer, step.trial.first_confidence) == (given[PHASE_INITIAL],
                                                                               given["confidence_initial"])
-            assert not step.trial.sole_answer and step.trial.prompt == PROMPTS[(DECISION, PHASE_FINAL)]
+            assert not step.trial.sole_answer and step.trial.prompt == protocol_of(DECISION).prompts[PHASE_FINAL]
             again = engine.current_step(token)  # a reload: read back from the database
             assert again.trial.first_answer == given[PHASE_INITIAL]
             firsts += 1
         else:  # the human arm and the attention check: one answer, no advice, not called "final"
             assert trial.sole_answer and trial.first_answer is None and trial.prediction is None
-            assert "final" not in trial.prompt and trial.prompt == PROMPTS[(DECISION, PHASE_INITIAL)]
+            assert "final" not in trial.prompt and trial.prompt == protocol_of(DECISION).prompts[PHASE_INITIAL]
             sole += 1
             step = engine.submit(token, step.step_id, answer_for(step, rng))
             continue

@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 
 from study.kit import answer_for, run_participant
-from study_app.study.design import assign_condition, build_plan, latin_square_arm, select_items
+from study_app.study.design import assign_condition, build_plan, select_items
+from study_app.study.protocols.base import latin_square_arm
 
 
 @pytest.mark.parametrize("n_arms,n_items", [(2, 4), (3, 6), (4, 8), (3, 7)])

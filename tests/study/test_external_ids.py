@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from study.kit import answer_for, run_participant
-from study_app.store.export import participant_rows
+from study_app.export import participant_rows
 from study_app.study import normalise_external_ids
 from study_app.study.quality import QualityRules
 

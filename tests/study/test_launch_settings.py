@@ -13,7 +13,7 @@ import pytest
 from study.test_completion import BASE, study_with
 from study_app.readiness import check_password, check_return_to_recruiter
 from study_app.serve.launcher import Deployment, DeploymentError
-from study_app.settings import AppSettings, password_problem, read_secrets_file
+from study_app.settings import Settings, password_problem, read_secrets_file
 from study_app.study import StudyFileError
 from study_app.study.completion import COMPLETED, SCREENED_OUT, redirect_problems, return_url, with_code
 from study_app.study.parser import parse_study
@@ -70,7 +70,7 @@ def test_a_redirect_that_carries_the_code_passes_without_a_warning(url):
 
 
 def _settings(password, tmp_path):
-    return AppSettings(study_file=tmp_path / "s.toml", source="command line", researcher_password=password)
+    return Settings.given(tmp_path / "s.toml", password)
 
 
 def _documented_examples() -> list[str]:

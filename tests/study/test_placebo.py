@@ -16,13 +16,14 @@ from PIL import Image
 
 from study.kit import predictions_for, run_participant, write_study
 from study_app.explain.render import render_explanation
+from study_app.export import response_rows
 from study_app.maps.coverage import precompute_study, required_maps
 from study_app.maps.service import MapRequest, make_map_service
-from study_app.store.export import response_rows
 from study_app.study import load_study
-from study_app.study.design import build_plan, condition_labels, map_cache_key, select_items
+from study_app.study.design import build_plan, condition_labels, select_items
 from study_app.study.errors import StudyFileError
 from study_app.study.placebo import placebo_problems, source_candidates
+from study_app.study.protocols.base import map_cache_key
 
 ARMS = '["human", "ai", "gradcam", "placebo"]'
 
@@ -125,7 +126,7 @@ def test_a_class_no_other_image_shares_takes_any_other_images_map_and_precompute
 def test_a_one_image_pool_is_refused_naming_the_placebo_field(tmp_path, checkpoint_dir, stimuli_dir,
                                                               make_engine_for, sqlite_repo):
     from study_app.readiness import check_study
-    from study_app.settings import AppSettings
+    from study_app.settings import Settings
 
     folder = tmp_path / "one"
     (folder / "cat").mkdir(parents=True)
@@ -137,7 +138,7 @@ def test_a_one_image_pool_is_refused_naming_the_placebo_field(tmp_path, checkpoi
     assert problem.field == "tasks[0].placebo" and "other_image" in str(problem)
     with pytest.raises(StudyFileError, match=r"tasks\[0\]\.placebo: .*fewer than two stimuli"):
         make_engine_for(study, sqlite_repo)
-    checks = {c.name: c for c in check_study(AppSettings(path, "command line", "pw"),
+    checks = {c.name: c for c in check_study(Settings.given(path, "pw"),
                                              db_url=f"sqlite:///{tmp_path / 'check.sqlite'}")}
     drawable = checks["decision trials drawable"]
     assert not drawable.ok and drawable.blocking and "tasks[0].placebo" in drawable.detail

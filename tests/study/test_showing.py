@@ -11,8 +11,8 @@ import numpy as np
 
 from study.kit import answer_for, run_participant
 from study_app.explain.cache import AttributionCache
+from study_app.export import response_rows
 from study_app.maps.service import MapRequest, make_map_service
-from study_app.store.export import response_rows
 from study_app.study.plan import Plan
 
 

@@ -11,12 +11,16 @@ from dataclasses import replace
 
 import streamlit as st
 
+from study_app.study.protocols import protocol_of
 from study_app.study.steps import (
     DECISION,
     DISTINCTION,
     FORWARD_SIMULATION,
     PHASE_EXPLANATION,
+    PHASE_FINAL,
+    PHASE_INITIAL,
     PHASE_LEARN,
+    PHASE_MAIN,
     PHASE_PREDICT,
     PHASE_TRUST,
     RATE,
@@ -35,8 +39,9 @@ def _picture_png(trial) -> bytes:
 def _prediction(trial) -> None:
     if trial.prediction is None:
         return
-    if trial.protocol == RATE:
-        stimulus_view.show_prediction(trial.prediction, top=3, class_label=trial.class_label)
+    top = protocol_of(trial.protocol).shows_topk
+    if top > 1:
+        stimulus_view.show_prediction(trial.prediction, top=top, class_label=trial.class_label)
     else:
         st.markdown(_("The model predicts **{label}** ({prob} sure).").format(
             label=trial.class_label(trial.prediction.label), prob=current().percent(trial.prediction.prob)))
@@ -47,7 +52,8 @@ def _pictures(trial) -> None:
     columns on phone-width screens."""
     image = _picture_png(trial)
     pictures = trial_maps(trial)
-    labels = [(trial.class_label(m.target) if trial.protocol == DISTINCTION and m.target else p.label)
+    per_class = protocol_of(trial.protocol).maps_explain_options
+    labels = [(trial.class_label(m.target) if per_class and m.target else p.label)
               for m, p in zip(trial.methods, pictures, strict=True)]
     maps = [(label, p.png, p.alt) for label, p in zip(labels, pictures, strict=True)]
     if len(maps) == 1:
@@ -62,28 +68,48 @@ def _pictures(trial) -> None:
     else:
         stimulus_view.show_picture(image, alt=_("The image the model classified"), caption=_("The image"),
                                    width=stimulus_view.PICTURE_WIDTH)
-        if trial.protocol == DISTINCTION and maps:
+        if per_class and maps:
             st.markdown(_("Each map explains the evidence for one class:"))
         stimulus_view.show_maps(maps)
     if maps:
         st.caption(legend(trial, pictures))
 
 
-def _form(step_id: str, trial, submission) -> None:
-    if trial.protocol == DECISION:
-        decision_form.decision_form(step_id, trial, submission)
-    elif trial.protocol == RATE and trial.phase == PHASE_TRUST:
-        trial_forms.trust_form(step_id, trial, submission)
-    elif trial.protocol == RATE and trial.phase == PHASE_EXPLANATION:
-        trial_forms.effect_form(step_id, trial, submission)
-    elif trial.protocol == VERIFICATION:
-        trial_forms.verification_form(step_id, trial, submission)
-    elif trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_LEARN:
-        trial_forms.continue_form(step_id, submission, _("Next"))
-    elif trial.protocol == FORWARD_SIMULATION and trial.phase == PHASE_PREDICT:
-        trial_forms.choice_form(step_id, trial, _("What will the model predict for this image?"), submission)
-    else:
-        trial_forms.choice_form(step_id, trial, _("Which class did the model predict?"), submission)
+def _continue(step_id: str, trial, submission) -> None:
+    trial_forms.continue_form(step_id, submission, _("Next"))
+
+
+def _predict_model(step_id: str, trial, submission) -> None:
+    trial_forms.choice_form(step_id, trial, _("What will the model predict for this image?"), submission)
+
+
+def _name_prediction(step_id: str, trial, submission) -> None:
+    trial_forms.choice_form(step_id, trial, _("Which class did the model predict?"), submission)
+
+
+# (protocol, phase) -> the answer form: a new protocol adds its phases here.
+FORMS = {
+    (RATE, PHASE_TRUST): trial_forms.trust_form,
+    (RATE, PHASE_EXPLANATION): trial_forms.effect_form,
+    (VERIFICATION, PHASE_MAIN): trial_forms.verification_form,
+    (FORWARD_SIMULATION, PHASE_LEARN): _continue,
+    (FORWARD_SIMULATION, PHASE_PREDICT): _predict_model,
+    (DISTINCTION, PHASE_MAIN): _name_prediction,
+    (DECISION, PHASE_INITIAL): decision_form.decision_form,
+    (DECISION, PHASE_FINAL): decision_form.decision_form,
+}
+
+
+def _advice_on_request(step_id: str, trial):
+    """Decision: the participant's first answer above the advice, which waits for their request if it must."""
+    decision_form.show_first_answer(trial)
+    if not decision_form.advice_visible(step_id, trial):
+        trial = replace(trial, prediction=None, methods=())
+    return trial
+
+
+# protocol -> what the page does before the prediction and maps (and may hide them until asked for)
+BEFORE_ADVICE = {DECISION: _advice_on_request}
 
 
 def render(step, submission) -> None:
@@ -92,14 +118,13 @@ def render(step, submission) -> None:
     stimulus_view.show_clinical_notice(trial)
     if trial.is_attention_check and trial.attention_prompt:
         st.info(trial.attention_prompt, icon=":material/priority_high:")
-    st.markdown(_(trial.prompt))  # one of study.design.PROMPTS
+    st.markdown(_(trial.prompt))  # one of the protocol's prompts (study.protocols)
     if trial.show_true_label and trial.true_label:
         st.markdown(_("The correct answer for this image is **{label}**.").format(
             label=trial.class_label(trial.true_label)))
-    if trial.protocol == DECISION:
-        decision_form.show_first_answer(trial)
-        if not decision_form.advice_visible(step.step_id, trial):
-            trial = replace(trial, prediction=None, methods=())  # the advice waits for the participant's request
+    before = BEFORE_ADVICE.get(trial.protocol)
+    if before is not None:
+        trial = before(step.step_id, trial)
     _prediction(trial)
     _pictures(trial)
-    _form(step.step_id, trial, submission)
+    FORMS[(trial.protocol, trial.phase)](step.step_id, trial, submission)

@@ -5,7 +5,7 @@ the per-participant ``reliance.csv`` that ``xai-study export`` writes beside ``r
 column: ``human``, ``ai``, a method key, ``placebo``; advice on request from ``advice_on_request`` and
 ``answer_advice_requested``); ``verification`` tasks give the ones that need no initial answer (agreement, over-
 and under-reliance, accuracy, times), their arm being the maps shown (``methods``). Input is
-:func:`study_app.store.export.response_rows` or the CSV read back, so page and file agree. Every table carries the
+:func:`study_app.export.trial_rows.response_rows` or the CSV read back, so page and file agree. Every table carries the
 empty-denominator convention it was computed under in its ``empty_denominator`` column.
 """
 
@@ -27,23 +27,26 @@ from study_app.analysis.reliance import (
 )
 from study_app.analysis.reliance_arms import ARM_MEASURES, N_BOOT, arm_summary
 from study_app.store.private_files import open_private
-from study_app.study.steps import DECISION, VERIFICATION
+from study_app.study.protocols import PROTOCOLS
 
 DECISION_COLUMNS = ExportColumns(arm="arm")
-RELIANCE_PROTOCOLS = (DECISION, VERIFICATION)
+RELIANCE_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if p.reliance)  # decision, verification
 
 
 def reliance_trials(rows: pd.DataFrame | Iterable[Mapping]) -> dict[str, tuple[str, pd.DataFrame]]:
-    """``{task: (protocol, flagged trials)}`` for the decision and verification tasks among ``rows``."""
+    """``{task: (protocol, flagged trials)}`` for the tasks among ``rows`` whose protocol has reliance measures
+    (its ``reliance``: the answer with the AI's advice, as decision's, or accepting the AI's answer, as
+    verification's)."""
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     if df.empty or "protocol" not in df or "task" not in df:
         return {}
     out = {}
     for (task, protocol), part in df.groupby(["task", "protocol"], sort=True):
-        if protocol == DECISION:
-            out[str(task)] = (DECISION, trials_from_export(part, DECISION_COLUMNS))
-        elif protocol == VERIFICATION:
-            out[str(task)] = (VERIFICATION, verification_trials(part))
+        kind = PROTOCOLS[protocol].reliance if protocol in PROTOCOLS else None
+        if kind == "answer_with_advice":
+            out[str(task)] = (str(protocol), trials_from_export(part, DECISION_COLUMNS))
+        elif kind == "accept_reject":
+            out[str(task)] = (str(protocol), verification_trials(part))
     return {task: value for task, value in out.items() if not value[1].empty}
 
 

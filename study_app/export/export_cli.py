@@ -1,4 +1,7 @@
-"""``xai-study export``: write responses.csv and participants.csv for a study.
+"""``xai-study export``: write responses.csv, participants.csv and the researcher audit log for a study, then,
+for studies with decision or verification tasks, ``reliance.csv`` beside them: the reliance measures per
+participant and arm (:mod:`study_app.export.reliance_report`), read from the responses.csv just written, under
+the empty-denominator convention of ``--reliance-empty`` (named in its ``empty_denominator`` column).
 
     xai-study export --study examples/studies/verification.toml --out results/responses.csv
 
@@ -17,13 +20,18 @@ import hashlib
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from study_app.store.database import DatabaseConfigError, make_engine, resolve_db_url
-from study_app.store.export import export_study
+from study_app.analysis.reliance import EMPTY_CONVENTIONS, EXCLUDE
+from study_app.export.reliance_report import write_reliance_csv
+from study_app.export.study_export import export_study
+from study_app.settings import resolve
+from study_app.store.database import DatabaseConfigError, make_engine
 from study_app.store.logs import cli_actor
 from study_app.store.migrate import SchemaMismatch
 from study_app.store.repository import Repository
@@ -48,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="export every stored version of this study id, not only this file's hash")
     parser.add_argument("--include-pilot", action="store_true",
                         help="also export the researcher's pilot runs (with a pilot column); left out by default")
+    parser.add_argument("--reliance-empty", choices=EMPTY_CONVENTIONS, default=EXCLUDE,
+                        help="reliance.csv: a participant with no eligible trial for a measure (e.g. RAIR without "
+                             "a wrong first answer and a right AI) has no value (exclude, default) or counts 0 "
+                             "(zero, as Schemmer et al. 2023 and He et al. 2023 do)")
 
 
 def _quality_rules(path: Path) -> QualityRules:
@@ -83,7 +95,7 @@ def export_from_file(study_path: Path, out: Path, participants_out: Path | None 
                      audit_out: Path | None = None, include_pilot: bool = False):
     """Export the study at ``study_path`` from its database; returns :class:`ExportResult`."""
     slug, sha = _study_identity(study_path)
-    url = resolve_db_url(db_url, study_path=study_path)
+    url = resolve(study=study_path, db=db_url).db_url  # the one settings rule, as the app decides it
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise ExportError(f"no database at {url.removeprefix('sqlite:///')} (set --db or XAI_STUDY_DB_URL)")
     try:
@@ -117,4 +129,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {result.responses} trial rows to {result.responses_path} and "
           f"{result.participants} participants to {result.participants_path}; "
           f"researcher audit log ({result.audit_entries} entries) to {result.audit_path}")
+    path = args.out.with_name("reliance.csv")
+    empty = getattr(args, "reliance_empty", EXCLUDE)
+    written = write_reliance_csv(pd.read_csv(args.out, dtype=str), path, empty=empty)
+    if written is not None:
+        print(f"wrote reliance measures for {written} participant x arm rows to {path} "
+              f"(empty denominators: {empty})")
     return 0
