@@ -18,6 +18,7 @@ from study_app.study.decision import check_decision_arms
 from study_app.study.device_gate import DeviceGate
 from study_app.study.errors import StudyFileError, StudyFileErrors
 from study_app.study.fields import Fields, Problems
+from study_app.study.instruments.entry import parse_instrument_entry
 from study_app.study.protocols import PROTOCOLS, Protocol
 from study_app.study.schema import (
     Design,
@@ -89,19 +90,28 @@ def _parse_question(source: str, path: str, raw: Any, *, comprehension: bool = F
 
 
 def _parse_questions(source: str, key: str, raw: Any, default: tuple[Question, ...],
-                     problems: Problems) -> tuple[Question, ...]:
+                     problems: Problems, gettext: Callable[[str], str] = lambda s: s) -> tuple[Question, ...]:
+    """A questionnaire's items; an entry naming an ``instrument`` stands for all of that scale's items, its
+    text in ``gettext``'s language (the study's translator)."""
     if raw is None:
         return default
     if not isinstance(raw, list):
         problems.add(StudyFileError(source, key, "must be an array of tables ([[" + key + "]])"))
         return ()
-    read = [problems.read(_parse_question, source, f"{key}[{i}]", q, comprehension=key == "comprehension")
-            for i, q in enumerate(raw)]
-    ids = [q.id if q else None for q in read]
-    for i, qid in enumerate(ids):
-        if qid is not None and qid in ids[:i]:
-            problems.add(StudyFileError(source, f"{key}[{i}].id", f"duplicate question id {qid!r}"))
-    return tuple(q for q in read if q is not None)
+    read: list[tuple[str, Question | None]] = []  # (the entry's path, a question it gave)
+    for i, q in enumerate(raw):
+        if isinstance(q, dict) and "instrument" in q:
+            read += [(f"{key}[{i}].id_prefix", iq) for iq in
+                     problems.read(parse_instrument_entry, source, f"{key}[{i}]", q, key, gettext) or ()]
+        else:
+            read.append((f"{key}[{i}].id", problems.read(_parse_question, source, f"{key}[{i}]", q,
+                                                         comprehension=key == "comprehension")))
+    seen: set[str] = set()
+    for where, q in read:
+        if q is not None and q.id in seen:
+            problems.add(StudyFileError(source, where, f"duplicate question id {q.id!r}"))
+        seen |= {q.id} if q is not None else set()
+    return tuple(q for _, q in read if q is not None)
 
 
 def _parse_method(source: str, path: str, raw: Any, known: tuple[str, ...]) -> MethodConfig:
@@ -219,10 +229,11 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
                          design, problems)
     if methods is not None and tasks:
         problems.read(check_decision_arms, source, tasks, [m.key for m in methods])
+    gettext = translator(language).gettext  # defaults and instruments' items in the study's language
     pre = _parse_questions(source, "pre_questionnaire", problems.read(top.get, "pre_questionnaire", list, None),
-                           default_pre_questionnaire(translator(language).gettext), problems)
+                           default_pre_questionnaire(gettext), problems, gettext)
     post = _parse_questions(source, "post_questionnaire", problems.read(top.get, "post_questionnaire", list, None),
-                            (), problems)
+                            (), problems, gettext)
     comprehension = _parse_questions(source, "comprehension", problems.read(top.get, "comprehension", list, None),
                                      (), problems)
     if settings and settings["comprehension_retries"] and not data.get("comprehension"):
