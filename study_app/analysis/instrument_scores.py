@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from study_app.study.instruments import INSTRUMENTS, get_instrument, score_instrument
+from study_app.study.study_file import read_study_file
 
 SECTIONS = ("pre", "post")
 
@@ -165,3 +166,35 @@ def instrument_notes(uses: Sequence[InstrumentUse], language: str) -> list[str]:
         notes.append(f"{i.title}. Scoring: {i.scoring}. Missing items: {i.missing}. Text ({language}): {source}. "
                      f"Reproduction: {i.licence} Citation: {i.citation}")
     return notes
+
+
+@dataclass(frozen=True)
+class InstrumentSummary:
+    """What the Analysis page shows: the mean of each score (per arm where each participant has one), its
+    internal consistency, and the uses they come from."""
+
+    means: pd.DataFrame
+    consistency: pd.DataFrame
+    uses: tuple[InstrumentUse, ...]
+
+    def notes(self, language: str) -> list[str]:
+        return instrument_notes(self.uses, language)
+
+
+def study_instruments(study_file: str | None) -> list[InstrumentUse]:
+    """The instruments a study file names (none when it cannot be read: the page then shows no section)."""
+    if not study_file:
+        return []
+    try:
+        return uses_in_study_file(read_study_file(study_file).data)
+    except ValueError:
+        return []
+
+
+def instrument_summary(people: pd.DataFrame, uses: Sequence[InstrumentUse], *, between: bool) -> InstrumentSummary:
+    """Scores of ``people`` (the participants export's rows), their mean per arm (``between``: each participant
+    answered under one arm) or over everyone, and Cronbach's alpha per (sub)scale."""
+    scores = score_participants(people, uses)
+    if not between or "condition_label" not in scores:
+        scores = scores.assign(condition_label="all participants")
+    return InstrumentSummary(arm_means(scores, arm="condition_label"), internal_consistency(people, uses), tuple(uses))

@@ -1,9 +1,11 @@
 """Analysis: per method, accuracy against the no-explanation control, by model correctness, ratings,
 helpfulness, response times and the method ranking. Built from the same rows as the CSV export."""
 
+import pandas as pd
 import streamlit as st
 
 from study_app.analysis import tables as analysis
+from study_app.analysis.instrument_scores import instrument_summary, study_instruments
 from study_app.analysis.reliance import EMPTY_CONVENTIONS, EXCLUDE, ZERO
 from study_app.analysis.reliance_arms import CI_METHOD, MIN_PARTICIPANTS
 from study_app.export import participant_rows, response_rows
@@ -54,6 +56,23 @@ def _reliance_section(rows) -> None:
         st.dataframe(measure_definitions(), hide_index=True, width="stretch")
 
 
+def _questionnaire_section(engine, people) -> None:
+    """Validated questionnaires the study names: scores per arm (between-subjects) or overall, with Cronbach's
+    alpha, and what the researcher must cite and know about each text."""
+    uses = study_instruments(engine.study.source)
+    if not uses or not people:
+        return
+    summary = instrument_summary(pd.DataFrame(people), uses, between=engine.study.design.type == "between")
+    st.subheader("Validated questionnaires")
+    st.caption("Scores as published (reverse-coded items, subscales; a missing item leaves the score empty, "
+               "never prorated). Mean with a 95 % t interval over participants; Cronbach's alpha with Feldt's "
+               "95 % interval over participants who answered every item.")
+    st.dataframe(summary.means, hide_index=True, width="stretch")
+    st.dataframe(summary.consistency, hide_index=True, width="stretch")
+    for note in summary.notes(engine.study.language):
+        st.caption(note)
+
+
 engine = researcher_page("Analysis")
 if engine is not None:
     include_pilot = st.toggle("Include pilot runs", value=False, key="analysis_include_pilot",
@@ -95,6 +114,8 @@ if engine is not None:
         st.subheader("Response times")
         st.pyplot(analysis.distribution_figure(analysis.response_times(df), "seconds",
                                                "Time from trial shown to answer", "seconds", labels))
+
+    _questionnaire_section(engine, people)
 
     ranking = analysis.ranking_summary(people)
     st.subheader("Method ranking")

@@ -16,17 +16,12 @@ written when each trial was shown; the attribution cache is not read.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
+from study_app.analysis.instrument_scores import InstrumentUse, uses_in_study_file
 from study_app.analysis.reliance import EMPTY_CONVENTIONS, EXCLUDE
 from study_app.export.reliance_report import write_reliance_csv
 from study_app.export.study_export import export_study
@@ -36,8 +31,8 @@ from study_app.store.logs import cli_actor
 from study_app.store.migrate import SchemaMismatch
 from study_app.store.repository import Repository
 from study_app.study.errors import StudyFileError
-from study_app.study.parser import parse_study
 from study_app.study.quality import QualityRules
+from study_app.study.study_file import parse_study_file, read_study_file
 
 
 class ExportError(RuntimeError):
@@ -65,36 +60,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _quality_rules(path: Path) -> QualityRules:
     """The study file's data-quality rules, read by the study parser (no images or models are loaded)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        table = data.get("study") if isinstance(data.get("study"), dict) else {}
-        # texts kept in consent_file / instructions_file are not needed here: stand in empty ones, unread
-        study = parse_study(data, source=str(path), consent="" if "consent_file" in table else None,
-                            instructions="" if "instructions_file" in table else None)
+        return QualityRules.of(parse_study_file(path))
     except StudyFileError as exc:
         raise ExportError(str(exc)) from exc
-    return QualityRules.of(study)
 
 
-def _study_identity(path: Path) -> tuple[str, str]:
+def _study_identity(path: Path) -> tuple[str, str, list[InstrumentUse]]:
+    """The study file's id, its SHA-256 (the version whose data is exported) and the instruments it names."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot read study file ({exc.strerror or exc})") from exc
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ExportError(f"{path}: not a valid TOML study file ({exc})") from exc
-    slug = data.get("study", {}).get("id") if isinstance(data.get("study"), dict) else None
+        text = read_study_file(path)
+    except StudyFileError as exc:
+        raise ExportError(str(exc)) from exc
+    slug = text.study_table.get("id")
     if not isinstance(slug, str) or not slug:
         raise ExportError(f"{path}: study.id is missing")
-    return slug, hashlib.sha256(raw).hexdigest()
+    return slug, text.sha256, uses_in_study_file(text.data)
 
 
 def export_from_file(study_path: Path, out: Path, participants_out: Path | None = None, *, db_url: str | None = None,
                      all_versions: bool = False,
                      audit_out: Path | None = None, include_pilot: bool = False):
     """Export the study at ``study_path`` from its database; returns :class:`ExportResult`."""
-    slug, sha = _study_identity(study_path)
+    slug, sha, instruments = _study_identity(study_path)
     url = resolve(study=study_path, db=db_url).db_url  # the one settings rule, as the app decides it
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise ExportError(f"no database at {url.removeprefix('sqlite:///')} (set --db or XAI_STUDY_DB_URL)")
@@ -113,7 +100,7 @@ def export_from_file(study_path: Path, out: Path, participants_out: Path | None 
         return export_study(repo, records, out, participants_out,
                             audit_path=audit_out or out.with_name("audit_log.csv"), actor=cli_actor(),
                             include_pilot=include_pilot, rules=_quality_rules(study_path),
-                            study_dir=study_path.resolve().parent)
+                            study_dir=study_path.resolve().parent, instruments=instruments)
     finally:
         repo.dispose()
 

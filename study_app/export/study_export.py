@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from study_app.analysis.instrument_scores import InstrumentUse
 from study_app.export.columns import AUDIT_COLUMNS, PARTICIPANT_COLUMNS, RESPONSE_COLUMNS
 from study_app.export.csv_files import with_extra_columns, write_csv
+from study_app.export.instrument_columns import add_instrument_scores
 from study_app.export.participant_rows import participant_rows
 from study_app.export.trial_rows import NO_RULES, response_rows
 from study_app.store.repository import Repository, StudyRecord
@@ -46,11 +49,13 @@ def relative_checkpoint(path: str | None, study_dir: str | Path | None) -> str |
 def export_study(repository: Repository, records: list[StudyRecord], responses_path: str | Path,
                  participants_path: str | Path, *, now: dt.datetime | None = None, audit_path: str | Path | None = None,
                  actor: str = "cli", include_pilot: bool = False, rules: QualityRules = NO_RULES,
-                 study_dir: str | Path | None = None) -> ExportResult:
+                 study_dir: str | Path | None = None, instruments: Sequence[InstrumentUse] | None = None) -> ExportResult:
     """Write both CSVs (owner-only, like every file with participants' data) for the given study versions, log
     an ``export`` event for each version and an entry in the researcher audit log, then (with ``audit_path``)
     the audit log itself, this export included. ``study_dir``: the study file's folder, which the
-    ``checkpoint`` column is relative to (:func:`relative_checkpoint`)."""
+    ``checkpoint`` column is relative to (:func:`relative_checkpoint`). ``instruments``: the validated
+    questionnaires the study file names (their scores become participant columns; default: those found under
+    their own name)."""
     now = now or dt.datetime.now(dt.UTC)
     responses, participants = [], []
     for record in records:
@@ -60,6 +65,7 @@ def export_study(repository: Repository, records: list[StudyRecord], responses_p
         responses += rows
         participants += participant_rows(repository, record, include_pilot=include_pilot, rules=rules,
                                          trial_rows=rows)
+    add_instrument_scores(participants, instruments)
     n_r = write_csv(responses_path, responses, with_extra_columns(RESPONSE_COLUMNS, responses))
     n_p = write_csv(participants_path, participants, with_extra_columns(PARTICIPANT_COLUMNS, participants))
     digest = hashlib.sha256(Path(responses_path).read_bytes()).hexdigest()

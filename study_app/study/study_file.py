@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from study_app.study.errors import StudyFileError
-from study_app.study.schema import arm_list
+from study_app.study.parser import parse_study
+from study_app.study.schema import Study, arm_list
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,15 @@ def read_study_file(path: str | Path) -> StudyFileText:
     except tomllib.TOMLDecodeError as exc:
         raise StudyFileError(source, "", f"not valid TOML: {exc}") from exc
     return StudyFileText(path, raw, data)
+
+
+def parse_study_file(path: str | Path) -> Study:
+    """The study as the parser reads it, without loading images or models (texts kept in ``consent_file`` /
+    ``instructions_file`` stand in empty, unread): for tools that need its settings, not its stimuli."""
+    text = read_study_file(path)
+    table = text.study_table
+    return parse_study(text.data, source=str(text.path), consent="" if "consent_file" in table else None,
+                       instructions="" if "instructions_file" in table else None)
 
 
 def file_arms(data: dict[str, Any], task: dict[str, Any]) -> list[str]:

@@ -233,3 +233,16 @@ def test_preview_jumps_to_any_step_and_stores_nothing(setup_study):
     last = next(sb for sb in at.selectbox if sb.key.startswith("preview_step_picker"))
     at = last.set_value(len(last.options) - 1).run()
     assert "Thank you!" in texts(at) and not at.exception
+
+
+def test_analysis_page_scores_the_named_questionnaires(setup_study):
+    """A study naming a validated questionnaire shows its score, alpha table and citation on the Analysis page."""
+    setup_study("verification", tail='\n[[post_questionnaire]]\ninstrument = "sus"\n')
+    run_to_end(new_app().run())
+    at = unlocked(new_app())
+    at.switch_page(PAGES["analysis"][0]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Validated questionnaires" in [s.value for s in at.subheader]
+    means = next(d.value for d in at.dataframe if "score" in d.value and "mean" in d.value)
+    assert list(means["score"]) == ["post_sus_sus"] and 0 <= float(means["mean"].iloc[0]) <= 100
+    assert any("Brooke" in c.value for c in at.caption)
