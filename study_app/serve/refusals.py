@@ -12,7 +12,6 @@ ask this module *before* anything starts, so that no participant ever meets a se
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,9 @@ import sqlalchemy as sa
 
 from study_app.store import make_engine
 from study_app.store.migrate import schema_refusal
+from study_app.study.errors import StudyFileError
 from study_app.study.id_key import IN_DATABASE, database_key_message
+from study_app.study.study_file import read_study_file
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,10 @@ def study_keys(path: str | Path) -> StudyKeys | None:
     """Read from the study file alone (no images, no models); ``None`` when it cannot be read (the server
     reports a broken study file itself)."""
     try:
-        table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("study", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        table = read_study_file(path).study_table
+    except StudyFileError:
         return None
-    slug = table.get("id") if isinstance(table, dict) else None
+    slug = table.get("id")
     if not isinstance(slug, str) or not slug:
         return None
     return StudyKeys(slug, not bool(table.get("keep_external_ids", False)))

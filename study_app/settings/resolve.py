@@ -25,7 +25,6 @@ Precedence, setting by setting (the first that is set wins):
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -57,7 +56,9 @@ from study_app.settings.model import (
 )
 from study_app.store.database import DatabaseConfigError, choose_db_url
 from study_app.store.secrets_file import SecretsFileError, read_secrets, read_secrets_file
+from study_app.study.errors import StudyFileError
 from study_app.study.id_key import ID_KEY_ENV, SECRET_ID_KEY
+from study_app.study.study_file import read_study_file
 
 
 class SettingsError(DatabaseConfigError):
@@ -106,10 +107,10 @@ def _study_cache(study_file: Path) -> str | None:
     """The study file's ``[study] cache`` (no images or models read); ``None`` when unset or unreadable
     (loading the study reports a broken file)."""
     try:
-        table = tomllib.loads(study_file.read_text(encoding="utf-8")).get("study", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        table = read_study_file(study_file).study_table
+    except StudyFileError:
         return None
-    value = table.get("cache") if isinstance(table, dict) else None
+    value = table.get("cache")
     return _text(value) if isinstance(value, str) else None
 
 

@@ -17,13 +17,9 @@ from pathlib import Path
 import streamlit as st
 
 from study_app.i18n import DEFAULT_LANGUAGE, N_, Translator, available_languages, translator
+from study_app.study.study_file import read_study_file
 from study_app.ui.page_language import page_language
 from study_app.ui.state_keys import LANGUAGE
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 TAB_TITLE = N_("Study")  # the browser tab's title; the router sets it in English before a study is open
 
@@ -41,8 +37,8 @@ def file_language(study_file: str | Path | None) -> str:
     """The ``[study] language`` a study file names, read as TOML only (for a page shown when the study cannot
     open); English when the file cannot be read or names no available language."""
     try:
-        language = tomllib.loads(Path(study_file).read_text(encoding="utf-8"))["study"]["language"]
-    except (OSError, TypeError, KeyError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        language = read_study_file(study_file).study_table.get("language")
+    except (TypeError, ValueError):  # no file given, or one that cannot be read (StudyFileError)
         return DEFAULT_LANGUAGE
     return language if isinstance(language, str) and language in available_languages() else DEFAULT_LANGUAGE
 

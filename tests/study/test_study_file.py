@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import tomllib
 from pathlib import Path
@@ -358,3 +359,16 @@ def test_loading_reports_every_broken_task_at_once(tmp_path, checkpoint_dir, sti
     with pytest.raises(StudyFileErrors) as err:
         load_study(path)
     assert [e.field for e in err.value.errors] == ["tasks[0].checkpoint", "tasks[1].trials"]
+
+
+def test_tools_read_study_files_through_one_entry_point():
+    """Only ``study/study_file.py`` parses a study file's TOML; the secrets file and Streamlit's config are
+    read by their own modules."""
+    root = Path(__file__).resolve().parents[2] / "study_app"
+    readers = set()
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if any(isinstance(n, ast.Attribute) and n.attr in ("loads", "load") and isinstance(n.value, ast.Name)
+               and n.value.id == "tomllib" for n in ast.walk(tree)):
+            readers.add(path.relative_to(root).as_posix())
+    assert readers == {"study/study_file.py", "store/secrets_file.py", "readiness.py"}
