@@ -28,6 +28,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("study_app.readiness", "is the study ready to launch? exits non-zero if not"),
     "analysis-script": ("study_app.analysis.scripts_cli", "write R (lme4/ordinal) and Python (statsmodels) analysis scripts"),
     "power": ("study_app.analysis.power_cli", "participants needed for 80 % power, simulating the study's design"),
+    "prereg": ("study_app.analysis.prereg_cli", "pre-registration (Markdown, HTML, hash lock) from the study file"),
+    "simulate": ("study_app.simulate.simulate_cli", "synthetic participants through the real engine, marked synthetic"),
     "serve": ("study_app.serve.serve_cli", "one study on N processes behind HAProxy (needs PostgreSQL for N > 1)"),
 }
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from study_app.analysis.prereg_lock import deviation
 from study_app.maps.cache_audit import audit_cache
 from study_app.maps.service import make_map_service
 from study_app.serve.refusals import StudyKeys, database_refusals
@@ -164,6 +165,7 @@ def check_study(settings: Settings, db_url: str | None = None) -> list[Check]:
     if study is None:
         return checks
     checks.append(check_return_to_recruiter(study))
+    checks.append(check_preregistration(settings.study_file))
     checks.append(_guard("checkpoints load", lambda: _load_checkpoints(study)))
     if any(t.decision is not None for t in study.tasks):
         checks.append(_guard("decision trials drawable", lambda: _decision_pools(study, holder)))
@@ -186,6 +188,19 @@ def check_return_to_recruiter(study) -> Check:
         return Check(name, True, "no redirect_url: the end page shows the completion code only")
     codes = [o for o in OUTCOMES if outcome_code(study, o)]
     return Check(name, True, f"returns with the code for: {', '.join(codes)}")
+
+
+def check_preregistration(study_file: str | Path) -> Check:
+    """Whether the study file still matches its ``prereg.json`` (beside it or in ``prereg/``), naming the tables
+    that changed (:mod:`study_app.analysis.prereg_lock`). Never blocking: a deviation is the researcher's to report;
+    no registration at all is fine."""
+    name = "matches its pre-registration"
+    try:
+        found = deviation(study_file)
+    except (OSError, ValueError) as exc:
+        return Check(name, False, f"cannot compare with prereg.json: {exc}", blocking=False)
+    return Check(name, not found.registered or (found.matches and not found.scripts_changed), found.describe(),
+                 blocking=False)
 
 
 def _load_checkpoints(study) -> str:

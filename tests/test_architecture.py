@@ -26,6 +26,7 @@ LAYERS = {
     "study_app.serve": 4,
     "study_app.admin": 4,  # the operator's database commands (db, backup, restore, researcher)
     "study_app.export": 5,  # reads the store and the plans, hands its rows to the analysis; xai-study export
+    "study_app.simulate": 5,  # xai-study simulate: synthetic participants through the engine; reads the export's rows
     "study_app.ui": 6,
     "study_app.app_pages": 7,
     "study_app.main": 7,

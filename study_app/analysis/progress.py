@@ -19,8 +19,8 @@ STATES = ("started", "completed", "screened out", "in progress", "abandoned")
 
 
 def split_pilots(participants: Iterable) -> tuple[list, list]:
-    """``(study participants, pilot runs)``."""
-    everyone = list(participants)
+    """``(study participants, pilot runs)``; ``xai-study simulate``'s synthetic participants are in neither."""
+    everyone = [p for p in participants if not getattr(p, "synthetic", False)]
     return [p for p in everyone if not p.pilot], [p for p in everyone if p.pilot]
 
 

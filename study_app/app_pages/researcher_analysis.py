@@ -6,6 +6,7 @@ import streamlit as st
 
 from study_app.analysis import tables as analysis
 from study_app.analysis.instrument_scores import instrument_summary, study_instruments
+from study_app.analysis.prereg_lock import deviation
 from study_app.analysis.reliance import EMPTY_CONVENTIONS, EXCLUDE, ZERO
 from study_app.analysis.reliance_arms import CI_METHOD, MIN_PARTICIPANTS
 from study_app.export import participant_rows, response_rows
@@ -73,6 +74,18 @@ def _questionnaire_section(engine, people) -> None:
         st.caption(note)
 
 
+def _registration_notice(study_file: str) -> None:
+    """Whether the running study file is still the one pre-registered (``xai-study prereg``'s lock)."""
+    try:
+        registration = deviation(study_file)
+    except (OSError, ValueError) as exc:  # an unreadable or corrupt prereg.json
+        st.warning(f"The pre-registration lock cannot be read: {exc}")
+        return
+    if registration.registered:
+        matches = registration.matches and not registration.scripts_changed
+        (st.caption if matches else st.warning)("Pre-registration: " + registration.describe())
+
+
 engine = researcher_page("Analysis")
 if engine is not None:
     include_pilot = st.toggle("Include pilot runs", value=False, key="analysis_include_pilot",
@@ -84,6 +97,7 @@ if engine is not None:
     completed = sum(1 for p in people if p["status"] == COMPLETED)
     st.caption(f"{len(df)} answered trials (attention checks excluded) from {len(people)} participants, "
                f"{completed} completed. Intervals: 95 % bootstrap over participants.")
+    _registration_notice(engine.study.source)
     if df.empty:
         st.info("No answers yet: the plots appear as data arrives.")
     else:

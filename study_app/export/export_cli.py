@@ -9,6 +9,11 @@ The database is ``--db``, else env ``XAI_STUDY_DB_URL``, else ``db_url`` in ``.s
 else ``responses.sqlite`` next to the study file. Only the exact study version (file hash) is exported
 unless ``--all-versions`` is given, so edited studies are never silently mixed.
 
+Synthetic participants (``xai-study simulate``) are never in a plain export. ``--include-synthetic`` exports them
+with the real ones and a ``synthetic`` column, into files whose names say so (``responses_synthetic.csv``,
+``participants_synthetic.csv``, ``reliance_synthetic.csv``: :func:`synthetic_name`), so no file named as a real
+export can hold a synthetic row.
+
 What each participant was shown (cache keys, map and PNG hashes, faithfulness scores) comes from the records
 written when each trial was shown; the attribution cache is not read.
 """
@@ -22,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from study_app.analysis.instrument_scores import InstrumentUse, uses_in_study_file
+from study_app.analysis.prereg_lock import deviation
 from study_app.analysis.reliance import EMPTY_CONVENTIONS, EXCLUDE
 from study_app.export.reliance_report import write_reliance_csv
 from study_app.export.study_export import export_study
@@ -51,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="export every stored version of this study id, not only this file's hash")
     parser.add_argument("--include-pilot", action="store_true",
                         help="also export the researcher's pilot runs (with a pilot column); left out by default")
+    parser.add_argument("--include-synthetic", action="store_true",
+                        help="also export xai-study simulate's synthetic participants (with a synthetic column), "
+                             "into files named *_synthetic.csv; left out by default")
     parser.add_argument("--reliance-empty", choices=EMPTY_CONVENTIONS, default=EXCLUDE,
                         help="reliance.csv: a participant with no eligible trial for a measure (e.g. RAIR without "
                              "a wrong first answer and a right AI) has no value (exclude, default) or counts 0 "
@@ -77,10 +86,20 @@ def _study_identity(path: Path) -> tuple[str, str, list[InstrumentUse]]:
     return slug, text.sha256, uses_in_study_file(text.data)
 
 
+SYNTHETIC_SUFFIX = "_synthetic"
+
+
+def synthetic_name(path: Path) -> Path:
+    """``path`` with ``_synthetic`` before its extension (unchanged when its name says so already): where an
+    export holding synthetic participants goes."""
+    return path if SYNTHETIC_SUFFIX in path.stem else path.with_name(f"{path.stem}{SYNTHETIC_SUFFIX}{path.suffix}")
+
+
 def export_from_file(study_path: Path, out: Path, participants_out: Path | None = None, *, db_url: str | None = None,
                      all_versions: bool = False,
-                     audit_out: Path | None = None, include_pilot: bool = False):
-    """Export the study at ``study_path`` from its database; returns :class:`ExportResult`."""
+                     audit_out: Path | None = None, include_pilot: bool = False, include_synthetic: bool = False):
+    """Export the study at ``study_path`` from its database; returns :class:`ExportResult`. With
+    ``include_synthetic`` the CSV files are named by :func:`synthetic_name`."""
     slug, sha, instruments = _study_identity(study_path)
     url = resolve(study=study_path, db=db_url).db_url  # the one settings rule, as the app decides it
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
@@ -97,10 +116,13 @@ def export_from_file(study_path: Path, out: Path, participants_out: Path | None 
             raise ExportError(f"study {slug!r} version {sha[:12]} has no data in this database "
                               f"(stored versions: {stored}); use --all-versions to export them")
         participants_out = participants_out or out.with_name("participants.csv")
+        if include_synthetic:
+            out, participants_out = synthetic_name(out), synthetic_name(participants_out)
         return export_study(repo, records, out, participants_out,
                             audit_path=audit_out or out.with_name("audit_log.csv"), actor=cli_actor(),
                             include_pilot=include_pilot, rules=_quality_rules(study_path),
-                            study_dir=study_path.resolve().parent, instruments=instruments)
+                            study_dir=study_path.resolve().parent, instruments=instruments,
+                            include_synthetic=include_synthetic)
     finally:
         repo.dispose()
 
@@ -109,16 +131,24 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = export_from_file(args.study, args.out, args.participants, db_url=args.db,
                                   all_versions=args.all_versions,
-                                  audit_out=args.audit, include_pilot=args.include_pilot)
+                                  audit_out=args.audit, include_pilot=args.include_pilot,
+                                  include_synthetic=getattr(args, "include_synthetic", False))
     except (ExportError, DatabaseConfigError) as exc:
         print(f"export: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {result.responses} trial rows to {result.responses_path} and "
           f"{result.participants} participants to {result.participants_path}; "
           f"researcher audit log ({result.audit_entries} entries) to {result.audit_path}")
-    path = args.out.with_name("reliance.csv")
+    if result.synthetic_left_out:
+        print(f"left out {result.synthetic_left_out} synthetic participants (xai-study simulate); "
+              "--include-synthetic exports them into *_synthetic.csv")
+    if (found := deviation(args.study)).registered and not (found.matches and not found.scripts_changed):
+        print(f"export: warning: {found.describe()}", file=sys.stderr)  # the pre-registration's lock (prereg.json)
+    path = result.responses_path.with_name("reliance.csv")
+    if getattr(args, "include_synthetic", False):
+        path = synthetic_name(path)
     empty = getattr(args, "reliance_empty", EXCLUDE)
-    written = write_reliance_csv(pd.read_csv(args.out, dtype=str), path, empty=empty)
+    written = write_reliance_csv(pd.read_csv(result.responses_path, dtype=str), path, empty=empty)
     if written is not None:
         print(f"wrote reliance measures for {written} participant x arm rows to {path} "
               f"(empty denominators: {empty})")

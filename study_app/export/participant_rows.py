@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from study_app.export.trial_rows import NO_RULES, response_rows, stored_plans
+from study_app.export.trial_rows import NO_RULES, included, response_rows, stored_plans
 from study_app.store.repository import Repository, StudyRecord
 from study_app.study.quality import QualityRules, participant_quality
 from study_app.study.screening import COMPREHENSION
@@ -18,14 +18,17 @@ def _likert_values(answer: Mapping) -> list[int]:
 
 
 def participant_rows(repository: Repository, record: StudyRecord, *, include_pilot: bool = False,
-                     rules: QualityRules = NO_RULES, trial_rows: list[dict] | None = None) -> list[dict]:
+                     rules: QualityRules = NO_RULES, trial_rows: list[dict] | None = None,
+                     include_synthetic: bool = False) -> list[dict]:
     """One dict per participant with questionnaire answers as ``pre_<id>`` / ``post_<id>`` columns and
     their data-quality summary and flags (:mod:`study_app.study.quality`; nobody is excluded here).
     ``trial_rows``: this record's :func:`~study_app.export.trial_rows.response_rows` when the caller has built
-    them already."""
+    them already. Synthetic participants (``xai-study simulate``) only with ``include_synthetic``, then with a
+    ``synthetic`` column."""
     plans = stored_plans(repository, record)
     if trial_rows is None:
-        trial_rows = response_rows(repository, record, include_pilot=include_pilot, rules=rules)
+        trial_rows = response_rows(repository, record, include_pilot=include_pilot, rules=rules,
+                                   include_synthetic=include_synthetic)
     trials: dict[str, list[dict]] = {}
     for row in trial_rows:
         trials.setdefault(row["participant"], []).append(row)
@@ -46,7 +49,7 @@ def participant_rows(repository: Repository, record: StudyRecord, *, include_pil
     id_notes = {e.participant_id: e.detail for e in repository.events(record.id, kind="consent")}
     rows = []
     for p in repository.participants(record.id):
-        if p.pilot and not include_pilot:
+        if not included(p, include_pilot=include_pilot, include_synthetic=include_synthetic):
             continue
         plan = plans.get(p.id)
         passed = checks.get(p.id, [])
@@ -60,6 +63,8 @@ def participant_rows(repository: Repository, record: StudyRecord, *, include_pil
             "trials_answered": len(answered.get(p.id, ())), "attention_checks": len(passed),
             "attention_checks_passed": sum(1 for v in passed if v), "pilot": p.pilot,
         }
+        if include_synthetic:
+            row["synthetic"] = p.synthetic
         row.update(participant_quality(trials.get(p.public_id, []), likert.get(p.id, []), rules,
                                        comprehension.get(p.id), id_notes.get(p.id)))
         row.update(questionnaire.get(p.id, {}))

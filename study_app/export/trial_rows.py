@@ -168,11 +168,19 @@ def _trial_row(record: StudyRecord, participant, plan: Plan | None, trial_index:
     return row
 
 
+def included(participant, *, include_pilot: bool = False, include_synthetic: bool = False) -> bool:
+    """Whether an export (or page) built with these switches holds ``participant``: pilot runs only with
+    ``include_pilot``, ``xai-study simulate``'s synthetic participants only with ``include_synthetic``."""
+    return (include_pilot or not participant.pilot) and (include_synthetic or not participant.synthetic)
+
+
 def response_rows(repository: Repository, record: StudyRecord, *, include_pilot: bool = False,
-                  rules: QualityRules = NO_RULES) -> list[dict]:
+                  rules: QualityRules = NO_RULES, include_synthetic: bool = False) -> list[dict]:
     """One dict per answered participant x trial (phases of a trial merged into one row), with the trial's
-    data-quality columns (:mod:`study_app.study.quality`). Pilot runs only with ``include_pilot``."""
-    participants = {p.id: p for p in repository.participants(record.id) if include_pilot or not p.pilot}
+    data-quality columns (:mod:`study_app.study.quality`). Pilot runs only with ``include_pilot`` (then a
+    ``pilot`` column), synthetic participants only with ``include_synthetic`` (then a ``synthetic`` column)."""
+    participants = {p.id: p for p in repository.participants(record.id)
+                    if included(p, include_pilot=include_pilot, include_synthetic=include_synthetic)}
     plans = stored_plans(repository, record)
     shown: dict[tuple[int, int], list[ShownTrial]] = {}
     for s in repository.shown_trials(record.id):
@@ -188,5 +196,7 @@ def response_rows(repository: Repository, record: StudyRecord, *, include_pilot:
                          shown.get((pid, trial_index), []), rules)
         if include_pilot:
             row["pilot"] = participant.pilot
+        if include_synthetic:
+            row["synthetic"] = participant.synthetic
         rows.append(row)
     return rows

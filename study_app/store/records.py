@@ -59,6 +59,7 @@ class ParticipantRecord:
     prolific_session_id: str | None
     external_ids_hashed: bool
     pilot: bool = False  # a researcher's pilot run: never counted, left out of exports unless asked for
+    synthetic: bool = False  # xai-study simulate's participant: balanced apart, left out unless asked for
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def participant_record(row: ParticipantRow) -> ParticipantRecord:
         completed_at=row.completed_at, prolific_pid=row.prolific_pid, prolific_study_id=row.prolific_study_id,
         prolific_session_id=row.prolific_session_id, external_ids_hashed=row.external_ids_hashed,
         pilot=bool(row.pilot),
+        synthetic=bool(row.synthetic),
     )
 
 

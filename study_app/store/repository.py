@@ -151,13 +151,14 @@ class Repository(StudyReads, LogWrites, StageWrites):
             ).first()
             return participant_record(row) if row else None
 
-    def condition_counts(self, study_id: int, active_since: dt.datetime) -> dict[int, int]:
-        """Participants per condition who completed or were seen since ``active_since``."""
+    def condition_counts(self, study_id: int, active_since: dt.datetime, *, synthetic: bool = False) -> dict[int, int]:
+        """Participants per condition who completed or were seen since ``active_since`` (``synthetic``: count
+        the simulator's participants instead of the real ones; the two pools are balanced apart)."""
         with self._reads.begin() as session:
-            return self._counts(session, study_id, active_since)
+            return self._counts(session, study_id, active_since, synthetic)
 
     @staticmethod
-    def _counts(session: Session, study_id: int, active_since: dt.datetime) -> dict[int, int]:
+    def _counts(session: Session, study_id: int, active_since: dt.datetime, synthetic: bool = False) -> dict[int, int]:
         query = (
             select(ParticipantRow.condition, func.count())
             .where(
@@ -167,6 +168,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
                     (ParticipantRow.status == ACTIVE) & (ParticipantRow.last_seen_at >= active_since),
                 ),
                 ParticipantRow.pilot.is_(False),  # pilot runs never tip the balance
+                ParticipantRow.synthetic.is_(synthetic),  # nor do synthetic ones a real participant's (or back)
             )
             .group_by(ParticipantRow.condition)
         )
@@ -186,6 +188,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
         external_ids_hashed: bool,
         consent_detail: dict,
         pilot: bool = False,
+        synthetic: bool = False,
     ) -> Enrolment:
         """Create a consenting participant with a balanced condition and their plan, in one transaction.
 
@@ -206,7 +209,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
             return self._enrol(study_id, token=token, now=now, active_since=active_since,
                                choose_condition=choose_condition, make_plan=make_plan, first_stage=first_stage,
                                external_ids=external_ids, external_ids_hashed=external_ids_hashed,
-                               consent_detail=consent_detail, pilot=pilot)
+                               consent_detail=consent_detail, pilot=pilot, synthetic=synthetic)
         except IntegrityError:
             # The same token consented twice at once (double click): the other transaction won.
             existing = self.participant_by_token(token)
@@ -215,7 +218,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
             return Enrolment(existing, self.plan_json(existing.id))
 
     def _enrol(self, study_id: int, *, token, now, active_since, choose_condition, make_plan, first_stage,
-               external_ids, external_ids_hashed, consent_detail, pilot) -> Enrolment:
+               external_ids, external_ids_hashed, consent_detail, pilot, synthetic=False) -> Enrolment:
         with self._sessions.begin() as session:
             # Serialise enrolments per study: PostgreSQL row lock; SQLite already holds the write lock.
             session.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update(key_share=True))
@@ -229,7 +232,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
                 if existing is not None:
                     plan = session.get(AssignmentRow, existing.id)
                     return Enrolment(participant_record(existing), plan.plan_json if plan else "{}")
-            condition = choose_condition(self._counts(session, study_id, active_since))
+            condition = choose_condition(self._counts(session, study_id, active_since, synthetic))
             seed = secrets.randbits(62)
             label, plan = make_plan(condition, seed)
             plan_json = _json(plan)
@@ -239,7 +242,7 @@ class Repository(StudyReads, LogWrites, StageWrites):
                 last_seen_at=now, completed_at=None, prolific_pid=pid,
                 prolific_study_id=external_ids.get("prolific_study_id"),
                 prolific_session_id=external_ids.get("prolific_session_id"),
-                external_ids_hashed=external_ids_hashed, pilot=pilot,
+                external_ids_hashed=external_ids_hashed, pilot=pilot, synthetic=synthetic,
             )
             session.add(row)
             session.flush()

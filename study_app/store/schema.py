@@ -103,6 +103,9 @@ class ParticipantRow(Base):
     # A researcher's pilot run (the pilot link): stored like any participant, never counted towards the
     # assignment balance, left out of exports and analysis unless asked for.
     pilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A synthetic participant of ``xai-study simulate``: balanced only against other synthetic ones, left out of
+    # exports, analysis and progress unless asked for.
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AssignmentRow(Base):

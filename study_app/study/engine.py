@@ -137,9 +137,10 @@ class StudyEngine:
         return self._consent_step(0) if participant is None else self._step_for(participant, record_shown=True)
 
     def submit(self, token: str, step_id: str, answer: Mapping, *, signals: Mapping[str, int] | None = None,
-               pilot: bool = False) -> Step:
+               pilot: bool = False, synthetic: bool = False) -> Step:
         """Store the answer to ``step_id`` if it is the current step, then return the next step (``signals``:
-        the browser's data-quality counts for a trial; ``pilot``: consent via the pilot link). A wrong
+        the browser's data-quality counts for a trial; ``pilot``: consent via the pilot link; ``synthetic``: consent by
+        ``xai-study simulate``'s participant, stored marked and balanced apart). A wrong
         comprehension answer with a retry left returns the instructions again (``retry``; see ``comprehension``).
 
         Any other step id (stale tab, double click, replay after finishing) changes nothing and returns the
@@ -158,7 +159,7 @@ class StudyEngine:
                 return Step(kind=DECLINED, step_id=DECLINED)
             if self.identities.pending(token).lack_required_id(self.study, pilot=pilot):
                 return self._consent_step(0)  # the page offers no consent to such a visitor (participant_flow)
-            participant = self._enrol(token, pilot=pilot)
+            participant = self._enrol(token, pilot=pilot, synthetic=synthetic)
             return self._step_for(participant, record_shown=True)
         plan = self._plan(participant)
         stage = participant.stage
@@ -246,7 +247,7 @@ class StudyEngine:
     def _active_since(self, now: dt.datetime) -> dt.datetime:
         return now - dt.timedelta(minutes=self.study.inactive_timeout_minutes)
 
-    def _enrol(self, token: str, pilot: bool = False) -> ParticipantRecord:
+    def _enrol(self, token: str, pilot: bool = False, synthetic: bool = False) -> ParticipantRecord:
         given = self.identities.pending(token)
         ids, now = dict(given.ids), self._now()
 
@@ -261,7 +262,7 @@ class StudyEngine:
             external_ids_hashed=not self.study.keep_external_ids,
             consent_detail={"study_sha256": self.study.sha256, "external_ids": sorted(ids), "pilot": pilot,
                             **given.notes(self.study, pilot=pilot)},
-            pilot=pilot,
+            pilot=pilot, synthetic=synthetic,
         )
         self.identities.forget(token)
         return enrolment.participant

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from app.conftest import PASSWORD_ENV
 from app.drive import click, new_app, run_to_end, texts
+from study_app.analysis import prereg_cli
 from study_app.ui import state_keys
 
 PAGES = {
@@ -246,3 +249,19 @@ def test_analysis_page_scores_the_named_questionnaires(setup_study):
     means = next(d.value for d in at.dataframe if "score" in d.value and "mean" in d.value)
     assert list(means["score"]) == ["post_sus_sus"] and 0 <= float(means["mean"].iloc[0]) <= 100
     assert any("Brooke" in c.value for c in at.caption)
+
+
+def test_analysis_page_reports_a_deviation_from_the_preregistration(setup_study):
+    """The Analysis page says whether the running study file is the pre-registered one, and warns once the
+    study file differs from the registration (xai-study prereg's lock)."""
+    setup = setup_study("verification")
+    parser = argparse.ArgumentParser()
+    prereg_cli.add_arguments(parser)
+    assert prereg_cli.run(parser.parse_args(["--study", str(setup.study_file), "--no-power"])) == 0
+    at = unlocked(new_app())
+    at.switch_page(PAGES["analysis"][0]).run()
+    assert any("Pre-registration: matches" in c.value for c in at.caption) and not at.warning
+    setup.study_file.write_text(setup.study_file.read_text().replace('title = "Test study', 'title = "Edited'))
+    at = unlocked(new_app())
+    at.switch_page(PAGES["analysis"][0]).run()
+    assert any("DEVIATION" in w.value and "study.title" in w.value for w in at.warning)
