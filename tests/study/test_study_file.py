@@ -362,8 +362,8 @@ def test_loading_reports_every_broken_task_at_once(tmp_path, checkpoint_dir, sti
 
 
 def test_tools_read_study_files_through_one_entry_point():
-    """Only ``study/study_file.py`` parses a study file's TOML; the secrets file and Streamlit's config are
-    read by their own modules."""
+    """Only ``study/study_file.py`` parses a study file's TOML; the secrets file, Streamlit's config and
+    ``simulate``'s behaviour file are other files, read by their own modules."""
     root = Path(__file__).resolve().parents[2] / "study_app"
     readers = set()
     for path in root.rglob("*.py"):
@@ -371,4 +371,4 @@ def test_tools_read_study_files_through_one_entry_point():
         if any(isinstance(n, ast.Attribute) and n.attr in ("loads", "load") and isinstance(n.value, ast.Name)
                and n.value.id == "tomllib" for n in ast.walk(tree)):
             readers.add(path.relative_to(root).as_posix())
-    assert readers == {"study/study_file.py", "store/secrets_file.py", "readiness.py"}
+    assert readers == {"study/study_file.py", "store/secrets_file.py", "readiness.py", "simulate/behaviour.py"}
