@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from study_app.analysis.instrument_scores import uses_in_study_file
 from study_app.analysis.prereg_render import Block, h, p, table, ul
-from study_app.analysis.reliance import MEASURES
-from study_app.analysis.reliance_arms import ARM_MEASURES
+from study_app.analysis.reliance_arms import measure_definitions
 from study_app.study.design import condition_labels
 from study_app.study.instruments import get_instrument
 from study_app.study.protocols import PROTOCOLS
@@ -25,11 +24,9 @@ from study_app.study.schema import Study, TaskConfig
 HYPOTHESIS_PLACEHOLDER = "[to be filled by the researcher]"
 
 
-def measure_rows() -> list[tuple[str, ...]]:
-    """``(measure, meaning, formula, source, trials in scope)`` for every reliance measure, the first four as the
-    export's ``measure_definitions`` and the Analysis page give them (the same two tuples)."""
-    return ([(m.name, m.meaning, m.formula, m.source, m.scope) for m in MEASURES]
-            + [(*r, "per arm, from the measures above") for r in ARM_MEASURES])
+def _definitions_table() -> Block:
+    definitions = measure_definitions(with_scope=True)
+    return table(tuple(definitions.columns), list(definitions.itertuples(index=False, name=None)))
 
 
 def task_arms(study: Study, task: TaskConfig) -> tuple[str, ...]:
@@ -151,7 +148,7 @@ def measure_blocks(study: Study, data: dict) -> list[Block]:
                      "advised_initial, on_request or requested is undefined there. A participant with no eligible trial "
                      "for a measure gets no value and is left out of the arm's mean (the scripts' default "
                      "EMPTY_DENOMINATOR = exclude)."),
-                   table(("measure", "meaning", "formula", "source", "trials in scope"), measure_rows())]
+                   _definitions_table()]
     rows = _questionnaire_rows(study)
     blocks += [h(3, "Questionnaire items"), table(("export column", "kind", "text", "scale / options"), rows)
                if rows else p("none")]

@@ -58,6 +58,16 @@ ARM_MEASURES = (  # (name, meaning, formula, source): rows arm_summary adds to M
     ("gain_vs_human_arm", "team accuracy minus the human arm's", "accuracy_final - accuracy_final(human arm)", ""),
     ("gain_vs_ai", "team accuracy minus the AI's on the same trials", "accuracy_final - ai_accuracy", ""),
 )
+ARM_MEASURE_SCOPE = "per arm, from the measures above"
+
+
+def measure_definitions(*, with_scope: bool = False) -> pd.DataFrame:
+    """``measure, meaning, formula, source`` (and ``trials in scope`` with ``with_scope``): every measure the
+    reliance tables can hold, as the export, the Analysis page and the pre-registration give them."""
+    rows = ([(m.name, m.meaning, m.formula, m.source, m.scope) for m in MEASURES]
+            + [(*r, ARM_MEASURE_SCOPE) for r in ARM_MEASURES])
+    table = pd.DataFrame(rows, columns=["measure", "meaning", "formula", "source", "trials in scope"])
+    return table if with_scope else table.drop(columns="trials in scope")
 
 
 def wilson_interval(successes: float, n: float, level: float = 0.95) -> tuple[float, float]:

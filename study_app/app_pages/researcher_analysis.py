@@ -8,11 +8,10 @@ from study_app.analysis import tables as analysis
 from study_app.analysis.instrument_scores import instrument_summary, study_instruments
 from study_app.analysis.prereg_lock import deviation
 from study_app.analysis.reliance import EMPTY_CONVENTIONS, EXCLUDE, ZERO
-from study_app.analysis.reliance_arms import CI_METHOD, MIN_PARTICIPANTS
+from study_app.analysis.reliance_arms import CI_METHOD, MIN_PARTICIPANTS, measure_definitions
 from study_app.export import participant_rows, response_rows
 from study_app.export.reliance_report import (
     arm_reliance,
-    measure_definitions,
     participant_reliance,
     reliance_trials,
 )

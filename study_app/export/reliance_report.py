@@ -18,14 +18,13 @@ import pandas as pd
 
 from study_app.analysis.reliance import (
     EXCLUDE,
-    MEASURES,
     ExportColumns,
     check_convention,
     participant_table,
     trials_from_export,
     verification_trials,
 )
-from study_app.analysis.reliance_arms import ARM_MEASURES, N_BOOT, arm_summary
+from study_app.analysis.reliance_arms import N_BOOT, arm_summary
 from study_app.store.private_files import open_private
 from study_app.study.protocols import PROTOCOLS
 
@@ -74,12 +73,6 @@ def arm_reliance(rows: pd.DataFrame | Iterable[Mapping], *, n_boot: int = N_BOOT
                         .assign(task=task, protocol=protocol)
                         for task, (protocol, trials) in reliance_trials(rows).items()])
     return table if table.empty else table[table["participants"] > 0].reset_index(drop=True)
-
-
-def measure_definitions() -> pd.DataFrame:
-    """``measure, meaning, formula, source``: every measure the tables can hold, as the page shows them."""
-    rows = [(m.name, m.meaning, m.formula, m.source) for m in MEASURES] + list(ARM_MEASURES)
-    return pd.DataFrame(rows, columns=["measure", "meaning", "formula", "source"])
 
 
 def write_reliance_csv(rows: pd.DataFrame | Iterable[Mapping], path: str | Path, *, empty: str = EXCLUDE) -> int | None:

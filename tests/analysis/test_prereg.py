@@ -12,8 +12,8 @@ from study.kit import run_participant, write_study
 
 from study_app.analysis.prereg_cli import write_prereg
 from study_app.analysis.prereg_lock import deviation, find_lock
+from study_app.analysis.reliance_arms import measure_definitions
 from study_app.cli import main
-from study_app.export.reliance_report import measure_definitions
 from study_app.readiness import check_preregistration
 from study_app.store import Repository, make_engine
 from study_app.study import load_study

@@ -13,7 +13,7 @@ from study.test_decision import decision_extra
 from app.drive import new_app, run_to_end
 from study_app.analysis import tables as analysis
 from study_app.analysis.progress import free_text_items, progress_table, recent_texts, split_pilots
-from study_app.export.reliance_report import measure_definitions
+from study_app.analysis.reliance_arms import measure_definitions
 from study_app.ui import state_keys
 
 
