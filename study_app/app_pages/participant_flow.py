@@ -18,7 +18,7 @@ from study_app.app_pages.steps import consent, done, instructions, questionnaire
 from study_app.study import AnswerError, normalise_external_ids
 from study_app.study.device_gate import DeviceRefused
 from study_app.study.quality import keep_signals
-from study_app.study.screening import PILOT_PARAM, is_pilot_link
+from study_app.study.screening import PILOT_PARAM, SIMULATE_PARAM, is_pilot_link
 from study_app.study.steps import (
     CONSENT,
     DECLINED,
@@ -82,6 +82,11 @@ def is_pilot_run(engine) -> bool:
 
 def forget_participant() -> None:
     st.session_state.pop(state_keys.PARTICIPANT_TOKEN, None)
+def is_simulated_run(engine) -> bool:
+    """The page was opened through ``xai-study simulate --browser``'s link: the participant is synthetic."""
+    return is_pilot_link(st.query_params.get(SIMULATE_PARAM), engine.simulate_key)
+
+
     st.query_params.pop(state_keys.TOKEN_PARAM, None)
 
 
@@ -116,7 +121,8 @@ def store_answer(engine, token: str, step, answer: dict) -> str | None:
     st.session_state[SUBMITTED] = True
     signals = submitted_signals(signals_key(step.step_id)) if step.kind == TRIAL else None
     try:
-        following = engine.submit(token, step.step_id, answer, signals=signals, pilot=is_pilot_run(engine))
+        following = engine.submit(token, step.step_id, answer, signals=signals, pilot=is_pilot_run(engine),
+                                   synthetic=is_simulated_run(engine))
     except DeviceRefused as err:  # consent from a device the study's gate refuses: nobody was enrolled
         return err.reason(_)
     except AnswerError as err:

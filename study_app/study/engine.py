@@ -236,6 +236,11 @@ class StudyEngine:
         """HMAC-SHA256 of an external id with this engine's key (what is stored unless the study keeps ids)."""
         return self.identities.hash_external_id(value)
 
+    @property
+    def simulate_key(self) -> str:
+        """The key the simulator's browser link carries (``?simulate=KEY``)."""
+        return self.identities.simulate_key
+
     # ---- internals -----------------------------------------------------------------------------------
 
     def _now(self) -> dt.datetime:

@@ -84,6 +84,12 @@ class Identities:
         """The key the pilot link carries (``?pilot=KEY``), derived from the study's id key."""
         return pilot_key(self._key, self.study.id)
 
+    @property
+    def simulate_key(self) -> str:
+        """The key ``xai-study simulate --browser``'s link carries (``?simulate=KEY``): its participants are
+        stored synthetic."""
+        return pilot_key(self._key, self.study.id, "simulate")
+
     def stored_ids(self, ids: Mapping[str, str]) -> dict[str, str]:
         """External ids as the participants table stores them: verbatim, or hashed (the study's choice)."""
         return dict(ids) if self.study.keep_external_ids else {k: self.hash_external_id(v) for k, v in ids.items()}

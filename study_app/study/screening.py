@@ -25,15 +25,17 @@ from study_app.study.steps import SCREENED_OUT, Step
 COMPREHENSION = "comprehension"  # the questionnaire comprehension answers are stored as (export: comprehension_<id>)
 
 PILOT_PARAM = "pilot"  # the URL parameter of the pilot link
+SIMULATE_PARAM = "simulate"  # ... and of xai-study simulate --browser's link: the participant is synthetic
 
 
-def pilot_key(id_key: bytes, study_slug: str) -> str:
-    """The pilot link's key for this study (HMAC-SHA256 of the slug under the id key, 20 hex digits)."""
-    return hmac.new(id_key, f"pilot:{study_slug}".encode(), hashlib.sha256).hexdigest()[:20]
+def pilot_key(id_key: bytes, study_slug: str, purpose: str = "pilot") -> str:
+    """The key of the study's pilot link (``purpose`` "pilot") or simulator link ("simulate"): HMAC-SHA256 of
+    the purpose and slug under the id key, 20 hex digits. Only who holds the id key can make either link."""
+    return hmac.new(id_key, f"{purpose}:{study_slug}".encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def is_pilot_link(given: str | None, key: str) -> bool:
-    """``given`` (the link's ``pilot`` parameter) is the study's pilot key (compared in constant time)."""
+    """``given`` (the link's ``pilot`` or ``simulate`` parameter) is the study's key for it (constant time)."""
     return bool(given) and hmac.compare_digest(str(given), key)
 
 

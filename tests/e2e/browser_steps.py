@@ -10,15 +10,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from study_app.simulate.browser_walk import SETTLED_JS  # the one definition of a settled page
+
 TIMEOUT_MS = 60_000
-
-
-SETTLED_JS = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    return app !== null && app.dataset.testScriptState === 'notRunning'
-        && document.querySelectorAll('[data-stale="true"]').length === 0
-        && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0;
-}"""
 
 
 def wait_settled(page: Page, timeout: int = TIMEOUT_MS) -> None:
