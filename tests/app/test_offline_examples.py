@@ -1,5 +1,5 @@
-"""The offline examples (``examples/studies/offline/``): one per protocol, on the bundled checkpoints and the
-demo's stimuli, every map in the demo's committed cache, so each passes ``xai-study check`` on a fresh
+"""The offline examples (``examples/studies/offline/``): one per protocol and one with validated instruments, on
+the bundled checkpoints and the demo's stimuli, every map in the demo's committed cache, so each passes ``xai-study check`` on a fresh
 clone without internet (with a researcher password, as any real study needs). The browser walks are in
 ``tests/e2e/test_offline_examples_browser.py``."""
 
@@ -18,22 +18,35 @@ BUNDLED = {(PROJECT_ROOT / "checkpoints" / name).resolve()
            for name in ("mri_resnet18", "catdog_resnet18", "mri_decision_resnet18")}
 
 
+PROTOCOLS = ["rate", "forward_simulation", "verification", "distinction", "decision"]
+INSTRUMENTS = "instruments"  # the example of validated questionnaires (on a verification task)
+
+
 def test_one_offline_example_per_protocol_on_the_bundled_checkpoints():
     protocols = []
     for path in sorted(OFFLINE.glob("*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         assert (path.parent / data["study"]["cache"]).resolve() == (PROJECT_ROOT / "demo" / "cache").resolve()
         for task in data["tasks"]:
-            protocols.append(task["protocol"])
+            protocols += [task["protocol"]] if path.stem != INSTRUMENTS else []
             assert (path.parent / task["checkpoint"]).resolve() in BUNDLED, path
             assert (path.parent / task["stimuli"]).resolve().is_relative_to(PROJECT_ROOT / "demo" / "stimuli")
         header = path.read_text(encoding="utf-8")
         relative = path.relative_to(PROJECT_ROOT)
         assert f"streamlit run study_app/main.py -- --study {relative}" in header  # the README's form
-    assert sorted(protocols) == sorted(["rate", "forward_simulation", "verification", "distinction", "decision"])
+    assert sorted(protocols) == sorted(PROTOCOLS)
 
 
-@pytest.mark.parametrize("protocol", ["rate", "forward_simulation", "verification", "distinction", "decision"])
+def test_the_instruments_example_asks_three_validated_scales():
+    from study_app.study import load_study  # noqa: PLC0415
+    from study_app.study.instruments import get_instrument  # noqa: PLC0415
+
+    asked = {q.id for q in load_study(OFFLINE / f"{INSTRUMENTS}.toml").post_questionnaire}
+    for name in ("jian_trust", "nasa_tlx", "sus"):
+        assert {f"{name}_{key}" for key in get_instrument(name).keys} <= asked, name
+
+
+@pytest.mark.parametrize("protocol", [*PROTOCOLS, INSTRUMENTS])
 def test_offline_example_is_ready_to_launch(protocol, monkeypatch, capsys, tmp_path):
     for name in ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", "XAI_STUDY_DB_URL"):
         monkeypatch.delenv(name, raising=False)

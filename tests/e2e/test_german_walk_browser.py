@@ -45,6 +45,7 @@ text = "Was zeigen die Karten?"
 options = ["Worauf sich das Modell stützt", "Wo das Tier ist"]
 correct = "Worauf sich das Modell stützt"
 """
+INSTRUMENTS = "".join(f'\n[[post_questionnaire]]\ninstrument = "{name}"\n' for name in ("jian_trust", "nasa_tlx", "sus"))
 CLASS_LABELS = 'class_labels = { cat = "Katze", dog = "Hund" }'
 TASKS = {  # protocol -> (trials, task fields beyond the kit's)
     "rate": (2, 'display = "side_by_side"'),
@@ -108,7 +109,7 @@ def german_study(folder: Path) -> E2EStudy:
                                 stimuli=stimuli.as_posix(), trials=trials, checks=1, extra=f"{extra}\n{CLASS_LABELS}")
                     for protocol, (trials, extra) in TASKS.items())
     path = write_study(folder / "studies", "rate", checkpoint=checkpoint, stimuli=stimuli, sid="deutsch",
-                       tasks=tasks, tail=COMPREHENSION)
+                       tasks=tasks, tail=COMPREHENSION + INSTRUMENTS)
     text = path.read_text(encoding="utf-8")
     text = re.sub(r'consent = ".*"\ninstructions = ".*"\n', GERMAN_TEXTS.lstrip("\n"), text)
     path.write_text(text.replace("[study]\n", "[study]\nallow_phones = false\n", 1), encoding="utf-8")
