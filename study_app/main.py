@@ -64,13 +64,24 @@ def route() -> None:
                 st.Page(PAGES / "researcher_data.py", title="Data", icon=":material/download:", url_path="data"),
             ],
         }
-        position = "sidebar"
+        current = st.navigation(pages, position="hidden")
+        sidebar_links(pages)
     else:
         login = st.Page(PAGES / "researcher_login.py", title="Researcher", icon=":material/lock:",
                         url_path="researcher")
-        pages, position = [study, login], "hidden"
+        current = st.navigation([study, login], position="hidden")
+    current.run()
 
-    st.navigation(pages, position=position).run()
+
+def sidebar_links(sections: dict) -> None:
+    """The researcher's navigation, drawn as page links under section headings. Streamlit's own sidebar
+    navigation wraps its list items in ``<div>``s, which breaks the list for screen readers (axe: "list",
+    "listitem"); these links are plain links."""
+    with st.sidebar:
+        for heading, section in sections.items():
+            st.markdown(f"**{heading}**")
+            for page in section:
+                st.page_link(page)
 
 
 if __name__ == "__main__":  # a browser session's script run (Streamlit names the script's module __main__)

@@ -16,6 +16,7 @@ from study_app.export.reliance_report import (
     reliance_trials,
 )
 from study_app.store.records import COMPLETED
+from study_app.ui.charts import chart
 from study_app.ui.researcher_frame import researcher_page
 
 SHOWN_BY_DEFAULT = ("accuracy_final", "agreement", "switch_to_ai", "any_change", "accuracy_wid", "over_reliance",
@@ -102,30 +103,30 @@ if engine is not None:
     else:
         st.subheader("Accuracy by method")
         table = analysis.accuracy_by_method(df)
-        st.pyplot(analysis.accuracy_figure(table, labels=labels), clear_figure=False)
+        chart(analysis.accuracy_figure(table, labels=labels))
         st.dataframe(table, hide_index=True, width="stretch")
 
         st.subheader("Accuracy when the model was right vs wrong")
         split = analysis.accuracy_by_method(df, by="model_correct")
-        st.pyplot(analysis.accuracy_figure(split, "Accuracy split by whether the model was right", labels))
+        chart(analysis.accuracy_figure(split, "Accuracy split by whether the model was right", labels))
 
         st.subheader("Ratings")
         trust = analysis.answer_column_by_method(df, "answer_trust")
         if not trust.empty:
-            st.pyplot(analysis.distribution_figure(trust, "value", "Trust in the prediction", "trust", labels))
+            chart(analysis.distribution_figure(trust, "value", "Trust in the prediction", "trust", labels))
         confidence = analysis.answer_column_by_method(df, "answer_confidence")
         if not confidence.empty:
-            st.pyplot(analysis.distribution_figure(confidence, "value", "Confidence in the answer", "confidence",
+            chart(analysis.distribution_figure(confidence, "value", "Confidence in the answer", "confidence",
                                                    labels))
         effects = analysis.effect_counts(df)
         if not effects.empty:
-            st.pyplot(analysis.effect_figure(effects, labels))
+            chart(analysis.effect_figure(effects, labels))
 
         if reliance_trials(rows):
             _reliance_section(rows)
 
         st.subheader("Response times")
-        st.pyplot(analysis.distribution_figure(analysis.response_times(df), "seconds",
+        chart(analysis.distribution_figure(analysis.response_times(df), "seconds",
                                                "Time from trial shown to answer", "seconds", labels))
 
     _questionnaire_section(engine, people)
@@ -135,5 +136,5 @@ if engine is not None:
     if ranking.empty:
         st.caption("No rankings yet (asked at the end of rate studies with several methods).")
     else:
-        st.pyplot(analysis.ranking_figure(ranking, labels))
+        chart(analysis.ranking_figure(ranking, labels))
         st.dataframe(ranking, hide_index=True, width="stretch")

@@ -5,7 +5,7 @@ behind HAProxy) on the simulation's database. Each participant opens the study's
 (``?simulate=KEY``, a key derived from the study's id key like the pilot link's, so no visitor can mark
 themselves synthetic) with made-up Prolific ids, in a fresh browser context, and walks every page as the page
 offers it: it asks for the AI's advice where a button offers it, picks an option in every choice or scale
-(uniformly at random, seeded), writes a short text in every visible free-text box and presses the page's
+(uniformly at random, seeded), fills every drop-down (a ranking: a different option per place), writes a short text in every visible free-text box and presses the page's
 primary button, until a page offers none (the end, or a screen-out). A comprehension question answered wrongly
 is answered again as the study allows.
 
@@ -90,6 +90,10 @@ def _answer_page(page, rng: random.Random) -> None:
         labels = group.locator("label")
         if labels.count() and not group.locator('input[type="radio"]:checked').count():
             labels.nth(rng.randrange(labels.count())).click()
+    for place, box in enumerate(page.locator('[data-testid="stMain"] [role="combobox"]').all()):
+        box.click()  # a ranking: a different option in each place
+        options = page.get_by_role("option")
+        options.nth(min(place, options.count() - 1)).click()
     for box in page.locator('[data-testid="stMain"] textarea:visible').all():
         if not box.input_value():
             box.fill(TEXT_ANSWER)
@@ -105,13 +109,16 @@ def _next_page(page, before: str, timeout_ms: int) -> bool:
         return False
 
 
-def walk_one(page, url: str, rng: random.Random) -> Walk:
-    """Walk one participant from the study link to a page without a primary button."""
+def walk_one(page, url: str, rng: random.Random, on_page: Callable[[object], None] | None = None) -> Walk:
+    """Walk one participant from the study link to a page without a primary button; ``on_page(page)`` is called
+    on every settled page before it is answered (and on the last one), e.g. to audit it."""
     walk, started, same = Walk(), time.monotonic(), 0
     page.goto(url, timeout=TIMEOUT_MS)
     _settle(page)
     while walk.pages < MAX_PAGES:
         before = page.evaluate(SIGNATURE_JS)
+        if on_page is not None:
+            on_page(page)
         advice = page.locator(ADVICE)
         if advice.count():
             advice.first.click()

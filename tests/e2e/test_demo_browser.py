@@ -221,7 +221,7 @@ def visit_researcher_area(page: Page, server: StreamlitServer) -> None:
     wait_text(page, "Readiness check", STEP_MS)
     wait_text(page, "Ready to launch", STEP_MS)
     doc_shot(page, "researcher_readiness")
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Progress").click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Progress").click()
     wait_text(page, "Per condition", STEP_MS)
     doc_shot(page, "researcher_progress")
 

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from study.kit import DECISION_EXTRA, TASK, make_checkpoint, make_stimuli, write_study
 
+from e2e.axe import audit, axe_source, describe, serious
 from e2e.browser_steps import wait_settled
 from e2e.streamlit_server import PROJECT_ROOT, StreamlitServer
 from e2e.study_setup import E2EStudy, open_repository, precompute, server_env
@@ -150,6 +151,8 @@ def press(page: Page) -> None:
 
 
 def test_a_german_study_shows_no_english_on_any_page(chromium, tmp_path):
+    """... and every German page passes the accessibility audit (axe-core, WCAG 2.2 A/AA: nothing serious)."""
+    axe = axe_source()
     setup = german_study(tmp_path)
     fragments = english_fragments()
     assert "The model predicts" in fragments and "Attention check: please choose" in fragments
@@ -167,7 +170,7 @@ def test_a_german_study_shows_no_english_on_any_page(chromium, tmp_path):
             if pictures.count():  # a picture's toolbar ("Fullscreen") is drawn while the pointer is over it
                 pictures.last.hover()
             page.wait_for_timeout(300)  # the language script's observer runs after Streamlit's own drawing
-            found = english_on(page, fragments)
+            found = english_on(page, fragments) + describe("axe", serious(audit(page, axe)))
             if found:
                 page.screenshot(path=str(ARTIFACTS / f"page_{pages:02d}.png"), full_page=True)
                 heading = page.evaluate("() => document.body.innerText.slice(0, 80)")

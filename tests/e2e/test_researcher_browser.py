@@ -12,6 +12,7 @@ import random
 import pytest
 from playwright.sync_api import expect
 
+from e2e.axe import audit, axe_source, describe, serious
 from e2e.browser_steps import TIMEOUT_MS, shot, wait_settled, wait_text
 from e2e.study_setup import E2E_PASSWORD
 
@@ -42,10 +43,14 @@ def simulate_participant_with_comment(setup) -> None:
 
 def go(page, title: str) -> None:
     """Follow the sidebar link (keeps the unlocked session, unlike typing a URL)."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name=title).click()
 
 
 def test_researcher_area_in_a_real_browser(chromium, e2e_server, artifacts):
+    """... and every researcher page passes the accessibility audit (axe-core, WCAG 2.2 A/AA: nothing serious;
+    the rest printed)."""
+    axe = axe_source()
+    findings: dict[str, list[dict]] = {}
     setup, server = e2e_server
     simulate_participant_with_comment(setup)
     context = chromium.new_context(viewport={"width": 1300, "height": 1000}, accept_downloads=True)
@@ -56,6 +61,7 @@ def test_researcher_area_in_a_real_browser(chromium, e2e_server, artifacts):
     try:
         page.goto(f"{server.url}/researcher")
         wait_text(page, "Researcher area")
+        findings["09_login"] = audit(page, axe)
         field = page.get_by_label("Researcher password")
         field.fill("wrong password")
         field.press("Enter")
@@ -65,23 +71,32 @@ def test_researcher_area_in_a_real_browser(chromium, e2e_server, artifacts):
         wait_text(page, "Readiness check")
         wait_text(page, "Ready to launch")
         shot(page, artifacts, "10_readiness")
+        findings["10_readiness"] = audit(page, axe)
 
         go(page, "Progress")
         wait_text(page, "Latest free-text answers")
         expect(page.get_by_text(XSS, exact=True).first).to_be_visible()
         assert page.locator("img[src='x']").count() == 0, "participant text was interpreted as HTML"
         shot(page, artifacts, "11_progress")
+        findings["11_progress"] = audit(page, axe)
 
         go(page, "Gallery")
         wait_text(page, "images ×")
         assert page.get_by_text("not cached").count() == 0
         shot(page, artifacts, "12_gallery")
+        findings["12_gallery"] = audit(page, axe)
 
         go(page, "Analysis")
         wait_text(page, "Accuracy by method")
         wait_text(page, "Method ranking")
         assert page.locator("[data-testid='stImage'] img, [data-testid='stPyplot'] img").count() >= 2
         shot(page, artifacts, "13_analysis")
+        findings["13_analysis"] = audit(page, axe)
+
+        go(page, "Preview")
+        wait_text(page, "Preview")
+        wait_settled(page)
+        findings["13b_preview"] = audit(page, axe)
 
         go(page, "Data")
         page.get_by_role("button", name="Prepare the CSV export").click()
@@ -91,7 +106,13 @@ def test_researcher_area_in_a_real_browser(chromium, e2e_server, artifacts):
         csv_text = open(download.value.path(), encoding="utf-8").read()
         assert csv_text.startswith("study_id,") and XSS in csv_text
         shot(page, artifacts, "14_data")
+        findings["14_data"] = audit(page, axe)
         wait_settled(page)
         assert not dialogs, f"a script ran: {dialogs}"
     finally:
         context.close()
+    for where, violations in findings.items():
+        for line in describe(where, [v for v in violations if v not in serious(violations)]):
+            print("axe (not blocking):", line)
+    blocking = [line for where, violations in findings.items() for line in describe(where, serious(violations))]
+    assert not blocking, "\n".join(blocking)
