@@ -80,7 +80,7 @@ def link(base_url: str, key: str, rng: random.Random) -> str:
     return f"{base_url.rstrip('/')}/?{query}"
 
 
-def _settle(page, timeout: int = TIMEOUT_MS) -> None:
+def settle(page, timeout: int = TIMEOUT_MS) -> None:
     page.wait_for_function(SETTLED_JS, timeout=timeout)
 
 
@@ -99,13 +99,13 @@ def _answer_page(page, rng: random.Random) -> None:
             box.fill(TEXT_ANSWER)
 
 
-def _next_page(page, before: str, timeout_ms: int) -> bool:
+def next_page(page, before: str, timeout_ms: int) -> bool:
     """Wait until the page shows other widgets than ``before`` and has settled; ``False`` when it stays."""
     try:
         page.wait_for_function(f"() => ({SETTLED_JS})() && ({SIGNATURE_JS})() !== {before!r}", timeout=timeout_ms)
         return True
     except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the same page again (a retry, a warning)
-        _settle(page)
+        settle(page)
         return False
 
 
@@ -114,7 +114,7 @@ def walk_one(page, url: str, rng: random.Random, on_page: Callable[[object], Non
     on every settled page before it is answered (and on the last one), e.g. to audit it."""
     walk, started, same = Walk(), time.monotonic(), 0
     page.goto(url, timeout=TIMEOUT_MS)
-    _settle(page)
+    settle(page)
     while walk.pages < MAX_PAGES:
         before = page.evaluate(SIGNATURE_JS)
         if on_page is not None:
@@ -122,7 +122,7 @@ def walk_one(page, url: str, rng: random.Random, on_page: Callable[[object], Non
         advice = page.locator(ADVICE)
         if advice.count():
             advice.first.click()
-            _next_page(page, before, TIMEOUT_MS)
+            next_page(page, before, TIMEOUT_MS)
             continue
         submit = page.locator(SUBMIT)
         if not submit.count():
@@ -131,7 +131,7 @@ def walk_one(page, url: str, rng: random.Random, on_page: Callable[[object], Non
         _answer_page(page, rng)
         submit.first.click()
         walk.pages += 1
-        if _next_page(page, before, 15_000):
+        if next_page(page, before, 15_000):
             same = 0
             continue
         same += 1
@@ -155,8 +155,8 @@ def walk_browsers(base_url: str, key: str, count: int, *, seed: int = 0,
 
 
 def _walk_all(base_url: str, key: str, count: int, seed: int, progress: Callable[[str], None]) -> list[Walk]:
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Error as PlaywrightError  # heavy, only for --browser: deferred
+    from playwright.sync_api import sync_playwright  # heavy, only for --browser: deferred
 
     rng = random.Random(seed)
     walks: list[Walk] = []
