@@ -31,6 +31,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prereg": ("study_app.analysis.prereg_cli", "pre-registration (Markdown, HTML, hash lock) from the study file"),
     "simulate": ("study_app.simulate.simulate_cli", "synthetic participants through the real engine, marked synthetic"),
     "serve": ("study_app.serve.serve_cli", "one study on N processes behind HAProxy (needs PostgreSQL for N > 1)"),
+    "prolific": ("study_app.recruit.prolific_cli",
+                 "Prolific submissions: status, approve, reject/return, bonus, sync (dry run unless --yes)"),
 }
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import streamlit as st
 
 from study_app.ui import state_keys
-from study_app.ui.focus_style import focus_style
 from study_app.ui.language import TAB_TITLE
 from study_app.ui.logging_setup import configure_logging
 from study_app.ui.page_recovery import chunk_recovery
+from study_app.ui.page_style import page_style
 from study_app.ui.password_gate import announce_demo_password
 from study_app.ui.resources import StudyUnavailable, app_settings
 from study_app.ui.warm_start import warm_lifespan
@@ -45,7 +45,7 @@ def route() -> None:
     # browser fetch it from fonts.gstatic.com, a third party the consent text does not name (and absent offline).
     st.set_page_config(page_title=TAB_TITLE, page_icon="🔬", layout="centered",
                        initial_sidebar_state="auto", menu_items={})
-    focus_style()  # keyboard focus visible on every control
+    page_style()  # keyboard focus visible, touch targets large enough
     chunk_recovery()  # a page that failed to load a piece of Streamlit's code reloads itself (same address)
 
     study = st.Page(PAGES / "study.py", title="Study", icon=":material/assignment:", url_path="study", default=True)

@@ -25,6 +25,7 @@ LAYERS = {
     "study_app.readiness": 4,
     "study_app.serve": 4,
     "study_app.admin": 4,  # the operator's database commands (db, backup, restore, researcher)
+    "study_app.recruit": 4,  # xai-study prolific: Prolific's API, submissions matched with ours, the actions
     "study_app.export": 5,  # reads the store and the plans, hands its rows to the analysis; xai-study export
     "study_app.simulate": 5,  # xai-study simulate: synthetic participants through the engine; reads the export's rows
     "study_app.ui": 6,

@@ -8,23 +8,32 @@ consistency is Cronbach's alpha with Feldt's 95 % interval, from pingouin's ``cr
 participants with every item of the subscale), on the items as the score codes them (reverse-coded items
 reversed where the score reverses them). The per-arm interval is Student's t on the participants' scores
 (between-subjects designs: one score per participant and arm).
+
+A per-arm instrument (``placement = "per_arm"``, :mod:`study_app.study.arm_blocks`) is exported as
+``arm_<arm>_<id_prefix>_<key>`` columns, one set per arm the participant worked with; each arm is scored as its
+own use (``arm_<arm>_<id_prefix>_<score>``, alpha per arm), and :func:`per_arm_means` gives the mean per arm
+over the participants who answered about that arm (within subjects: the same people in every arm, so the
+intervals are per arm, not of the differences).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from study_app.study.instruments import INSTRUMENTS, get_instrument, score_instrument
+from study_app.study.hive import CHANGES, RATINGS
+from study_app.study.instruments import INSTRUMENTS, PER_ARM, get_instrument, score_instrument
 from study_app.study.study_file import read_study_file
 
 SECTIONS = ("pre", "post")
+ARM = "arm"  # the section of a per-arm use before its arms are known (expanded by resolve_uses)
+ARM_PREFIX = "arm_"
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,11 @@ class InstrumentUse:
     instrument: str
     section: str
     id_prefix: str
+
+    @property
+    def arm(self) -> str | None:
+        """The arm a per-arm use is about (section ``arm_<arm>``); ``None`` for pre and post."""
+        return self.section[len(ARM_PREFIX):] if self.section.startswith(ARM_PREFIX) else None
 
     @property
     def label(self) -> str:
@@ -46,17 +60,35 @@ class InstrumentUse:
 
 
 def find_uses(columns: Iterable[str]) -> list[InstrumentUse]:
-    """The instruments asked with their default prefix (the instrument's name) whose every item has a column.
-    Pass :class:`InstrumentUse` yourself for an ``id_prefix`` the study file set."""
+    """The instruments asked with their default prefix (the instrument's name) whose every item has a column,
+    per-arm ones once per arm. Pass :class:`InstrumentUse` yourself for an ``id_prefix`` the study file set."""
     present = set(columns)
-    return [use for section in SECTIONS for name in INSTRUMENTS
-            if set((use := InstrumentUse(name, section, name)).columns().values()) <= present]
+    found = [use for section in SECTIONS for name in INSTRUMENTS
+             if set((use := InstrumentUse(name, section, name)).columns().values()) <= present]
+    return found + resolve_uses([InstrumentUse(name, ARM, name) for name in INSTRUMENTS], present)
+
+
+def resolve_uses(uses: Iterable[InstrumentUse], columns: Iterable[str]) -> list[InstrumentUse]:
+    """``uses`` with each per-arm use (section ``arm``) replaced by one use per arm that has a column of its
+    first item (``arm_<arm>_<id_prefix>_<key>``), arms sorted."""
+    present = set(columns)
+    out: list[InstrumentUse] = []
+    for use in uses:
+        if use.section != ARM:
+            out.append(use)
+            continue
+        tail = f"_{use.id_prefix}_{get_instrument(use.instrument).keys[0]}"
+        arms = sorted({c[len(ARM_PREFIX):-len(tail)] for c in present
+                       if c.startswith(ARM_PREFIX) and c.endswith(tail) and len(c) > len(ARM_PREFIX) + len(tail)})
+        out += [InstrumentUse(use.instrument, ARM_PREFIX + arm, use.id_prefix) for arm in arms]
+    return out
 
 
 def uses_in_study_file(data: Mapping[str, Any]) -> list[InstrumentUse]:
     """The instruments a study file (its TOML, as a dict) names, with their ``id_prefix``: what to pass to the
     functions below when a prefix is not the instrument's name."""
-    return [InstrumentUse(entry["instrument"], section, entry.get("id_prefix", entry["instrument"]))
+    return [InstrumentUse(entry["instrument"], ARM if entry.get("placement") == PER_ARM else section,
+                          entry.get("id_prefix", entry["instrument"]))
             for section in SECTIONS for entry in data.get(f"{section}_questionnaire") or ()
             if isinstance(entry, Mapping) and "instrument" in entry]
 
@@ -65,7 +97,7 @@ def score_participants(rows: pd.DataFrame, uses: Sequence[InstrumentUse] | None 
                        keep: Sequence[str] = ("participant", "condition", "condition_label")) -> pd.DataFrame:
     """One row per participant: the ``keep`` columns present, then per use and score ``<label>_<score>`` (and
     ``<label>_<score>_note`` where the score is NaN, naming the missing or invalid items)."""
-    uses = find_uses(rows.columns) if uses is None else list(uses)
+    uses = find_uses(rows.columns) if uses is None else resolve_uses(uses, rows.columns)
     table = rows[[c for c in keep if c in rows.columns]].copy()
     for use in uses:
         name_of = {f"{use.id_prefix}_{k}": column for k, column in use.columns().items()}
@@ -114,7 +146,7 @@ def cronbach_alpha(items: pd.DataFrame) -> tuple[float, float, float, int, str]:
 def internal_consistency(rows: pd.DataFrame, uses: Sequence[InstrumentUse] | None = None) -> pd.DataFrame:
     """Per use and (sub)scale of two or more items: Cronbach's alpha, its 95 % interval (Feldt), the items
     and the complete cases it rests on."""
-    uses = find_uses(rows.columns) if uses is None else list(uses)
+    uses = find_uses(rows.columns) if uses is None else resolve_uses(uses, rows.columns)
     records = []
     for use in uses:
         for sub in get_instrument(use.instrument).subscales:
@@ -176,6 +208,7 @@ class InstrumentSummary:
     means: pd.DataFrame
     consistency: pd.DataFrame
     uses: tuple[InstrumentUse, ...]
+    per_arm: pd.DataFrame = field(default_factory=pd.DataFrame)  # per-arm instruments: mean per arm (per_arm_means)
 
     def notes(self, language: str) -> list[str]:
         return instrument_notes(self.uses, language)
@@ -194,7 +227,42 @@ def study_instruments(study_file: str | None) -> list[InstrumentUse]:
 def instrument_summary(people: pd.DataFrame, uses: Sequence[InstrumentUse], *, between: bool) -> InstrumentSummary:
     """Scores of ``people`` (the participants export's rows), their mean per arm (``between``: each participant
     answered under one arm) or over everyone, and Cronbach's alpha per (sub)scale."""
-    scores = score_participants(people, uses)
+    uses = resolve_uses(uses, people.columns)
+    once = [u for u in uses if u.arm is None]
+    scores = score_participants(people, once)
     if not between or "condition_label" not in scores:
         scores = scores.assign(condition_label="all participants")
-    return InstrumentSummary(arm_means(scores, arm="condition_label"), internal_consistency(people, uses), tuple(uses))
+    return InstrumentSummary(arm_means(scores, arm="condition_label"), internal_consistency(people, uses), tuple(uses),
+                             per_arm_means(people, [u for u in uses if u.arm is not None]))
+
+
+def per_arm_means(people: pd.DataFrame, uses: Sequence[InstrumentUse]) -> pd.DataFrame:
+    """Per per-arm use (``arm_<arm>_...``) and score: ``<id_prefix>_<score>``, the arm, n (participants who
+    answered about the arm), mean, SD and the 95 % t interval."""
+    records = []
+    for use in uses:
+        scores = score_participants(people, [use], keep=())
+        for sub in get_instrument(use.instrument).subscales:
+            n, mean, sd, low, high = mean_interval(pd.to_numeric(scores[f"{use.label}_{sub.name}"],
+                                                                 errors="coerce").tolist())
+            if n:
+                records.append({"score": f"{use.id_prefix}_{sub.name}", "arm": use.arm, "n": n, "mean": mean,
+                                "sd": sd, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(records, columns=["score", "arm", "n", "mean", "sd", "ci_low", "ci_high"])
+
+
+def hive_summary(people: pd.DataFrame) -> pd.DataFrame:
+    """The HIVE sequence (:mod:`study_app.study.hive`): per rating (1-5) and per change (the participant's later
+    rating minus the earlier, over those with both: a paired comparison) n, mean, SD and the 95 % t interval.
+    Empty when the rows have no HIVE rating."""
+    if RATINGS["before"] not in people:
+        return pd.DataFrame(columns=["measure", "n", "mean", "sd", "ci_low", "ci_high"])
+    number = {c: pd.to_numeric(people[c], errors="coerce") if c in people else pd.Series(np.nan, index=people.index)
+              for c in RATINGS.values()}
+    series = {f"understanding {when}": number[c] for when, c in RATINGS.items()}
+    series |= {change: number[later] - number[earlier] for change, (later, earlier) in CHANGES.items()}
+    records = []
+    for measure, values in series.items():
+        n, mean, sd, low, high = mean_interval(values.tolist())
+        records.append({"measure": measure, "n": n, "mean": mean, "sd": sd, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(records)

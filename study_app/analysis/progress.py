@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Sequence
 import pandas as pd
 
 from study_app.store.records import COMPLETED, SCREENED_OUT
+from study_app.store.recruitment_writes import ENDED_BY_RECRUITER
 
 STATES = ("started", "completed", "screened out", "in progress", "abandoned")
 
@@ -29,6 +30,8 @@ def participant_state(p, active_since: dt.datetime) -> str:
         return "completed"
     if p.status == SCREENED_OUT:
         return "screened out"
+    if p.status in ENDED_BY_RECRUITER:  # returned or timed out on Prolific (xai-study prolific sync)
+        return "abandoned"
     last_seen = p.last_seen_at if p.last_seen_at.tzinfo else p.last_seen_at.replace(tzinfo=dt.UTC)
     return "in progress" if last_seen >= active_since else "abandoned"
 

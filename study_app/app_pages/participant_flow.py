@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from functools import partial
 
 import streamlit as st
@@ -20,9 +21,11 @@ from study_app.study.device_gate import DeviceRefused
 from study_app.study.quality import keep_signals
 from study_app.study.screening import PILOT_PARAM, SIMULATE_PARAM, is_pilot_link
 from study_app.study.steps import (
+    ARM_QUESTIONNAIRE,
     CONSENT,
     DECLINED,
     DONE,
+    HIVE_STEPS,
     INSTRUCTIONS,
     POST_QUESTIONNAIRE,
     PRE_QUESTIONNAIRE,
@@ -39,6 +42,7 @@ from study_app.ui.state_keys import ENDED, NEXT_STEP, SUBMITTED, WITHDRAWING, wi
 from study_app.ui.submission import Submission, show_notice
 from study_app.ui.trial_forms import signals_key
 
+SIGNAL_STEPS = (TRIAL, PRE_QUESTIONNAIRE, ARM_QUESTIONNAIRE, POST_QUESTIONNAIRE)  # forms that carry the browser's signals
 timing = logging.getLogger("study_app.timing")  # DEBUG lines "page_built"; benchmarks/load_test.py reads them
 
 
@@ -80,13 +84,13 @@ def is_pilot_run(engine) -> bool:
     return is_pilot_link(st.query_params.get(PILOT_PARAM), engine.pilot_key)
 
 
-def forget_participant() -> None:
-    st.session_state.pop(state_keys.PARTICIPANT_TOKEN, None)
 def is_simulated_run(engine) -> bool:
     """The page was opened through ``xai-study simulate --browser``'s link: the participant is synthetic."""
     return is_pilot_link(st.query_params.get(SIMULATE_PARAM), engine.simulate_key)
 
 
+def forget_participant() -> None:
+    st.session_state.pop(state_keys.PARTICIPANT_TOKEN, None)
     st.query_params.pop(state_keys.TOKEN_PARAM, None)
 
 
@@ -102,7 +106,7 @@ def draw_step(step, engine, submission: Submission, run: str = done.PARTICIPANT)
     participant's, a pilot's or the researcher's preview (the end pages differ: see :mod:`.steps.done`)."""
     if step.kind == CONSENT:
         consent.render(step, engine.study, submission)
-    elif step.kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
+    elif step.kind in (PRE_QUESTIONNAIRE, ARM_QUESTIONNAIRE, POST_QUESTIONNAIRE, *HIVE_STEPS):
         questionnaire.render(step, submission)
     elif step.kind == INSTRUCTIONS:
         instructions.render(step, engine, submission)
@@ -119,7 +123,7 @@ def draw_step(step, engine, submission: Submission, run: str = done.PARTICIPANT)
 def store_answer(engine, token: str, step, answer: dict) -> str | None:
     """Store ``answer`` to ``step`` (inside the submit callback); a notice when the engine refuses it."""
     st.session_state[SUBMITTED] = True
-    signals = submitted_signals(signals_key(step.step_id)) if step.kind == TRIAL else None
+    signals = submitted_signals(signals_key(step.step_id)) if step.kind in SIGNAL_STEPS else None
     try:
         following = engine.submit(token, step.step_id, answer, signals=signals, pilot=is_pilot_run(engine),
                                    synthetic=is_simulated_run(engine))
@@ -211,6 +215,8 @@ def _participant_run(built: dict) -> None:
         built["submitted"] = st.session_state.pop(SUBMITTED, False)
         if step.kind == CONSENT and not admitted_to_consent(engine, run):
             return
+        if step.kind == CONSENT and step.full and (run == done.PILOT or is_simulated_run(engine)):
+            step = replace(step, full=False)  # the caps never turn away a pilot or a synthetic participant
         if run == done.PILOT:
             st.info(_("Pilot run: your answers are stored flagged as a pilot and left out of the study's "
                       "data and balance."), icon=":material/science:")

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from study_app.analysis import tables as analysis
-from study_app.analysis.instrument_scores import instrument_summary, study_instruments
+from study_app.analysis.instrument_scores import hive_summary, instrument_summary, study_instruments
 from study_app.analysis.prereg_lock import deviation
 from study_app.analysis.reliance import EMPTY_CONVENTIONS, EXCLUDE, ZERO
 from study_app.analysis.reliance_arms import CI_METHOD, MIN_PARTICIPANTS, measure_definitions
@@ -57,6 +57,18 @@ def _reliance_section(rows) -> None:
         st.dataframe(measure_definitions(), hide_index=True, width="stretch")
 
 
+def _hive_section(engine, people) -> None:
+    """The HIVE sequence's ratings of understanding and their changes (studies with ``hive_sequence``)."""
+    if not engine.study.hive_sequence or not people:
+        return
+    st.subheader("Self-rated understanding (HIVE)")
+    st.caption("\"How well do you think you understand the model's reasoning process?\" (1 = very poor, 5 = very "
+               "good; Kim et al. 2022), before the trials, after them, and after each participant was shown their "
+               "own accuracy. Changes are paired (later minus earlier rating, over participants with both); 95 % "
+               "t intervals.")
+    st.dataframe(hive_summary(pd.DataFrame(people)), hide_index=True, width="stretch")
+
+
 def _questionnaire_section(engine, people) -> None:
     """Validated questionnaires the study names: scores per arm (between-subjects) or overall, with Cronbach's
     alpha, and what the researcher must cite and know about each text."""
@@ -69,6 +81,11 @@ def _questionnaire_section(engine, people) -> None:
                "never prorated). Mean with a 95 % t interval over participants; Cronbach's alpha with Feldt's "
                "95 % interval over participants who answered every item.")
     st.dataframe(summary.means, hide_index=True, width="stretch")
+    if not summary.per_arm.empty:
+        st.caption("Asked after each arm's block of trials (per_arm): mean per arm over the participants who "
+                   "answered about it (within-subjects: the same people in every arm; the intervals are per arm, "
+                   "not of the differences). Alpha below is per arm (arm_<arm>_... rows).")
+        st.dataframe(summary.per_arm, hide_index=True, width="stretch")
     st.dataframe(summary.consistency, hide_index=True, width="stretch")
     for note in summary.notes(engine.study.language):
         st.caption(note)
@@ -130,6 +147,7 @@ if engine is not None:
                                                "Time from trial shown to answer", "seconds", labels))
 
     _questionnaire_section(engine, people)
+    _hive_section(engine, people)
 
     ranking = analysis.ranking_summary(people)
     st.subheader("Method ranking")

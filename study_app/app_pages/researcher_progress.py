@@ -7,7 +7,9 @@ import streamlit as st
 from study_app.analysis.progress import free_text_items, progress_table, recent_texts, split_pilots
 from study_app.export import participant_rows
 from study_app.study.quality import QualityRules
+from study_app.study.recruitment import quota_full_code, quota_rows
 from study_app.study.screening import PILOT_PARAM
+from study_app.ui.prolific_panel import prolific_section
 from study_app.ui.researcher_frame import researcher_page
 
 engine = researcher_page("Live progress")
@@ -30,6 +32,7 @@ def live_progress(engine) -> None:
     st.caption(f"Abandoned = unfinished and inactive for over {engine.study.inactive_timeout_minutes:g} minutes "
                f"(their slot is reassigned). Withdrawn (data deleted): {withdrawn}. Pilot runs (not counted "
                f"above): {len(pilots)}. Updated {now:%H:%M:%S} UTC.")
+    quotas(engine)
     quality_flags(engine)
     st.subheader("Latest free-text answers")
     public_ids = {p.id: p.public_id for p in participants}
@@ -41,6 +44,21 @@ def live_progress(engine) -> None:
         with st.container(border=True):
             st.caption(f"{row.when:%Y-%m-%d %H:%M} · participant {row.participant} · {row.where}")
             st.text(row.text)  # st.text: participant input is shown verbatim, never as Markdown or HTML
+
+
+def quotas(engine) -> None:
+    """The [recruitment] caps against the balance's counts (shown only when the study file sets caps)."""
+    recruitment = engine.study.recruitment
+    if not recruitment.capped:
+        return
+    st.subheader("Caps")
+    rows = quota_rows(recruitment, engine.condition_counts())
+    st.dataframe([{**r, "cap": "—" if r["cap"] is None else r["cap"], "open": "yes" if r["open"] else "full"}
+                  for r in rows], hide_index=True)
+    st.caption("Counted as the assignment balance counts: completed and recently active participants (not pilots, "
+               "not screened out, returned or timed out). A full condition takes no newcomers; when none is open, "
+               "the consent page tells visitors the study is full and gives them "
+               f"{'the code ' + quota_full_code(engine.study) if quota_full_code(engine.study) else 'no code'}.")
 
 
 def quality_flags(engine) -> None:
@@ -79,4 +97,5 @@ def pilot_link(engine) -> None:
 
 if engine is not None:
     pilot_link(engine)
+    prolific_section(engine)
     live_progress(engine)

@@ -17,7 +17,8 @@ Methods (:mod:`study_app.explain.methods`)
 
 Rendering (:mod:`study_app.explain.render`)
     ``render_explanation(image, map_hw, mode="overlay"|"map"|"side_by_side"|"contour", signed=False,
-    method_label=None) -> Rendered(png: bytes, alt_text: str, size, description)``; ``normalize_map(map_hw, signed)``.
+    method_label=None, colours="gnbu") -> Rendered(png: bytes, alt_text: str, size, description, colours)``;
+    ``normalize_map(map_hw, signed)``; the colour schemes in :mod:`study_app.explain.colours` (``MAP_COLOURS``).
 
 Service (:mod:`study_app.explain.service`), thread-safe, share one per process
     ``ExplanationService(cache_dir=None, top_k=3)``:
@@ -27,7 +28,7 @@ Service (:mod:`study_app.explain.service`), thread-safe, share one per process
     method, params, signed, meta, map_sha256, faithfulness, key, image_sha256, checkpoint_sha256,
     from_cache); ``.key_for(checkpoint, image_path, method, params=None, target=None) -> str``;
     ``.display(checkpoint, image_path) -> PIL.Image``; ``.render(checkpoint, image_path, explanation,
-    mode="overlay", signed=False, method_label=None) -> Rendered``; ``.cache`` (the AttributionCache).
+    mode="overlay", signed=False, method_label=None, colours="gnbu") -> Rendered``; ``.cache`` (the AttributionCache).
 
 Cache (:mod:`study_app.explain.cache`)
     ``AttributionCache(root=None)`` with ``get(key) -> CacheEntry | None``, ``put(key, map_hw, record)``,

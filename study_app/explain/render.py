@@ -16,10 +16,12 @@ Normalisation (documented because the study's results depend on it):
   one extreme pixel from washing out the rest;
 * signed: divided by the 99th percentile of ``|map|`` and clipped to [-1, 1], so 0 stays neutral.
 
-Colormaps are perceptually uniform and readable with colour-vision deficiencies: ``inferno`` for
-unsigned maps and ``PuOr_r`` (ColorBrewer purple-orange, orange = for, purple = against) for signed
-ones. In overlays the colour's opacity is ``OPACITY × |value|``, so regions without evidence show the
-photo unchanged — on RGB photos and on grayscale MRI alike.
+Colours: a sequential colormap for unsigned maps and a diverging one for signed maps, from the scheme a study
+picks (:mod:`study_app.explain.colours`: the default ``gnbu``, GnBu and blue-for/red-against, measured readable
+under simulated protanopia, deuteranopia and tritanopia). The colours are applied when a map is drawn, never
+stored: the attribution cache holds the float maps, so a scheme changes no cache entry or key. In overlays the
+colour's opacity is ``OPACITY × |value|``, so regions without evidence show the photo unchanged — on RGB photos
+and on grayscale MRI alike.
 """
 
 from __future__ import annotations
@@ -32,16 +34,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 from skimage.measure import find_contours
 
-UNSIGNED_CMAP = "inferno"
-SIGNED_CMAP = "PuOr_r"
+from study_app.explain.colours import DEFAULT_MAP_COLOURS, MapColours, map_colours
+
 OPACITY = 0.6
 CLIP_PERCENTILE = 99.0
 CONTOUR_LEVEL = 0.5  # contour mode outlines where the normalised map reaches half its (clipped) peak
 MODES = ("overlay", "map", "side_by_side", "contour")
-# The colours a map is drawn in, named for the participant's legend (tests check each name against the
-# colormap's hue): unsigned, evidence for the class from weak to strongest; signed, for and against.
-UNSIGNED_SCALE = ((0.25, "dark purple"), (0.5, "pink"), (0.75, "orange"), (1.0, "yellow"))
-SIGNED_COLOURS = {"for": (1.0, "orange"), "against": (-1.0, "purple")}
 GAP_PX = 8  # white gap between the two panels of side_by_side
 
 
@@ -51,7 +49,7 @@ class MapDescription:
     where the strongest evidence lies (``region``, one of :data:`REGIONS`' names; ``None`` when no region
     supports the class), how much of the image it covers (``share``, whole percent), whether some
     regions count against the class (``against``) and whether the map was drawn signed (``signed``: evidence
-    against in :data:`SIGNED_COLOURS`' purple; else only evidence for, in :data:`UNSIGNED_SCALE`)."""
+    against in the scheme's ``against_colour``; else only evidence for, in its ``unsigned_scale``)."""
 
     region: str | None
     share: int
@@ -68,6 +66,7 @@ class Rendered:
     alt_text: str
     size: tuple[int, int]
     description: MapDescription
+    colours: str = DEFAULT_MAP_COLOURS  # the scheme it was drawn in (study_app.explain.colours)
 
 
 def normalize_map(map_hw: np.ndarray, signed: bool = False) -> np.ndarray:
@@ -92,9 +91,9 @@ def normalize_map(map_hw: np.ndarray, signed: bool = False) -> np.ndarray:
     return np.clip(pos / scale, 0.0, 1.0)
 
 
-def _colorize(norm: np.ndarray, signed: bool) -> np.ndarray:
+def _colorize(norm: np.ndarray, signed: bool, colours: MapColours) -> np.ndarray:
     """H×W normalised map to H×W×3 float RGB in [0, 1]."""
-    cmap = matplotlib.colormaps[SIGNED_CMAP if signed else UNSIGNED_CMAP]
+    cmap = matplotlib.colormaps[colours.signed_cmap if signed else colours.unsigned_cmap]
     values = (norm + 1.0) / 2.0 if signed else norm
     return cmap(values)[..., :3]
 
@@ -106,12 +105,13 @@ def _resize_map(map_hw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(img.resize(size, Image.Resampling.BILINEAR), dtype=np.float64)
 
 
-def _overlay(photo: np.ndarray, norm: np.ndarray, signed: bool) -> np.ndarray:
+def overlay(photo: np.ndarray, norm: np.ndarray, signed: bool, colours: MapColours) -> np.ndarray:
+    """``norm`` drawn over ``photo`` (H×W×3 float RGB in [0, 1]) with opacity ``OPACITY × |value|``."""
     alpha = (OPACITY * np.abs(norm))[..., None]
-    return photo * (1 - alpha) + _colorize(norm, signed) * alpha
+    return photo * (1 - alpha) + _colorize(norm, signed, colours) * alpha
 
 
-def _contour(photo: np.ndarray, norm: np.ndarray, signed: bool) -> Image.Image:
+def _contour(photo: np.ndarray, norm: np.ndarray, signed: bool, colours: MapColours) -> Image.Image:
     base = Image.fromarray(_to_uint8(photo))
     draw = ImageDraw.Draw(base)
     width = max(1, round(max(base.size) / 150))
@@ -119,7 +119,7 @@ def _contour(photo: np.ndarray, norm: np.ndarray, signed: bool) -> Image.Image:
     padded = np.pad(norm, 1, constant_values=0.0)  # closes contours that touch the border
     for level, colour_at in levels:
         field = padded if level > 0 else -padded
-        colour = tuple(int(c * 255) for c in _colorize(np.array([[colour_at]]), signed)[0, 0])
+        colour = tuple(int(c * 255) for c in _colorize(np.array([[colour_at]]), signed, colours)[0, 0])
         for path in find_contours(field, abs(level)):
             points = [(float(c) - 1, float(r) - 1) for r, c in path]
             if len(points) > 1:
@@ -171,6 +171,7 @@ def render_explanation(
     mode: str = "overlay",
     signed: bool = False,
     method_label: str | None = None,
+    colours: str = DEFAULT_MAP_COLOURS,
 ) -> Rendered:
     """Draw ``map_hw`` over (or beside) ``image`` in the study's single visual language.
 
@@ -182,6 +183,7 @@ def render_explanation(
             (photo | map) or ``contour`` (photo with an outline where the map reaches half its peak).
         signed: show negative evidence too, with the diverging colormap.
         method_label: name used in the alt text (e.g. "LIME").
+        colours: the colour scheme's name (:data:`study_app.explain.colours.MAP_COLOURS`).
 
     Returns:
         :class:`Rendered` with PNG bytes and alt text.
@@ -195,22 +197,23 @@ def render_explanation(
         raise ValueError(f"map must be 2-D (H×W), got shape {raw.shape}")
     if not np.isfinite(raw).all():
         raise ValueError("map contains NaN or infinite values")
+    scheme = map_colours(colours)
     photo = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
     normalized = normalize_map(raw, signed=signed)
     norm = _resize_map(normalized, image.size)
     if mode == "overlay":
-        out = Image.fromarray(_to_uint8(_overlay(photo, norm, signed)))
+        out = Image.fromarray(_to_uint8(overlay(photo, norm, signed, scheme)))
     elif mode == "map":
-        out = Image.fromarray(_to_uint8(_colorize(norm, signed)))
+        out = Image.fromarray(_to_uint8(_colorize(norm, signed, scheme)))
     elif mode == "contour":
-        out = _contour(photo, norm, signed)
+        out = _contour(photo, norm, signed, scheme)
     else:
         w, h = image.size
         out = Image.new("RGB", (2 * w + GAP_PX, h), (255, 255, 255))
         out.paste(Image.fromarray(_to_uint8(photo)), (0, 0))
-        out.paste(Image.fromarray(_to_uint8(_colorize(norm, signed))), (w + GAP_PX, 0))
+        out.paste(Image.fromarray(_to_uint8(_colorize(norm, signed, scheme))), (w + GAP_PX, 0))
     buf = io.BytesIO()
     out.save(buf, format="PNG", optimize=False)
     description = map_description(normalized, signed)
     return Rendered(png=buf.getvalue(), alt_text=english_alt(description, method_label), size=out.size,
-                    description=description)
+                    description=description, colours=scheme.name)

@@ -20,6 +20,7 @@ from PIL import Image
 
 from study_app.explain.base import ExplanationMethod
 from study_app.explain.cache import AttributionCache, cache_key, file_content_sha256, map_sha256
+from study_app.explain.colours import DEFAULT_MAP_COLOURS
 from study_app.explain.faithfulness import faithfulness_report
 from study_app.explain.methods import get_method
 from study_app.explain.render import Rendered, render_explanation
@@ -232,14 +233,17 @@ class ExplanationService:
         mode: str = "overlay",
         signed: bool = False,
         method_label: str | None = None,
+        colours: str = DEFAULT_MAP_COLOURS,
     ) -> Rendered:
-        """PNG + alt text of ``explanation`` over the display image, in the study's visual language."""
+        """PNG + alt text of ``explanation`` over the display image, in the study's visual language and
+        colour scheme (``colours``: :data:`study_app.explain.colours.MAP_COLOURS`)."""
         return render_explanation(
             self.display(checkpoint, image_path),
             explanation.map_hw,
             mode=mode,
             signed=signed,
             method_label=method_label,
+            colours=colours,
         )
 
 

@@ -3,7 +3,7 @@ follow them, sorted (:func:`study_app.export.csv_files.with_extra_columns`)."""
 
 from __future__ import annotations
 
-from study_app.study import quality
+from study_app.study import bot_signals, quality
 from study_app.study.protocols import PROTOCOLS
 
 # Export column -> field of a sampled map's convergence record (explain.surrogates.SurrogateResult.record).
@@ -20,7 +20,7 @@ RESPONSE_COLUMNS = [
     "model_topk", "options", "methods", "method_names", "method_params", "map_targets", "randomized_model",
     "checkpoint", "checkpoint_sha256", "target_label", "map_cache_key", "map_sha256", "png_sha256", "is_attention_check", "attention_expected",
     "attention_passed", "correct", "shown_at", "answered_at", "response_time_ms", "answer_sha256",
-    *quality.TRIAL_COLUMNS, *(f"{c}_display" for c in CLASS_COLUMNS),
+    *quality.TRIAL_COLUMNS, *bot_signals.TRIAL_COLUMNS, *(f"{c}_display" for c in CLASS_COLUMNS),
 ]
 # answers that name a class (forward simulation and distinction: choice; decision: initial, final)
 CLASS_ANSWERS = tuple(dict.fromkeys(f"answer_{key}" for p in PROTOCOLS.values() for key in p.class_answers))
@@ -28,6 +28,9 @@ AUDIT_COLUMNS = ["id", "at", "action", "outcome", "actor", "study_id", "detail"]
 PARTICIPANT_COLUMNS = [
     "study_id", "study_sha256", "participant", "condition", "condition_label", "seed", "status", "created_at",
     "consented_at", "last_seen_at", "completed_at", "prolific_pid", "prolific_study_id", "prolific_session_id",
-    "external_ids_hashed", "trials_planned", "trials_answered", "attention_checks", "attention_checks_passed",
-    "pilot", *quality.PARTICIPANT_COLUMNS,
+    "external_ids_hashed", "prolific_submission_status", "prolific_bonus_paid", "trials_planned", "trials_answered",
+    "attention_checks", "attention_checks_passed", "pilot", *quality.PARTICIPANT_COLUMNS, *bot_signals.PARTICIPANT_COLUMNS,
 ]
+# The bot and LLM-agent columns (both files) and their flags' rules are defined in study_app.study.bot_signals's
+# docstring: counts per answered step from the page load it was submitted from, free-text columns empty on a step
+# without a text field, every column empty for a simulated participant or an answer stored before migration 0007.

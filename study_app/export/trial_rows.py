@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from study_app.export.columns import CLASS_ANSWERS, CLASS_COLUMNS, CONVERGENCE_COLUMNS
 from study_app.store.records import ShownTrial
 from study_app.store.repository import Repository, StudyRecord
+from study_app.study.bot_signals import trial_columns
 from study_app.study.plan import Plan
 from study_app.study.protocols import PROTOCOLS
 from study_app.study.quality import QualityRules, trial_quality
@@ -64,6 +65,9 @@ def _shown_columns(shown: list[ShownTrial], row: dict) -> None:
         row["map_targets"] = ";".join(labels)
     if len(labels) == 1:  # the class the maps explain (a version-3 placebo explained another image's class)
         row["target_label"] = labels[0]
+    schemes = sorted({m.colours for m in maps.values() if m.colours})  # one per study; none before it was recorded
+    if schemes:
+        row["map_colours"] = ";".join(schemes)
     fields = {"map_cache_key": "cache_key", "map_sha256": "map_sha256", "png_sha256": "png_sha256"}
     metrics = sorted({metric for m in maps.values() for metric in (m.faithfulness or {})})
     if len(maps) == 1:
@@ -125,9 +129,10 @@ def stored_plans(repository: Repository, record: StudyRecord) -> dict[int, Plan]
 
 
 def _trial_row(record: StudyRecord, participant, plan: Plan | None, trial_index: int, answers: list,
-               shown: list[ShownTrial], rules: QualityRules) -> dict:
+               shown: list[ShownTrial], rules: QualityRules, bot: list | None = None) -> dict:
     """One participant x trial: the plan's columns, the answers, what was shown, the protocol's own columns,
-    the classes as displayed and the data-quality columns."""
+    the classes as displayed and the data-quality columns (with the bot signals of its phases, ``bot``:
+    :mod:`study_app.study.bot_signals`)."""
     steps = plan.steps_of_trial(trial_index) if plan is not None else ()
     first = steps[0] if steps else None
     methods = [m for s in steps for m in s.maps]
@@ -165,6 +170,7 @@ def _trial_row(record: StudyRecord, participant, plan: Plan | None, trial_index:
     protocol_columns(first, methods, answers, row)
     _display_columns(plan, row)
     row.update(trial_quality(row["response_time_ms"], _summed_signals(answers), rules))
+    row.update(trial_columns(bot or [], rules.bot))
     return row
 
 
@@ -189,11 +195,15 @@ def response_rows(repository: Repository, record: StudyRecord, *, include_pilot:
     for r in repository.responses(record.id):
         if r.participant_id in participants:
             grouped.setdefault((r.participant_id, r.trial_index), []).append(r)
+    bot: dict[tuple[int, int], list] = {}
+    for b in repository.bot_signals(record.id):
+        if b.trial_index is not None:
+            bot.setdefault((b.participant_id, b.trial_index), []).append(b.signals)
     rows = []
     for (pid, trial_index), answers in grouped.items():
         participant = participants[pid]
         row = _trial_row(record, participant, plans.get(pid), trial_index, answers,
-                         shown.get((pid, trial_index), []), rules)
+                         shown.get((pid, trial_index), []), rules, bot.get((pid, trial_index)))
         if include_pilot:
             row["pilot"] = participant.pilot
         if include_synthetic:

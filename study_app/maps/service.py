@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from study_app.explain.cache import file_content_sha256
+from study_app.explain.colours import map_colours
 from study_app.explain.render import MapDescription
 from study_app.explain.sanity import RANDOMIZED_SUFFIX, randomized_copy
 from study_app.explain.service import ExplanationService
@@ -82,14 +83,18 @@ class ServedMap:
     target_label: str
     faithfulness: dict | None  # scores stored with the entry when it was served, if any
     convergence: dict | None = None  # a sampled map's (LIME, Kernel SHAP) meta["convergence"]; None: deterministic
+    colours: str | None = None  # the colour scheme it was drawn in (study_app.explain.colours)
 
 
 class StudyMapService:
     """Thread-safe; share one per process. ``cache_dir``: the folder the caller decided on
-    (:func:`study_app.maps.coverage.study_cache_dir` for a study); ``None`` is the explanation package's default."""
+    (:func:`study_app.maps.coverage.study_cache_dir` for a study); ``None`` is the explanation package's default.
+    ``colours``: the colour scheme every map is drawn in (the study's ``map_colours``; ``None``: the default)."""
 
-    def __init__(self, cache_dir: str | Path | None = None, service: ExplanationService | None = None):
+    def __init__(self, cache_dir: str | Path | None = None, service: ExplanationService | None = None,
+                 colours: str | None = None):
         self.service = service if service is not None else ExplanationService(cache_dir)
+        self.colours = map_colours(colours).name
         self._lock = threading.Lock()
         self._checkpoints: dict[tuple[str, bool], LoadedCheckpoint] = {}
         self._pngs: OrderedDict[MapRequest, ServedMap] = OrderedDict()
@@ -171,7 +176,8 @@ class StudyMapService:
         ckpt, image, method, params = self._call(request)
         explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index)
         # Drawn over the trial's image in the one renderer: a placebo from another image looks like a real map.
-        rendered = self.service.render(ckpt, request.drawn_over, explanation, method_label=request.label)
+        rendered = self.service.render(ckpt, request.drawn_over, explanation, method_label=request.label,
+                                       colours=self.colours)
         return self._remember(request, ServedMap(
             png=rendered.png, alt_text=rendered.alt_text, description=rendered.description,
             png_sha256=hashlib.sha256(rendered.png).hexdigest(),
@@ -180,7 +186,7 @@ class StudyMapService:
             photo_sha256=file_content_sha256(request.drawn_over),
             target_index=explanation.target, target_label=explanation.target_label,
             faithfulness=dict(explanation.faithfulness) if explanation.faithfulness else None,
-            convergence=_convergence(explanation.meta),
+            convergence=_convergence(explanation.meta), colours=rendered.colours,
         ))
 
     def compute_faithfulness(self, request: MapRequest) -> dict:
@@ -210,5 +216,5 @@ def _convergence(meta: dict) -> dict | None:
     return dict(record) if isinstance(record, dict) else None
 
 
-def make_map_service(cache_dir: str | Path | None = None) -> StudyMapService:
-    return StudyMapService(cache_dir)
+def make_map_service(cache_dir: str | Path | None = None, colours: str | None = None) -> StudyMapService:
+    return StudyMapService(cache_dir, colours=colours)

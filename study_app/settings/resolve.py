@@ -218,3 +218,39 @@ def resolve_database(db: str | None = None, study: str | Path | None = None, *, 
     """For commands with ``--db`` and ``--study``: the database the app would use for that study, or, without
     ``--study``, for the study the app would run."""
     return resolve(study=study, db=db, env=env, secrets=secrets).database_choice
+
+
+ENV_PROLIFIC_TOKEN = "XAI_STUDY_PROLIFIC_TOKEN"  # noqa: S105 - a variable's name
+SECRET_PROLIFIC_TOKEN = "prolific_token"  # noqa: S105 - a key name
+
+
+def resolve_prolific_token(*, env: Mapping[str, str] | None = None, secrets: Mapping | None = None,
+                           cwd: str | Path | None = None, home: str | Path | None = None) -> Setting:
+    """The Prolific API token (``xai-study prolific``, the Researcher area's Prolific section): env
+    ``XAI_STUDY_PROLIFIC_TOKEN``, else ``prolific_token`` in ``secrets.toml``; a secret, never shown or stored.
+
+    Raises:
+        SettingsError: the secrets file is not valid TOML.
+    """
+    env = os.environ if env is None else env
+    name = "Prolific API token"
+    if value := _text(env.get(ENV_PROLIFIC_TOKEN)):
+        return Setting.secret(name, value, environment(ENV_PROLIFIC_TOKEN))
+    try:
+        secrets = read_secrets(Path(cwd) if cwd is not None else Path.cwd(), home) if secrets is None else secrets
+    except SecretsFileError as exc:
+        raise SettingsError(str(exc)) from exc
+    if value := _text(secrets.get(SECRET_PROLIFIC_TOKEN)):
+        return Setting.secret(name, value, SECRETS)
+    return Setting(name, None, DEFAULT, f"not set: {ENV_PROLIFIC_TOKEN} or {SECRET_PROLIFIC_TOKEN} in secrets.toml")
+
+
+ENV_PROLIFIC_API_URL = "XAI_STUDY_PROLIFIC_API_URL"
+PROLIFIC_API_URL = "https://api.prolific.com"
+
+
+def resolve_prolific_api_url(env: Mapping[str, str] | None = None) -> str:
+    """Prolific's API root: env ``XAI_STUDY_PROLIFIC_API_URL`` (a stand-in with Prolific's paths), else
+    ``https://api.prolific.com``."""
+    env = os.environ if env is None else env
+    return _text(env.get(ENV_PROLIFIC_API_URL)) or PROLIFIC_API_URL

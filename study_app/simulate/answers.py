@@ -153,7 +153,8 @@ def answer(step: Step, plan_steps: dict[str, TrialStep], study, who: Participant
         return consent(study)
     if step.kind == "instructions":  # comprehension questions answered right
         return {q.id: q.correct for q in step.questions}
-    if step.kind in ("pre_questionnaire", "post_questionnaire"):
+    if step.kind in ("pre_questionnaire", "arm_questionnaire", "post_questionnaire", "hive_before", "hive_after",
+                     "hive_reveal"):
         return questionnaire(step.questions, who)
     ps = plan_steps[step.step_id]
     siblings = [s for s in plan_steps.values() if s.trial == ps.trial and s.phase != ps.phase]

@@ -84,16 +84,24 @@ def settle(page, timeout: int = TIMEOUT_MS) -> None:
     page.wait_for_function(SETTLED_JS, timeout=timeout)
 
 
-def _answer_page(page, rng: random.Random) -> None:
+def _press(locator, tap: bool) -> None:
+    """A click, or a tap (a touch screen's: the context must have ``has_touch``)."""
+    if tap:
+        locator.tap()
+    else:
+        locator.click()
+
+
+def _answer_page(page, rng: random.Random, tap: bool = False) -> None:
     """Every choice and scale on the page answered (at random), every visible text box written in."""
     for group in page.locator('[data-testid="stMain"] [role="radiogroup"]').all():
         labels = group.locator("label")
         if labels.count() and not group.locator('input[type="radio"]:checked').count():
-            labels.nth(rng.randrange(labels.count())).click()
+            _press(labels.nth(rng.randrange(labels.count())), tap)
     for place, box in enumerate(page.locator('[data-testid="stMain"] [role="combobox"]').all()):
-        box.click()  # a ranking: a different option in each place
+        _press(box, tap)  # a ranking: a different option in each place
         options = page.get_by_role("option")
-        options.nth(min(place, options.count() - 1)).click()
+        _press(options.nth(min(place, options.count() - 1)), tap)
     for box in page.locator('[data-testid="stMain"] textarea:visible').all():
         if not box.input_value():
             box.fill(TEXT_ANSWER)
@@ -109,9 +117,11 @@ def next_page(page, before: str, timeout_ms: int) -> bool:
         return False
 
 
-def walk_one(page, url: str, rng: random.Random, on_page: Callable[[object], None] | None = None) -> Walk:
+def walk_one(page, url: str, rng: random.Random, on_page: Callable[[object], None] | None = None, *,
+             tap: bool = False) -> Walk:
     """Walk one participant from the study link to a page without a primary button; ``on_page(page)`` is called
-    on every settled page before it is answered (and on the last one), e.g. to audit it."""
+    on every settled page before it is answered (and on the last one), e.g. to audit it; ``tap``: tap instead
+    of clicking (a phone's touch screen)."""
     walk, started, same = Walk(), time.monotonic(), 0
     page.goto(url, timeout=TIMEOUT_MS)
     settle(page)
@@ -121,15 +131,15 @@ def walk_one(page, url: str, rng: random.Random, on_page: Callable[[object], Non
             on_page(page)
         advice = page.locator(ADVICE)
         if advice.count():
-            advice.first.click()
+            _press(advice.first, tap)
             next_page(page, before, TIMEOUT_MS)
             continue
         submit = page.locator(SUBMIT)
         if not submit.count():
             walk.ended = "no more buttons"
             break
-        _answer_page(page, rng)
-        submit.first.click()
+        _answer_page(page, rng, tap)
+        _press(submit.first, tap)
         walk.pages += 1
         if next_page(page, before, 15_000):
             same = 0

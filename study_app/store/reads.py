@@ -13,11 +13,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import sessionmaker
 
 from study_app.store.records import (
+    BOT_SIGNAL_COLUMNS,
     SIGNAL_COLUMNS,
     AuditEntry,
     ParticipantRecord,
     ShownMapRecord,
     ShownTrial,
+    StoredBotSignals,
     StoredEvent,
     StoredQuestionnaireAnswer,
     StoredResponse,
@@ -26,6 +28,7 @@ from study_app.store.records import (
 from study_app.store.schema import (
     AssignmentRow,
     Base,
+    BotSignalsRow,
     EventRow,
     ParticipantRow,
     QuestionnaireAnswerRow,
@@ -94,6 +97,15 @@ class StudyReads:
             return [StoredQuestionnaireAnswer(participant_id=r.participant_id, questionnaire=r.questionnaire,
                                               question_id=r.question_id, answer=json.loads(r.answer_json),
                                               shown_at=r.shown_at, answered_at=r.answered_at) for r in rows]
+
+    def bot_signals(self, study_id: int) -> list[StoredBotSignals]:
+        """Every answered step's bot signals (table ``bot_signals``), by participant and stage."""
+        with self._reads.begin() as session:
+            rows = session.scalars(_of_study(select(BotSignalsRow), BotSignalsRow, study_id).order_by(
+                BotSignalsRow.participant_id, BotSignalsRow.stage)).all()
+            return [StoredBotSignals(participant_id=r.participant_id, stage=r.stage, trial_index=r.trial_index,
+                                     phase=r.phase, questionnaire=r.questionnaire,
+                                     signals={name: getattr(r, name) for name in BOT_SIGNAL_COLUMNS}) for r in rows]
 
     def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]:
         """The researcher audit log, newest first (``limit`` newest entries, or all)."""

@@ -15,6 +15,15 @@ COMPLETED = "completed"
 SCREENED_OUT = "screened_out"  # ended by the study's screen-out rule; their slot returns to the pool
 # What the browser reports about a trial (Page Visibility API, window focus): the responses columns that hold it.
 SIGNAL_COLUMNS = ("hidden_count", "hidden_ms", "blur_count", "blur_ms")
+# What the browser reports about an answered step that only a person or only an automated agent leaves (table
+# ``bot_signals``, migration 0007; meanings in study_app.study.bot_signals): whole counts, the typing cadence, the
+# hidden item.
+BOT_COUNT_COLUMNS = ("pointer_moves", "pointer_path_px", "pointer_clicks", "key_presses", "untrusted_events",
+                     "text_fields", "paste_count", "pasted_chars", "typed_chars", "key_intervals")
+BOT_CADENCE_COLUMNS = ("key_interval_median_ms", "key_interval_iqr_ms")
+# The device the step was answered on: window size in CSS px and whether the primary pointer is coarse (touch).
+BOT_DEVICE_COLUMNS = ("viewport_width", "viewport_height", "touch_screen")
+BOT_SIGNAL_COLUMNS = (*BOT_COUNT_COLUMNS, *BOT_CADENCE_COLUMNS, "honeypot", *BOT_DEVICE_COLUMNS)
 
 
 def canonical_json(value) -> str:
@@ -106,6 +115,7 @@ class ShownMapRecord:
     image_sha256: str | None = None  # of the image the map was computed on (served)
     photo_sha256: str | None = None  # of the image drawn under the map (served): the trial's own
     convergence: dict | None = None  # a sampled map's convergence record as served (None: deterministic method)
+    colours: str | None = None  # the colour scheme it was drawn in as served (None: before it was recorded)
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,19 @@ class StoredQuestionnaireAnswer:
     answer: object
     shown_at: dt.datetime | None
     answered_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoredBotSignals:
+    """One answered step's bot signals (:data:`BOT_SIGNAL_COLUMNS` in ``signals``): a trial phase
+    (``trial_index``, ``phase``) or a questionnaire page (``questionnaire``)."""
+
+    participant_id: int
+    stage: int
+    trial_index: int | None
+    phase: str | None
+    questionnaire: str | None
+    signals: Mapping[str, int | float | bool | None]
 
 
 @dataclass(frozen=True)

@@ -40,13 +40,14 @@ from study_app.store.records import (  # noqa: F401 - re-exported: the engine an
     study_record,
     token_sha256,
 )
+from study_app.store.recruitment_writes import RecruitmentWrites
 from study_app.store.schema import AssignmentRow, EventRow, ParticipantRow, StudyRow
 from study_app.store.stage_writes import StageWrites
 
 _json = canonical_json
 
 
-class Repository(StudyReads, LogWrites, StageWrites):
+class Repository(StudyReads, LogWrites, StageWrites, RecruitmentWrites):
     """Study storage over any SQLAlchemy engine.
 
     Args:

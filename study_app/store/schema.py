@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -191,6 +192,50 @@ class TrialSignalsRow(Base):
     hidden_ms: Mapped[int] = mapped_column(Integer)
     blur_count: Mapped[int] = mapped_column(Integer)
     blur_ms: Mapped[int] = mapped_column(Integer)
+
+
+class BotSignalsRow(Base):
+    """What the browser reported about one answered step (a trial phase or a questionnaire page) that only a
+    person or only an automated agent would produce (migration 0007): pointer and key activity, events a
+    script made, free-text paste and typing with its cadence, and the hidden item only an agent reads (see
+    :mod:`study_app.study.bot_signals`). Keyed by the participant's stage; no row when the browser sent
+    nothing (a simulated participant, an answer stored before 0007)."""
+
+    __tablename__ = "bot_signals"
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True)
+    stage: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    phase: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    questionnaire: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pointer_moves: Mapped[int] = mapped_column(Integer)
+    pointer_path_px: Mapped[int] = mapped_column(Integer)
+    pointer_clicks: Mapped[int] = mapped_column(Integer)
+    key_presses: Mapped[int] = mapped_column(Integer)
+    untrusted_events: Mapped[int] = mapped_column(Integer)
+    text_fields: Mapped[int] = mapped_column(Integer)
+    paste_count: Mapped[int] = mapped_column(Integer)
+    pasted_chars: Mapped[int] = mapped_column(Integer)
+    typed_chars: Mapped[int] = mapped_column(Integer)
+    key_intervals: Mapped[int] = mapped_column(Integer)
+    key_interval_median_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    key_interval_iqr_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    honeypot: Mapped[bool] = mapped_column(Boolean)
+    viewport_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    viewport_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    touch_screen: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class ProlificSubmissionRow(Base):
+    """A participant's Prolific submission as ``xai-study prolific`` last saw it (migration 0008): its status as
+    Prolific listed it and the bonus paid through us in the currency's minor unit. No Prolific id is kept."""
+
+    __tablename__ = "prolific_submissions"
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    bonus_paid_minor: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class QuestionnaireAnswerRow(Base):

@@ -8,6 +8,7 @@ is one transaction, and a participant advances only from the stage the caller ex
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import asdict
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from study_app.store.records import (
     ACTIVE,
+    BOT_SIGNAL_COLUMNS,
     COMPLETED,
     SCREENED_OUT,
     SIGNAL_COLUMNS,
@@ -26,8 +28,10 @@ from study_app.store.records import (
 )
 from study_app.store.schema import (
     AssignmentRow,
+    BotSignalsRow,
     EventRow,
     ParticipantRow,
+    ProlificSubmissionRow,
     QuestionnaireAnswerRow,
     ResearcherLogRow,
     ResponseRow,
@@ -81,6 +85,38 @@ def _with_earlier_loads(session, participant_id: int, response: NewResponse, *, 
     return {name: (given.get(name) or 0) + sum(row[i] for row in kept) for i, name in enumerate(SIGNAL_COLUMNS)}
 
 
+def _insert_answer(session, participant_id: int, response: NewResponse | None,
+                   questionnaire: tuple[str, dict] | None, *, shown_at, now: dt.datetime, rt: int | None,
+                   kept: bool) -> None:
+    """Insert a step's trial answer (with its page signals) or questionnaire answers."""
+    if response is not None:
+        _insert(session, ResponseRow, dict(
+            participant_id=participant_id, trial_index=response.trial_index, phase=response.phase,
+            task=response.task, image_id=response.image_id, shown_at=shown_at, answered_at=now,
+            response_time_ms=rt, answer_json=_json(response.answer), answer_sha256=response.answer_sha256,
+            correct=response.correct, is_attention_check=response.is_attention_check,
+            attention_passed=response.attention_passed,
+            **_with_earlier_loads(session, participant_id, response, kept=kept),
+        ))
+    if questionnaire is not None and questionnaire[1]:
+        name, answers = questionnaire
+        _insert(session, QuestionnaireAnswerRow, *(dict(
+            participant_id=participant_id, questionnaire=name, question_id=qid,
+            answer_json=_json(value), shown_at=shown_at, answered_at=now,
+        ) for qid, value in answers.items()))
+
+
+def _bot_row(participant_id: int, stage: int, signals, response: NewResponse | None,
+             questionnaire: tuple[str, dict] | None) -> dict | None:
+    """The ``bot_signals`` row of an answered step, or ``None`` when the browser reported none of them."""
+    if not signals or any(name not in signals for name in BOT_SIGNAL_COLUMNS):
+        return None
+    return dict(participant_id=participant_id, stage=stage,
+                trial_index=response.trial_index if response else None, phase=response.phase if response else None,
+                questionnaire=questionnaire[0] if questionnaire else None,
+                **{name: signals[name] for name in BOT_SIGNAL_COLUMNS})
+
+
 class StageWrites:
     _sessions: sessionmaker
     _reads: sessionmaker
@@ -126,11 +162,14 @@ class StageWrites:
         answer_detail: dict | None = None,
         complete: bool = False,
         shown: ShownTrial | None = None,
+        step_signals: dict | None = None,
     ) -> bool:
         """Store one step's answer and move to the next stage, atomically.
 
         The next stage is shown from now (it is drawn in this same click); ``shown`` records what it shows
         (a trial stage) in the same transaction, so recording provenance costs no extra round trip.
+        ``step_signals``: what the browser reported about the step; its bot signals (``BOT_SIGNAL_COLUMNS``, all
+        of them or nothing is written) go into ``bot_signals`` in the same transaction.
 
         Returns:
             ``True`` if stored; ``False`` if the participant is no longer at ``expected_stage`` (a stale
@@ -161,22 +200,10 @@ class StageWrites:
                 )
                 if result.rowcount != 1:
                     raise _StaleStage
-                if response is not None:
-                    _insert(session, ResponseRow, dict(
-                        participant_id=participant_id, trial_index=response.trial_index, phase=response.phase,
-                        task=response.task, image_id=response.image_id, shown_at=shown_at, answered_at=now,
-                        response_time_ms=rt, answer_json=_json(response.answer),
-                        answer_sha256=response.answer_sha256, correct=response.correct,
-                        is_attention_check=response.is_attention_check,
-                        attention_passed=response.attention_passed,
-                        **_with_earlier_loads(session, participant_id, response, kept=row[3] > 0),
-                    ))
-                if questionnaire is not None and questionnaire[1]:
-                    name, answers = questionnaire
-                    _insert(session, QuestionnaireAnswerRow, *(dict(
-                        participant_id=participant_id, questionnaire=name, question_id=qid,
-                        answer_json=_json(value), shown_at=shown_at, answered_at=now,
-                    ) for qid, value in answers.items()))
+                _insert_answer(session, participant_id, response, questionnaire, shown_at=shown_at, now=now, rt=rt,
+                               kept=row[3] > 0)
+                if (bot := _bot_row(participant_id, expected_stage, step_signals, response, questionnaire)):
+                    _insert(session, BotSignalsRow, bot)
                 events = []
                 if answer_detail is not None:
                     detail = dict(answer_detail, response_time_ms=rt)
@@ -274,10 +301,12 @@ class StageWrites:
             row = session.get(ParticipantRow, participant_id, with_for_update=True)
             if row is None:
                 return {}
-            study_id, public_id = row.study_id, row.public_id
+            study_id, public_id, session_id = row.study_id, row.public_id, row.prolific_session_id
             counts = {}
             for name, model in (("responses", ResponseRow), ("questionnaire_answers", QuestionnaireAnswerRow),
                                 ("shown_trials", ShownTrialRow), ("trial_signals", TrialSignalsRow),
+                                ("bot_signals", BotSignalsRow),
+                                ("prolific_submissions", ProlificSubmissionRow),
                                 ("assignments", AssignmentRow)):
                 result = session.execute(delete(model).where(model.participant_id == participant_id))
                 counts[name] = int(result.rowcount or 0)
@@ -286,8 +315,12 @@ class StageWrites:
             session.execute(delete(ParticipantRow).where(ParticipantRow.id == participant_id))
             counts["participants"] = 1
             detail = {"participant": public_id, "deleted": counts}
+            # The SHA-256 of the stored (keyed-hash) Prolific submission id, so ``xai-study prolific`` can tell a
+            # withdrawal (ask to return, never reject) from a stranger; it names nobody without the id key.
+            withdrawn = {**detail, "submission_sha256": hashlib.sha256(session_id.encode()).hexdigest()} \
+                if session_id else detail
             session.add(EventRow(study_id=study_id, participant_id=None, kind="withdrawal", at=now,
-                                 detail_json=_json(detail), sha256=None))
+                                 detail_json=_json(withdrawn), sha256=None))
             slug = session.scalar(select(StudyRow.slug).where(StudyRow.id == study_id))
             session.add(ResearcherLogRow(at=now, action="withdrawal", outcome="ok", actor="participant",
                                          study_slug=slug, detail_json=_json(detail)))

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from study_app.i18n import translator
 from study_app.study import decision
+from study_app.study.arm_blocks import block_by_arm
 from study_app.study.plan import Plan, TrialStep
 from study_app.study.predictions import TaskPredictions
 from study_app.study.protocols import protocol_of
@@ -83,12 +84,17 @@ def build_plan(study: Study, items: Mapping[str, dict[str, list[str]]], predicti
                condition: int, seed: int) -> Plan:
     """A participant's full sequence, stored with them so progress survives restarts.
 
-    Pure: the same study, items, condition and seed give the same plan.
+    Pure: the same study, items, condition and seed give the same plan. A within-subjects study with per-arm
+    questions has its trials blocked by arm, the block order rotated by the condition
+    (:mod:`study_app.study.arm_blocks`).
     """
     rng = random.Random(seed)
     trials: list[list[TrialStep]] = []
     for task in study.tasks:
         trials.extend(_task_trials(study, task, items[task.name], predictions[task.name], condition, rng))
+    if study.arm_questionnaire and study.design.type == "within":  # per-arm questions: one block per arm
+        arms = decision.arm_sets(study)[0]
+        trials = block_by_arm(trials, [arms[(condition + j) % len(arms)] for j in range(len(arms))])
     steps = tuple(replace(phase_step, trial=n) for n, trial in enumerate(trials) for phase_step in trial)
     arms_seen = [a for t in trials for s in t for a in s.arms]
     post = list(study.post_questionnaire)

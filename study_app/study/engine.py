@@ -16,10 +16,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
+from study_app.i18n import translator
 from study_app.store.records import COMPLETED, NewResponse, ParticipantRecord, ShownTrial
 from study_app.store.repository import Repository
 from study_app.store.stage_writes import LAST_SEEN_RESOLUTION
 from study_app.study import answers as answer_checks
+from study_app.study import hive
+from study_app.study.arm_blocks import ARM_SECTION, arm_questions
 from study_app.study.comprehension import check_instructions
 from study_app.study.decision import require_pools
 from study_app.study.design import assign_condition, build_plan, condition_labels, select_items
@@ -28,13 +31,17 @@ from study_app.study.id_key import IdKey
 from study_app.study.identity import Identities, resolve_study_key
 from study_app.study.plan import Plan, StagePlan
 from study_app.study.predictions import TaskPredictions, model_class_names, predict_study
+from study_app.study.recruitment import QuotaFullError
 from study_app.study.schema import Study
 from study_app.study.screening import screen_out, screen_out_due, screened_out_step
 from study_app.study.showing import MapServer, record_showing
 from study_app.study.steps import (
+    ARM_QUESTIONNAIRE,
     CONSENT,
     DECLINED,
     DONE,
+    HIVE_REVEAL,
+    HIVE_STEPS,
     INSTRUCTIONS,
     POST_QUESTIONNAIRE,
     PRE_QUESTIONNAIRE,
@@ -45,6 +52,7 @@ from study_app.study.steps import (
 )
 from study_app.study.views import normalise_external_ids, trial_spec, with_stored_answers
 
+PREVIEW_REVEAL = "*(Preview: here the participant reads how many of their trials were right.)*"
 MAX_CACHED_PLANS = 2_000  # parsed plans kept in memory (immutable; re-read from the database on a miss)
 
 
@@ -101,6 +109,7 @@ class StudyEngine:
                                               key_in_database=key.in_database)
         self.identities = Identities(study, repository, self.record, key)
         self.id_key_source = key.source
+        self._translate = translator(study.language)  # the HIVE question and reveal in the study's language
         self._lock = threading.Lock()
         # Keyed by id *and* the enrolment's pseudonym (unique, random, never reused): even if an id came
         # back, a plan cached for someone who withdrew could never be served to a newcomer.
@@ -139,7 +148,7 @@ class StudyEngine:
     def submit(self, token: str, step_id: str, answer: Mapping, *, signals: Mapping[str, int] | None = None,
                pilot: bool = False, synthetic: bool = False) -> Step:
         """Store the answer to ``step_id`` if it is the current step, then return the next step (``signals``:
-        the browser's data-quality counts for a trial; ``pilot``: consent via the pilot link; ``synthetic``: consent by
+        the browser's data-quality counts for a trial or questionnaire page; ``pilot``: consent via the pilot link; ``synthetic``: consent by
         ``xai-study simulate``'s participant, stored marked and balanced apart). A wrong
         comprehension answer with a retry left returns the instructions again (``retry``; see ``comprehension``).
 
@@ -159,7 +168,10 @@ class StudyEngine:
                 return Step(kind=DECLINED, step_id=DECLINED)
             if self.identities.pending(token).lack_required_id(self.study, pilot=pilot):
                 return self._consent_step(0)  # the page offers no consent to such a visitor (participant_flow)
-            participant = self._enrol(token, pilot=pilot, synthetic=synthetic)
+            try:
+                participant = self._enrol(token, pilot=pilot, synthetic=synthetic)
+            except QuotaFullError:  # the last slot went while they read the consent text
+                return dataclasses.replace(self._consent_step(0), full=True)
             return self._step_for(participant, record_shown=True)
         plan = self._plan(participant)
         stage = participant.stage
@@ -174,7 +186,7 @@ class StudyEngine:
             return self.repository.advance(
                 participant.id, study_id=self.record.id, expected_stage=stage, now=now, complete=completes,
                 answer_sha256=answer_checks.answer_sha256(clean), answer_detail={"step": step_id},
-                shown=None if failures else self._shown(plan, stage + 1), **stored)
+                shown=None if failures else self._shown(plan, stage + 1), step_signals=signals, **stored)
 
         passed = failures = None
         if kind == INSTRUCTIONS:  # with the comprehension questions, if any
@@ -184,10 +196,9 @@ class StudyEngine:
                 return dataclasses.replace(self.step_at(plan, stage), retry=True)
             failures = checked.failed
             stored = advance(checked.clean, questionnaire=checked.questionnaire)
-        elif kind in (PRE_QUESTIONNAIRE, POST_QUESTIONNAIRE):
-            questions = self.study.pre_questionnaire if kind == PRE_QUESTIONNAIRE else plan.plan.post_questions
-            clean = answer_checks.validate_questionnaire(questions, answer)
-            stored = advance(clean, questionnaire=("pre" if kind == PRE_QUESTIONNAIRE else "post", clean))
+        elif kind != TRIAL:  # a questionnaire: before the trials, after an arm's block, HIVE's, after the trials
+            clean = answer_checks.validate_questionnaire(self.step_at(plan, stage).questions, answer)
+            stored = advance(clean, questionnaire=self._stored_questionnaire(plan, stage, participant.id, clean))
         else:
             spec = plan.trial_step(stage)
             clean = answer_checks.validate_trial(spec, answer)
@@ -227,6 +238,11 @@ class StudyEngine:
         """The key the pilot link carries (``?pilot=KEY``)."""
         return self.identities.pilot_key
 
+    @property
+    def simulate_key(self) -> str:
+        """The key the simulator's browser link carries (``?simulate=KEY``)."""
+        return self.identities.simulate_key
+
     def condition_counts(self) -> dict[str, int]:
         """Completed-or-active participants per condition label, as assignment sees them now."""
         counts = self.repository.condition_counts(self.record.id, self._active_since(self._now()))
@@ -235,11 +251,6 @@ class StudyEngine:
     def hash_external_id(self, value: str) -> str:
         """HMAC-SHA256 of an external id with this engine's key (what is stored unless the study keeps ids)."""
         return self.identities.hash_external_id(value)
-
-    @property
-    def simulate_key(self) -> str:
-        """The key the simulator's browser link carries (``?simulate=KEY``)."""
-        return self.identities.simulate_key
 
     # ---- internals -----------------------------------------------------------------------------------
 
@@ -262,7 +273,9 @@ class StudyEngine:
 
         enrolment = self.repository.enrol(
             self.record.id, token=token, now=now, active_since=self._active_since(now),
-            choose_condition=lambda counts: assign_condition(counts, len(self.conditions)),
+            # a real newcomer's among the conditions below their caps; a pilot or a synthetic one is never turned away
+            choose_condition=lambda counts: self.study.recruitment.choose(self.conditions, counts)
+            if self.study.recruitment.capped and not (pilot or synthetic) else assign_condition(counts, len(self.conditions)),
             make_plan=make_plan, first_stage=1, external_ids=self.identities.stored_ids(ids),
             external_ids_hashed=not self.study.keep_external_ids,
             consent_detail={"study_sha256": self.study.sha256, "external_ids": sorted(ids), "pilot": pilot,
@@ -280,12 +293,25 @@ class StudyEngine:
                 self._plans.move_to_end(cache_key)
                 return cached
         stored = Plan.from_json(json.loads(self.repository.plan_json(participant.id)), self._class_names)
-        plan = StagePlan.of(stored, pre_questionnaire=bool(self.study.pre_questionnaire))
+        plan = StagePlan.of(stored, pre_questionnaire=bool(self.study.pre_questionnaire),
+                            per_arm=bool(self.study.arm_questionnaire), hive=self.study.hive_sequence)
         with self._lock:
             self._plans[cache_key] = plan
             while len(self._plans) > MAX_CACHED_PLANS:
                 self._plans.popitem(last=False)
         return plan
+
+    def _stored_questionnaire(self, plan: StagePlan, stage: int, participant_id: int, clean: dict) -> tuple[str, dict]:
+        """``(questionnaire, answers)`` as stored: per-arm answers with the arm in each id (``arm``), HIVE's
+        rating under its own id (with the accuracy the reveal showed), the rest as ``pre`` or ``post``."""
+        kind = plan.kinds[stage]
+        if kind in HIVE_STEPS:
+            return hive.stored_answer(kind, clean, self._accuracy(plan, participant_id) if kind == HIVE_REVEAL else None)
+        return {PRE_QUESTIONNAIRE: "pre", ARM_QUESTIONNAIRE: ARM_SECTION}.get(kind, "post"), clean
+
+    def _accuracy(self, plan: StagePlan, participant_id: int) -> tuple[int, int]:
+        """``(right, scored)`` trials of the participant, from their stored answers (the HIVE reveal)."""
+        return hive.own_accuracy(plan.plan.trial_steps, lambda *at: self.repository.trial_answer(participant_id, *at))
 
     def _shown(self, plan: StagePlan, stage: int) -> ShownTrial | None:
         """The record of showing ``stage`` (trial stages only), with the maps the map server hands out."""
@@ -297,7 +323,16 @@ class StudyEngine:
         return model_class_names(self.study.task(task), self.predictions.get(task))
 
     def _consent_step(self, total: int) -> Step:
-        return Step(kind=CONSENT, step_id=CONSENT, text=self.study.consent, progress=(0, total))
+        return Step(kind=CONSENT, step_id=CONSENT, text=self.study.consent, progress=(0, total),
+                    full=self.quota_full())
+
+    def quota_full(self) -> bool:
+        """Whether the study's caps (``[recruitment]``) leave no condition open to a newcomer now."""
+        recruitment = self.study.recruitment
+        if not recruitment.capped:
+            return False
+        counts = self.repository.condition_counts(self.record.id, self._active_since(self._now()))
+        return not recruitment.open_conditions(self.conditions, counts)
 
     def _step_for(self, participant: ParticipantRecord, *, record_shown: bool) -> Step:
         if participant.status == SCREENED_OUT:
@@ -310,7 +345,10 @@ class StudyEngine:
             if participant.stage_shown_at is None or seen is None or now - seen >= LAST_SEEN_RESOLUTION:
                 first = participant.stage_shown_at is None
                 self.repository.mark_shown(participant.id, stage, now, self._shown(plan, stage) if first else None)
-        return with_stored_answers(self.step_at(plan, stage), lambda *at: self.repository.trial_answer(participant.id, *at))
+        step = self.step_at(plan, stage)
+        if step.kind == HIVE_REVEAL:  # the participant's own accuracy, from their stored answers
+            step = dataclasses.replace(step, text=hive.reveal_text(self._translate, *self._accuracy(plan, participant.id)))
+        return with_stored_answers(step, lambda *at: self.repository.trial_answer(participant.id, *at))
 
     def step_at(self, plan: StagePlan, stage: int) -> Step:
         """What stage ``stage`` of ``plan`` shows (reads and writes nothing: the researcher's preview uses it)."""
@@ -326,6 +364,13 @@ class StudyEngine:
             return Step(kind=kind, step_id=step_id, questions=self.study.pre_questionnaire, progress=progress)
         if kind == POST_QUESTIONNAIRE:
             return Step(kind=kind, step_id=step_id, questions=plan.plan.post_questions, progress=progress)
+        if kind == ARM_QUESTIONNAIRE:
+            return Step(kind=kind, step_id=step_id, progress=progress,
+                        questions=arm_questions(self.study.arm_questionnaire, plan.arm_at[stage]))
+        if kind in HIVE_STEPS:  # the reveal's text is the participant's own (_step_for); the preview says so
+            return Step(kind=kind, step_id=step_id, progress=progress,
+                        questions=(hive.question(self._translate.gettext),),
+                        text=PREVIEW_REVEAL if kind == HIVE_REVEAL else "")
         if kind == INSTRUCTIONS:
             return Step(kind=kind, step_id=step_id, text=self.study.instructions,
                         questions=self.study.comprehension, progress=progress)

@@ -12,14 +12,20 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from study_app.explain.colours import DEFAULT_MAP_COLOURS, MAP_COLOURS
 from study_app.explain.methods import METHODS, get_method
 from study_app.i18n import DEFAULT_LANGUAGE, available_languages, translator
 from study_app.study.decision import check_decision_arms
+from study_app.study.design import condition_labels
 from study_app.study.device_gate import DeviceGate
 from study_app.study.errors import StudyFileError, StudyFileErrors
 from study_app.study.fields import Fields, Problems
+from study_app.study.hive import check_hive
 from study_app.study.instruments.entry import parse_instrument_entry
+from study_app.study.instruments.model import PER_ARM
+from study_app.study.per_arm_rules import check_per_arm
 from study_app.study.protocols import PROTOCOLS, Protocol
+from study_app.study.recruitment import parse_recruitment, unknown_caps
 from study_app.study.schema import (
     Design,
     MethodConfig,
@@ -90,27 +96,32 @@ def _parse_question(source: str, path: str, raw: Any, *, comprehension: bool = F
 
 
 def _parse_questions(source: str, key: str, raw: Any, default: tuple[Question, ...],
-                     problems: Problems, gettext: Callable[[str], str] = lambda s: s) -> tuple[Question, ...]:
+                     problems: Problems, gettext: Callable[[str], str] = lambda s: s,
+                     per_arm: list[tuple[str, Question]] | None = None) -> tuple[Question, ...]:
     """A questionnaire's items; an entry naming an ``instrument`` stands for all of that scale's items, its
-    text in ``gettext``'s language (the study's translator)."""
+    text in ``gettext``'s language (the study's translator). The items of a ``placement = "per_arm"`` entry go
+    to ``per_arm`` as ``(the entry's path, item)`` instead (asked after each arm's block)."""
     if raw is None:
         return default
     if not isinstance(raw, list):
         problems.add(StudyFileError(source, key, "must be an array of tables ([[" + key + "]])"))
         return ()
     read: list[tuple[str, Question | None]] = []  # (the entry's path, a question it gave)
+    arm_items: list[tuple[str, Question]] = []
     for i, q in enumerate(raw):
         if isinstance(q, dict) and "instrument" in q:
-            read += [(f"{key}[{i}].id_prefix", iq) for iq in
-                     problems.read(parse_instrument_entry, source, f"{key}[{i}]", q, key, gettext) or ()]
+            placement, items = problems.read(parse_instrument_entry, source, f"{key}[{i}]", q, key, gettext) or ("", ())
+            (arm_items if placement == PER_ARM else read).extend((f"{key}[{i}].id_prefix", iq) for iq in items)
         else:
             read.append((f"{key}[{i}].id", problems.read(_parse_question, source, f"{key}[{i}]", q,
                                                          comprehension=key == "comprehension")))
     seen: set[str] = set()
-    for where, q in read:
+    for where, q in [*read, *arm_items]:
         if q is not None and q.id in seen:
             problems.add(StudyFileError(source, where, f"duplicate question id {q.id!r}"))
         seen |= {q.id} if q is not None else set()
+    if per_arm is not None:
+        per_arm.extend(arm_items)
     return tuple(q for _, q in read if q is not None)
 
 
@@ -232,16 +243,23 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
     gettext = translator(language).gettext  # defaults and instruments' items in the study's language
     pre = _parse_questions(source, "pre_questionnaire", problems.read(top.get, "pre_questionnaire", list, None),
                            default_pre_questionnaire(gettext), problems, gettext)
+    arm_items: list[tuple[str, Question]] = []
     post = _parse_questions(source, "post_questionnaire", problems.read(top.get, "post_questionnaire", list, None),
-                            (), problems, gettext)
+                            (), problems, gettext, arm_items)
     comprehension = _parse_questions(source, "comprehension", problems.read(top.get, "comprehension", list, None),
                                      (), problems)
     if settings and settings["comprehension_retries"] and not data.get("comprehension"):
         problems.add(StudyFileError(source, "study.comprehension_retries", "needs [[comprehension]] questions to retry"))
+    recruitment = problems.read(lambda: parse_recruitment(Fields(source, "recruitment", top.get("recruitment", dict, {}))))
     problems.read(top.finish)
     StudyFileErrors.raise_if_any(problems.errors)
-    return Study(**settings, design=design, methods=tuple(methods), tasks=tuple(tasks), pre_questionnaire=pre,
-                 post_questionnaire=post, comprehension=comprehension, source=source)
+    study = Study(**settings, design=design, methods=tuple(methods), tasks=tuple(tasks), pre_questionnaire=pre,
+                  post_questionnaire=post, comprehension=comprehension, source=source, recruitment=recruitment,
+                  arm_questionnaire=tuple(q for _, q in arm_items))
+    check_per_arm(study, arm_items[0][0].removesuffix(".id_prefix") + ".placement" if arm_items else "")
+    check_hive(study)
+    StudyFileErrors.raise_if_any(unknown_caps(recruitment, condition_labels(study), source))
+    return study
 
 
 def _parse_study_table(s: Fields, consent: str | None, instructions: str | None) -> dict[str, Any]:
@@ -288,10 +306,14 @@ def _parse_study_table(s: Fields, consent: str | None, instructions: str | None)
         raise s.error("instructions", "is required (or instructions_file)")
     keep = s.get("keep_external_ids", bool, False)
     require_pid = s.get("require_prolific_id", bool, False)
+    hive_sequence = s.get("hive_sequence", bool, False)  # study.hive: rate understanding, task, reveal, rate again
     timeout = s.get("inactive_timeout_minutes", (int, float), 30)
     if timeout <= 0:
         raise s.error("inactive_timeout_minutes", "must be positive")
     blind = s.get("blind_method_names", bool, False)
+    colours = s.text("map_colours", DEFAULT_MAP_COLOURS)  # changes what participants see: exported per map
+    if colours not in MAP_COLOURS:
+        raise s.error("map_colours", f"{colours!r} is not a map colour scheme (available: {', '.join(MAP_COLOURS)})")
     cache = s.text("cache", None)
     s.finish()
     return dict(id=sid, title=title, seed=seed, completion_code=code, redirect_url=redirect, consent=consent_text,
@@ -299,7 +321,7 @@ def _parse_study_table(s: Fields, consent: str | None, instructions: str | None)
                 blind_method_names=blind, cache_dir=cache, screened_out_code=screened_code,
                 no_consent_code=no_consent_code, redirect_seconds=float(redirect_seconds), device=device,
                 screen_out_after=screen_out_after, language=language, comprehension_retries=retries,
-                require_prolific_id=require_pid,
+                require_prolific_id=require_pid, hive_sequence=hive_sequence, map_colours=colours,
                 min_trial_seconds=None if min_trial_seconds is None else float(min_trial_seconds))
 
 

@@ -21,9 +21,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from study_app.study.arm_blocks import STEP_PREFIX, block_ends
 from study_app.study.steps import (
+    ARM_QUESTIONNAIRE,
     CONSENT,
     DONE,
+    HIVE_AFTER,
+    HIVE_BEFORE,
+    HIVE_REVEAL,
     INSTRUCTIONS,
     POST_QUESTIONNAIRE,
     PRE_QUESTIONNAIRE,
@@ -200,30 +205,48 @@ class Plan:
 
 @dataclass(frozen=True)
 class StagePlan:
-    """A plan laid out as the participant's stages (what the participant row's ``stage`` indexes)."""
+    """A plan laid out as the participant's stages (what the participant row's ``stage`` indexes).
+
+    With per-arm questions (``per_arm``) a questionnaire stage follows the last trial of each arm
+    (:func:`study_app.study.arm_blocks.block_ends`); ``arm_at`` maps such a stage to its arm. The HIVE sequence
+    (``hive``, :mod:`study_app.study.hive`) adds a rating between the instructions and the first trial, and a
+    rating and the reveal with the rating after the trials."""
 
     plan: Plan
-    kinds: tuple[str, ...]  # one per stage: consent, [pre], instructions, trials..., [post], done
+    kinds: tuple[str, ...]  # one per stage: consent, [pre], instructions, trials (and per-arm)..., [post], done
     first_trial_stage: int
+    trial_at: Mapping[int, int] = field(default_factory=dict)  # stage -> index into plan.trial_steps
+    arm_at: Mapping[int, str] = field(default_factory=dict)  # stage -> arm of a per-arm questionnaire
 
     @classmethod
-    def of(cls, plan: Plan, *, pre_questionnaire: bool) -> StagePlan:
-        kinds = [CONSENT, *([PRE_QUESTIONNAIRE] if pre_questionnaire else []), INSTRUCTIONS]
+    def of(cls, plan: Plan, *, pre_questionnaire: bool, per_arm: bool = False, hive: bool = False) -> StagePlan:
+        kinds = [CONSENT, *([PRE_QUESTIONNAIRE] if pre_questionnaire else []), INSTRUCTIONS,
+                 *([HIVE_BEFORE] if hive else [])]
         first_trial = len(kinds)
-        kinds += [TRIAL] * len(plan.trial_steps)
+        ends = {index: arm for arm, index in block_ends(plan.trial_steps)} if per_arm else {}
+        trial_at, arm_at = {}, {}
+        for index in range(len(plan.trial_steps)):
+            trial_at[len(kinds)] = index
+            kinds.append(TRIAL)
+            if index in ends:
+                arm_at[len(kinds)] = ends[index]
+                kinds.append(ARM_QUESTIONNAIRE)
+        kinds += [HIVE_AFTER, HIVE_REVEAL] if hive else []
         kinds += [POST_QUESTIONNAIRE] if plan.post_questions else []
         kinds.append(DONE)
-        return cls(plan=plan, kinds=tuple(kinds), first_trial_stage=first_trial)
+        return cls(plan=plan, kinds=tuple(kinds), first_trial_stage=first_trial, trial_at=trial_at, arm_at=arm_at)
 
     def trial_step(self, stage: int) -> TrialStep | None:
         """The trial step shown at ``stage``; ``None`` for any other kind of stage."""
         if self.kinds[stage] != TRIAL:
             return None
-        return self.plan.trial_steps[stage - self.first_trial_stage]
+        return self.plan.trial_steps[self.trial_at[stage]]
 
     def step_id(self, stage: int) -> str:
         step = self.trial_step(stage)
-        return step.step_id if step is not None else self.kinds[stage]
+        if step is not None:
+            return step.step_id
+        return STEP_PREFIX + self.arm_at[stage] if stage in self.arm_at else self.kinds[stage]
 
 
 def _plain(value):

@@ -6,6 +6,8 @@ hidden or the window lost focus while the trial was on screen (reported by the b
 comprehension questions (:mod:`study_app.study.comprehension`; ``failed_checks`` is their sum, what
 ``screen_out_after`` counts), and *straight-lining* (the same value on every Likert item). Nothing here excludes anyone: the export carries
 the columns and the progress page shows the flags, and the researcher decides (and says so in the paper).
+The bot and LLM-agent signals (pointer, keys, paste, typing cadence, the hidden item) and their flags are in
+:mod:`study_app.study.bot_signals`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from study_app.store.records import SIGNAL_COLUMNS
 from study_app.study.answers import wrong_answers
+from study_app.study.bot_signals import BotRules
 from study_app.study.steps import Question
 from study_app.study.views import NO_PROLIFIC_ID, REFUSED_IDS
 
@@ -38,6 +41,7 @@ class QualityRules:
     straight_lining_min_items: int = 5  # fewer Likert answers than this are never called straight-lining
     away_ms: int = 10_000  # page hidden or window unfocused for this long in all: flagged "away"
     comprehension: tuple[Question, ...] = ()  # the study's comprehension questions, with their right options
+    bot: BotRules = BotRules()  # when the bot and LLM-agent signals raise a flag (study_app.study.bot_signals)
 
     @classmethod
     def of(cls, study) -> QualityRules:

@@ -33,6 +33,11 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
                                        # start (others are asked to open the study from Prolific)
     inactive_timeout_minutes = 30      # after this, an unfinished participant's slot is reassigned
     blind_method_names = false         # true: methods are labelled "Explanation A", "B", ...
+    hive_sequence = false              # true: HIVE's "how well do you understand the model's reasoning?"
+                                       # before the trials, after them, and after revealing the participant's
+                                       # accuracy (protocols with right answers only; study.hive)
+    map_colours = "gnbu"               # optional: the maps' colour scheme, "gnbu" (default: readable under
+                                       # colour-vision deficiencies) or "inferno" (the first release's)
     cache = "cache"                    # optional: attribution cache folder (relative to this file); else
                                        # $XAI_STUDY_CACHE, else .xai_cache/ in the working directory
 
@@ -74,6 +79,11 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     required = true                    # optional; likert/number also take low, high; text max_length
 
     [[post_questionnaire]]             # optional; rate studies add method ranking and trust per method
+                                       # { instrument = "hoffman_trust", placement = "per_arm" }: a validated
+                                       # scale, here asked after each arm's block of trials (study.arm_blocks)
+
+    [recruitment]                      # optional: caps per condition and in total, and the rules of
+                                       # xai-study prolific (see study_app.study.recruitment)
 
     [[comprehension]]                  # optional: questions under the instructions that check they were
     id = "highlight"                   # understood; each is a choice with one right option
@@ -89,8 +99,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from study_app.explain.colours import DEFAULT_MAP_COLOURS
 from study_app.i18n import DEFAULT_LANGUAGE, N_
 from study_app.study.device_gate import DeviceGate
+from study_app.study.recruitment import Recruitment
 from study_app.study.steps import NO_EXPLANATION, Question, ShownMethod, class_label
 
 
@@ -214,6 +226,10 @@ class Study:
     comprehension: tuple[Question, ...] = ()  # choice questions with ``correct``, shown under the instructions
     comprehension_retries: int = 0  # times the instructions are shown again after a wrong comprehension answer
     require_prolific_id: bool = False  # a visitor without a usable PROLIFIC_PID is not offered consent
+    arm_questionnaire: tuple[Question, ...] = ()  # per-arm instruments' items, asked after each arm's block
+    hive_sequence: bool = False  # HIVE: rate understanding before the trials, after them, and after a reveal
+    map_colours: str = DEFAULT_MAP_COLOURS  # the maps' colour scheme (study_app.explain.colours.MAP_COLOURS)
+    recruitment: Recruitment = Recruitment()  # [recruitment]: caps per condition and in total, Prolific rules
 
     @property
     def arms(self) -> tuple[str, ...]:

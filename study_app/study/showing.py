@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class ServedMapLike(Protocol):
     """What :class:`study_app.maps.service.ServedMap` gives; ``target_label``, ``image_sha256`` (of the image
     the map was computed on), ``photo_sha256`` (of the image drawn under it) and ``convergence`` (a sampled
-    map's convergence record) are read where present."""
+    map's convergence record) and ``colours`` (the colour scheme it was drawn in) are read where present."""
 
     png_sha256: str
     cache_key: str
@@ -64,7 +64,7 @@ def record_showing(step: TrialStep, maps: MapServer | None) -> ShownTrial:
                        target_label=getattr(s, "target_label", None) or planned_target_label(step, m),
                        image_id=m.image_id, image_sha256=getattr(s, "image_sha256", None),
                        photo_sha256=getattr(s, "photo_sha256", None),
-                       convergence=getattr(s, "convergence", None))
+                       convergence=getattr(s, "convergence", None), colours=getattr(s, "colours", None))
         for m, s in zip(step.maps, served, strict=True)
     )
     return ShownTrial(trial_index=step.trial, phase=step.phase, checkpoint_sha256=step.checkpoint_sha256,

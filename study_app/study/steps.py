@@ -18,6 +18,12 @@ PRE_QUESTIONNAIRE = "pre_questionnaire"
 INSTRUCTIONS = "instructions"
 TRIAL = "trial"
 POST_QUESTIONNAIRE = "post_questionnaire"
+ARM_QUESTIONNAIRE = "arm_questionnaire"  # a per-arm instrument, after the last trial of each arm (arm_blocks)
+# The HIVE sequence (study.hive): the understanding rating before the trials, after them, and with the reveal
+HIVE_BEFORE = "hive_before"
+HIVE_AFTER = "hive_after"
+HIVE_REVEAL = "hive_reveal"
+HIVE_STEPS = (HIVE_BEFORE, HIVE_AFTER, HIVE_REVEAL)
 DONE = "done"
 # End states that are not reached by finishing.
 DECLINED = "declined"
@@ -212,8 +218,10 @@ class Step:
     """Which stage a participant is at, with what the UI needs to draw it.
 
     Attributes:
-        kind: One of ``consent``, ``pre_questionnaire``, ``instructions``, ``trial``,
-            ``post_questionnaire``, ``done``, ``declined``, ``withdrawn``.
+        kind: One of ``consent``, ``pre_questionnaire``, ``instructions``, ``trial``, ``arm_questionnaire``
+            (after an arm's block of trials, about that arm), ``hive_before``/``hive_after``/``hive_reveal`` (the
+            HIVE sequence, :mod:`study_app.study.hive`), ``post_questionnaire``, ``done``, ``declined``,
+            ``withdrawn``.
         step_id: Pass back unchanged to :meth:`StudyEngine.submit`.
         text: Markdown for consent and instructions.
         questions: Items of a questionnaire step; on ``instructions`` the study's comprehension questions.
@@ -223,6 +231,7 @@ class Step:
         progress: ``(answered steps, all steps)`` for a progress bar.
         retry: On ``instructions``, returned by the submit that answered a comprehension question wrongly
             while a retry was left: the same step again, to read the instructions and answer once more.
+        full: On ``consent``: every condition a newcomer could get is at its cap (``[recruitment]``).
     """
 
     kind: str
@@ -234,3 +243,4 @@ class Step:
     redirect_url: str | None = None
     progress: tuple[int, int] = (0, 0)
     retry: bool = False
+    full: bool = False  # on ``consent``: the study's caps take no newcomer now ([recruitment]); no consent offered

@@ -7,7 +7,9 @@ Three small components, each registered once per process:
 * :func:`viewport_width` reports the browser window's width (the device gate on consent); outside a form its
   first report reruns the page once;
 * :func:`page_signals` counts how often and how long the page was hidden (Page Visibility API) or lost
-  focus while a trial was on screen. It is drawn *inside* the trial's form, so its counts travel with the
+  focus while a trial was on screen, and the step's bot and LLM-agent signals (pointer, keys, paste and typing
+  cadence in free text, the hidden item for agents: :mod:`study_app.study.bot_signals`; also drawn in each
+  questionnaire page's form). It is drawn *inside* the trial's form, so its counts travel with the
   submitted answer and cost no script run of their own. A reload starts its counts afresh, so
   :func:`keep_page_signals` draws a second copy outside the form, in a fragment, which reports only when a
   count or a closed duration changes (rare: one fragment run per change, no page run); the server keeps
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from study_app.study.bot_signals import summarise
 from study_app.study.quality import BROWSER_SIGNALS
 
 _RETURN_JS = """
@@ -60,7 +63,8 @@ PAGE_LOAD = re.compile(r"[a-z0-9]{4,32}")  # the script's id of one page load (b
 
 _return = st.components.v2.component("xai_study.return_after", js=_RETURN_JS)
 _width = st.components.v2.component("xai_study.viewport_width", js=_WIDTH_JS)
-_signals = st.components.v2.component("xai_study.page_signals", js=_SIGNALS_JS)
+# Drawn into the page's own DOM (not a shadow root), so the hidden item for agents is where a DOM reader looks.
+_signals = st.components.v2.component("xai_study.page_signals", js=_SIGNALS_JS, isolate_styles=False)
 
 
 def return_after(url: str, seconds: float, key: str = "return_after") -> None:
@@ -92,11 +96,17 @@ def keep_page_signals(key: str, keep: Callable[[dict, str], None]) -> None:
     st.fragment(lambda: _signals(key=key, data={"live": True, "trial": key}, on_signals_change=changed))()
 
 
-def _received(key: str) -> tuple[dict[str, int], str | None] | None:
-    """The counts a page-signals component sent, as whole numbers, and its page load's id."""
+def _raw(key: str) -> dict | None:
+    """What a page-signals component sent, as sent."""
     state = st.session_state.get(key)
     raw = state.get("signals") if hasattr(state, "get") else None
-    if not isinstance(raw, dict):
+    return raw if isinstance(raw, dict) else None
+
+
+def _received(key: str) -> tuple[dict[str, int], str | None] | None:
+    """The counts a page-signals component sent, as whole numbers, and its page load's id."""
+    raw = _raw(key)
+    if raw is None:
         return None
     out = {}
     for name in BROWSER_SIGNALS:
@@ -109,6 +119,9 @@ def _received(key: str) -> tuple[dict[str, int], str | None] | None:
 def submitted_signals(key: str) -> dict | None:
     """The counts :func:`page_signals` sent with the submitted form, as whole numbers, with their page load's
     id as ``page_load`` (``None``: the browser sent none, e.g. the form was submitted before the component
-    loaded; the counts of earlier page loads are still added by the store)."""
+    loaded; the counts of earlier page loads are still added by the store). With them, the step's bot and
+    LLM-agent signals (:func:`study_app.study.bot_signals.summarise`) when the page sent them."""
     received = _received(key)
-    return None if received is None else {**received[0], "page_load": received[1]}
+    if received is None:
+        return None
+    return {**received[0], "page_load": received[1], **(summarise(_raw(key)) or {})}

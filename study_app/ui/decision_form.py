@@ -19,6 +19,7 @@ from study_app.study.steps import PHASE_INITIAL
 from study_app.ui.language import _
 from study_app.ui.state_keys import widget_key
 from study_app.ui.submission import Submission, widget_value
+from study_app.ui.trial_forms import trial_form
 
 
 def _shown_key(step_id: str) -> str:
@@ -85,7 +86,7 @@ def decision_form(step_id: str, trial, submission: Submission) -> None:
                 answer["advice_requested_ms"] = int(requested)
         return answer, []
 
-    with st.form(f"form:{step_id}"):
+    with trial_form(step_id):  # with the browser's signals, as every trial form
         st.radio(answer_label(trial), list(trial.options), format_func=trial.class_label, index=None,
                  key=answer_key)
         st.radio(_("How confident are you?"), list(range(low, high + 1)), index=None, horizontal=True,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from study_app.explain import render
+from study_app.explain.colours import MapColours, map_colours
 from study_app.explain.methods import METHODS
 from study_app.explain.render import MapDescription
 from study_app.i18n import N_
@@ -45,8 +45,10 @@ def describe(description: MapDescription, label: str, target: str | None = None)
     return text
 
 
-# The colours of explain.render.UNSIGNED_SCALE and SIGNED_COLOURS (a test keeps the names equal).
-COLOUR_NAMES = {"dark purple": N_("dark purple"), "pink": N_("pink"), "orange": N_("orange"),
+# The colours of every scheme in explain.colours.MAP_COLOURS, as the legend names them (a test keeps the names equal).
+COLOUR_NAMES = {"light green": N_("light green"), "turquoise": N_("turquoise"), "blue": N_("blue"),
+                "dark blue": N_("dark blue"), "red": N_("red"),
+                "dark purple": N_("dark purple"), "pink": N_("pink"), "orange": N_("orange"),
                 "yellow": N_("yellow"), "purple": N_("purple")}
 
 
@@ -59,23 +61,25 @@ def explained_class(trial, shown) -> str | None:
 
 def legend(trial, pictures: list[MapPicture]) -> str:
     """What every colour on the trial's maps means, and which class they explain (each map its own, named
-    above it, on distinction trials). The map service draws every map unsigned (``explain.render``: evidence for
-    the class only, in :data:`~study_app.explain.render.UNSIGNED_SCALE`); for a method whose attribution is signed
-    (LIME, Kernel SHAP, Integrated Gradients, ...) the legend says that an uncoloured region may also be evidence
-    against the class. A map drawn signed (``MapPicture.signed``) adds the colours for and against."""
+    above it, on distinction trials), named in the colour scheme the maps were drawn in (``MapPicture.colours``).
+    The map service draws every map unsigned (``explain.render``: evidence for the class only, in the scheme's
+    ``unsigned_scale``); for a method whose attribution is signed (LIME, Kernel SHAP, Integrated Gradients, ...)
+    the legend says that an uncoloured region may also be evidence against the class. A map drawn signed
+    (``MapPicture.signed``) adds the colours for and against."""
     classes = {explained_class(trial, m) for m in trial.methods}
     if len(classes) == 1 and None not in classes:
         subject = _("The colours show the evidence for **{target}**").format(target=classes.pop())
     else:
         subject = _("Each map shows the evidence for the class named above it")
-    scale = [_(COLOUR_NAMES[name]) for _v, name in render.UNSIGNED_SCALE]
+    scheme = picture_colours(pictures)
+    scale = [_(COLOUR_NAMES[name]) for _v, name in scheme.unsigned_scale]
     text = subject + ": " + _("{weak} where it is weak, {middle} and {strong} where it is stronger, {strongest} "
                               "where it is strongest.").format(weak=scale[0], middle=scale[1], strong=scale[2],
                                                                 strongest=scale[3])
     if any(p.signed for p in pictures):
         text += " " + _("On maps that show evidence against the class, {against} marks it and {for_} marks evidence "
-                        "for it.").format(against=_(COLOUR_NAMES[render.SIGNED_COLOURS["against"][1]]),
-                                          for_=_(COLOUR_NAMES[render.SIGNED_COLOURS["for"][1]]))
+                        "for it.").format(against=_(COLOUR_NAMES[scheme.against_colour[1]]),
+                                          for_=_(COLOUR_NAMES[scheme.for_colour[1]]))
     unsigned_two_sided = list(dict.fromkeys(m.label for m, p in zip(trial.methods, pictures, strict=True)
                                             if not p.signed and METHODS[m.name].signed))
     if unsigned_two_sided:
@@ -93,6 +97,15 @@ class MapPicture:
     png: bytes
     alt: str
     signed: bool = False  # drawn with evidence against the class too
+    colours: str | None = None  # the colour scheme it was drawn in (None: the default)
+
+
+def picture_colours(pictures: list[MapPicture]) -> MapColours:
+    """The one colour scheme of a page's maps (a study draws all its maps in one)."""
+    names = {p.colours for p in pictures}
+    if len(names) > 1:
+        raise ValueError(f"maps drawn in several colour schemes on one page: {sorted(map(str, names))}")
+    return map_colours(names.pop() if names else None)
 
 
 def explanation_service():
@@ -110,7 +123,7 @@ def map_picture(trial, shown) -> MapPicture:
     if rendered is None:
         with st.spinner(_(SPINNER_TEXT)):  # the service computes a missing map once for all who ask
             rendered = service.get_or_compute(request)
-    return MapPicture(label=shown.label, png=rendered.png, signed=rendered.description.signed,
+    return MapPicture(label=shown.label, png=rendered.png, signed=rendered.description.signed, colours=rendered.colours,
                       alt=describe(rendered.description, shown.label, explained_class(trial, shown)))
 
 
@@ -121,7 +134,8 @@ def trial_maps(trial) -> list[MapPicture]:
 def cached_picture(request: MapRequest) -> MapPicture | None:
     """The map if the cache has it, else ``None`` (never computes: for the researcher's gallery)."""
     served = explanation_service().cached(request)
-    return None if served is None else MapPicture(label=request.label, png=served.png, alt=served.alt_text)
+    return None if served is None else MapPicture(label=request.label, png=served.png, alt=served.alt_text,
+                                                  colours=served.colours)
 
 
 def faithfulness_scores(request: MapRequest) -> dict:

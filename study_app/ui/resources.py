@@ -39,8 +39,8 @@ def app_settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _map_service_for(cache_dir: str) -> StudyMapService:
-    return make_map_service(cache_dir)
+def _map_service_for(cache_dir: str, colours: str) -> StudyMapService:
+    return make_map_service(cache_dir, colours)
 
 
 @st.cache_resource(show_spinner="Opening the study…", max_entries=4)
@@ -48,7 +48,7 @@ def _open_engine(study_file: str, db_url: str, cache_dir: str, _settings: Settin
     study = load_study(study_file)
     # The cache folder comes from the settings and is passed to the map service; the engine records what that
     # service serves when a trial is shown.
-    maps = _map_service_for(cache_dir)
+    maps = _map_service_for(cache_dir, study.map_colours)  # drawn in the study's colour scheme
     # The Prolific-id key as the settings found it; none configured: created in secrets.toml if the study
     # needs one (study_app.study.id_key).
     engine = StudyEngine(study, Repository(make_engine(db_url)), id_key=_settings.engine_id_key(), secrets={},
@@ -64,8 +64,8 @@ def _open_engine(study_file: str, db_url: str, cache_dir: str, _settings: Settin
 
 def study_map_service() -> StudyMapService:
     """The open study's map service (the same object the engine was opened with)."""
-    study_engine()
-    return _map_service_for(str(app_settings().cache_dir))
+    engine = study_engine()
+    return _map_service_for(str(app_settings().cache_dir), engine.study.map_colours)
 
 
 def freeze_loaded_heap() -> None:

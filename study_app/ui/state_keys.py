@@ -31,6 +31,8 @@ RESEARCHER_EXPORT = "researcher_export"  # the prepared CSV export (app_pages.re
 # Streamlit draw a new widget on the run after a pick, which dropped every second choice).
 PREVIEW_STEP = "preview_step_picker"
 PREVIEW_SUBMITTED = "preview_submitted"  # the preview's last answer was accepted (not stored): say so once
+PROLIFIC_DRY_RUN = "prolific_dry_run"  # (action, planned) of the Prolific section's last dry run (ui.prolific_panel)
+PROLIFIC_REPORT = "prolific_last_report"  # (action, lines) of its last run
 
 
 def widget_key(scope: str, name: str, item: object = "") -> str:

@@ -4,13 +4,16 @@
   the attention prompt read "Katze"/"Hund", never the model's "cat"/"dog" (the rehearsal: "Das Modell sagt
   **dog** vorher"); the stored answer stays the class name.
 * The legend under the maps names the class they explain (each map its own on distinction trials) and every
-  colour drawn (it explained only yellow), and says where a method's evidence against the class is not drawn.
+  colour drawn (it explained only yellow), in the colour scheme the study file picks (``map_colours``), and says
+  where a method's evidence against the class is not drawn.
 * The page shown when the study cannot open speaks the study file's language.
 """
 
 from __future__ import annotations
 
 import re
+
+import pytest
 
 from app.drive import new_app
 from app.test_languages import Walker, image_alts, shown_texts, study_in
@@ -56,15 +59,23 @@ def test_a_distinction_trial_names_the_classes_as_the_study_file_does(setup_stud
     maps = [page for page in trials if "**Katze**" in page]
     assert maps, "each map is headed by its candidate class's label"
     legend = [s for page in maps for s in page if s.startswith("Jede Karte zeigt die Hinweise auf die Klasse")]
-    assert legend and "Dunkelviolett" in legend[0] and "Gelb" in legend[0], legend
+    assert legend and "Hellgrün" in legend[0] and "Dunkelblau" in legend[0], legend
     alts = [a for page in trials for a in page if "-Karte:" in a]
     assert alts and all(("Katze" in a) != ("Hund" in a) for a in alts), alts
     check = [s for page in trials for s in page if s.startswith("Aufmerksamkeitstest")]
     assert check and re.search(r"„(Katze|Hund)“", check[0]), check
 
 
-def test_the_verification_legend_names_the_class_and_every_colour(setup_study):
-    setup_study("verification", trials=4, checks=1)
+SCALES = {None: "light green where it is weak, turquoise and blue where it is stronger, dark blue where it is strongest.",
+          "inferno": "dark purple where it is weak, pink and orange where it is stronger, yellow where it is strongest."}
+
+
+@pytest.mark.parametrize("colours", list(SCALES))
+def test_the_verification_legend_names_the_class_and_every_colour(setup_study, colours):
+    setup = setup_study("verification", trials=4, checks=1)
+    if colours is not None:
+        text = setup.study_file.read_text()
+        setup.study_file.write_text(text.replace("[study]\n", f'[study]\nmap_colours = "{colours}"\n', 1))
     t = translator("en")
     walker = LabelWalker(new_app().run(), t)
     walker.to_end()
@@ -75,8 +86,7 @@ def test_the_verification_legend_names_the_class_and_every_colour(setup_study):
         predicted = next(re.search(r"The model predicts \*\*(\w+)\*\*", s).group(1) for s in page
                          if s.startswith("The model predicts"))
         legend = next(s for s in page if s.startswith("The colours show"))
-        assert legend.startswith(f"The colours show the evidence for **{predicted}**: dark purple where it is weak, "
-                                 "pink and orange where it is stronger, yellow where it is strongest."), legend
+        assert legend.startswith(f"The colours show the evidence for **{predicted}**: {SCALES[colours]}"), legend
         methods = [s for s in page if s in ("**Grad-CAM**", "**Integrated Gradients**")]
         if methods == ["**Integrated Gradients**"]:  # signed attribution, drawn for the class only
             assert "Evidence against the class (Integrated Gradients) is not coloured" in legend, legend

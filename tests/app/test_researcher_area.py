@@ -10,6 +10,7 @@ from app.conftest import PASSWORD_ENV
 from app.drive import click, new_app, run_to_end, texts
 from study_app.analysis import prereg_cli
 from study_app.ui import state_keys
+from study_app.ui.page_style import PAGE_CSS
 
 PAGES = {
     "readiness": ("app_pages/researcher_readiness.py", "Readiness check"),
@@ -120,7 +121,7 @@ def test_participant_text_is_shown_as_text_never_html(setup_study):
     at.switch_page(PAGES["progress"][0]).run()
     assert XSS in [t.value for t in at.text], "the comment is shown verbatim with st.text"
     assert not any(XSS in m.value for m in at.markdown), "participant text must never go through Markdown"
-    assert not at.get("html")
+    assert [h.proto.body for h in at.get("html")] == [PAGE_CSS], "no HTML but the page stylesheet"
 
 
 def test_data_page_exports_the_rows(setup_study):

@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from study_app.explain.colours import MAP_COLOURS, map_colours
 from study_app.explain.render import (
     MODES,
     OPACITY,
-    SIGNED_CMAP,
-    UNSIGNED_CMAP,
     MapDescription,
     normalize_map,
     render_explanation,
 )
+
+UNSIGNED_CMAP = map_colours().unsigned_cmap  # the default scheme's
+SIGNED_CMAP = map_colours().signed_cmap
 
 
 def decode(png: bytes) -> np.ndarray:
@@ -69,8 +71,8 @@ def test_map_mode_puts_the_top_colour_where_the_map_peaks(photo, peak_map):
     assert pixels.shape == (40, 40, 3)
     np.testing.assert_array_equal(pixels[8, 8], cmap_rgb(UNSIGNED_CMAP, 1.0))
     np.testing.assert_array_equal(pixels[20, 20], cmap_rgb(UNSIGNED_CMAP, 0.0))
-    brightness = pixels.sum(axis=2)
-    assert np.unravel_index(brightness.argmax(), brightness.shape)[0] < 12  # brightest in the peak block
+    colour = np.abs(pixels - cmap_rgb(UNSIGNED_CMAP, 0.0)).sum(axis=2)  # how far from "no evidence"
+    assert np.unravel_index(colour.argmax(), colour.shape)[0] < 12  # strongest colour in the peak block
 
 
 def test_overlay_tints_the_peak_and_leaves_evidence_free_pixels_untouched(photo, peak_map):
@@ -121,7 +123,7 @@ def test_a_map_at_input_size_lies_smoothly_over_the_region_it_explains_on_a_larg
     small = np.zeros((32, 32), dtype=np.float32)
     small[4:8, 20:24] = 1.0  # model pixels: rows 4-7, columns 20-23
     pixels = decode(render_explanation(photo, small, mode="map").png)
-    weight = pixels.sum(axis=2) - cmap_rgb(UNSIGNED_CMAP, 0.0).sum()
+    weight = np.abs(pixels - cmap_rgb(UNSIGNED_CMAP, 0.0)).sum(axis=2)  # how far from "no evidence"
     rows, cols = np.nonzero(weight > 0)
     assert abs(np.average(rows, weights=weight[rows, cols]) - 6 * 3 + 0.5) < 0.5  # centre row 6 of 32 → 17.5
     assert abs(np.average(cols, weights=weight[rows, cols]) - 22 * 3 + 0.5) < 0.5  # centre column 22 → 65.5
@@ -163,3 +165,19 @@ def test_bad_arguments_fail_clearly(photo, peak_map):
         render_explanation(photo, np.zeros((3, 40, 40)))
     with pytest.raises(TypeError, match="PIL image"):
         render_explanation(np.zeros((40, 40, 3)), peak_map)
+
+
+@pytest.mark.parametrize("scheme", sorted(MAP_COLOURS))
+def test_each_colour_scheme_draws_its_own_colormaps_and_says_which(photo, peak_map, scheme):
+    colours = MAP_COLOURS[scheme]
+    unsigned = render_explanation(photo, peak_map, mode="map", colours=scheme)
+    assert unsigned.colours == scheme
+    np.testing.assert_array_equal(decode(unsigned.png)[8, 8], cmap_rgb(colours.unsigned_cmap, 1.0))
+    signed = decode(render_explanation(photo, peak_map, mode="map", signed=True, colours=scheme).png)
+    np.testing.assert_array_equal(signed[33, 4], cmap_rgb(colours.signed_cmap, 0.0))
+
+
+def test_maps_are_drawn_in_gnbu_by_default_and_an_unknown_scheme_is_named():
+    assert render_explanation(Image.new("RGB", (8, 8)), np.ones((8, 8))).colours == "gnbu"
+    with pytest.raises(ValueError, match="'viridis' is not a map colour scheme .available: gnbu, inferno"):
+        render_explanation(Image.new("RGB", (8, 8)), np.ones((8, 8)), colours="viridis")

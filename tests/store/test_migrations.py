@@ -37,6 +37,7 @@ from study_app.store.migrate import (
     upgrade_database,
 )
 from study_app.store.schema import Base
+from study_app.study.bot_signals import summarise
 from study_app.study.quality import keep_signals
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -93,10 +94,13 @@ def _fill(repository, make_study, make_engine_for, clock, participants: int = 3)
     engine.withdraw(tokens[0])  # deletes that participant's rows and logs the withdrawal
     token = engine.start_or_resume(None)  # one participant still in progress
     step = engine.current_step(token)
-    for _ in range(3):
-        step = engine.submit(token, step.step_id, answer_for(step, random.Random(9)))
+    for _ in range(3):  # with the browser's bot signals (table bot_signals)
+        step = engine.submit(token, step.step_id, answer_for(step, random.Random(9)), signals=summarise(
+            {"pointer_moves": 3, "key_presses": 2, "key_interval_list": [120, 180], "honeypot": False}))
     keep_signals(engine, token, step, {"hidden_count": 1, "hidden_ms": 700}, "fill01")  # kept, not yet answered
     LoginThrottle(repository, clock=clock).attempt(False)  # a failed researcher login: throttle + audit rows
+    done = repository.participant_by_token(tokens[1]).id  # its Prolific submission (table prolific_submissions)
+    repository.record_submissions({done: "APPROVED"}, clock(), bonus_minor={done: 50})
     counts = repository.count_rows()
     assert all(counts.values()), counts  # every table holds rows, so "kept" below means something
     return engine.record.id

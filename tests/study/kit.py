@@ -147,7 +147,8 @@ def answer_for(step: Step, rng: random.Random | None = None, *, pass_checks: boo
         return {q.id: q.correct for q in step.questions}
     if step.kind == "done":
         return {}
-    if step.kind in ("pre_questionnaire", "post_questionnaire"):
+    if step.kind in ("pre_questionnaire", "arm_questionnaire", "post_questionnaire", "hive_before", "hive_after",
+                     "hive_reveal"):
         out = {}
         for q in step.questions:
             if q.kind == "choice":

@@ -179,8 +179,8 @@ def test_a_german_study_file_shows_the_instruments_in_german(good):
 @pytest.mark.parametrize("section,entry,field,words", [
     ("post_questionnaire", {"instrument": "trustometer"}, "post_questionnaire[0].instrument", "jian_trust, sus"),
     ("pre_questionnaire", {"instrument": "sus"}, "pre_questionnaire[0].instrument", "not before trials"),
-    ("post_questionnaire", {"instrument": "sus", "placement": "per_arm"}, "post_questionnaire[0].placement",
-     "not supported yet"),
+    ("post_questionnaire", {"instrument": "sus", "placement": "before_trials"}, "post_questionnaire[0].placement",
+     "does not fit"),
     ("post_questionnaire", {"instrument": "sus", "placement": "later"}, "post_questionnaire[0].placement",
      "before_trials, after_trials, per_arm"),
     ("post_questionnaire", {"instrument": "sus", "prefix": "x"}, "post_questionnaire[0].prefix", "unknown key"),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from study_app.study.completion import with_code
+from study_app.study.recruitment import quota_full_code
 from study_app.ui.browser import viewport_width
 from study_app.ui.language import _
 
@@ -34,8 +36,26 @@ def device_refusal(gate, device: dict):
     return refusal
 
 
+def render_full(study) -> None:
+    """The study's caps take no newcomer: say so politely, with the code to take back to Prolific."""
+    st.info(_("Thank you for your interest. This study already has all the participants it needs, so we cannot "
+              "start it with you. You have not been recorded and nothing about you was stored."),
+            icon=":material/group:")
+    code = quota_full_code(study)
+    if code is None:
+        st.markdown(_("Please return the study on Prolific (\"Stop without completing\"), so that it does not "
+                      "count against you."))
+        return
+    st.markdown(_("Please return to Prolific with this code: **{code}**").format(code=code))
+    if study.redirect_url:
+        st.link_button(_("Return to Prolific"), with_code(study.redirect_url, code))
+
+
 def render(step, study, submission) -> None:
     st.title(study.title)
+    if step.full:
+        render_full(study)
+        return
     st.markdown(step.text)
     device = measured_device(study.device) if study.device.active else {}
     refusal = device_refusal(study.device, device)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from study_app.study.instruments.library import INSTRUMENTS
-from study_app.study.instruments.model import AFTER_TRIALS, BEFORE_TRIALS, Instrument
+from study_app.study.instruments.model import AFTER_TRIALS, BEFORE_TRIALS, PER_ARM, Instrument
 from study_app.study.steps import Question
 
 PLACEMENT_OF_SECTION = {"pre_questionnaire": BEFORE_TRIALS, "post_questionnaire": AFTER_TRIALS}
@@ -41,9 +41,10 @@ def check_placement(instrument: Instrument, placement: str) -> None:
 
 
 def instrument_questions(name: str, *, section: str, id_prefix: str | None = None,
-                         gettext: Callable[[str], str] = lambda s: s) -> tuple[Question, ...]:
+                         gettext: Callable[[str], str] = lambda s: s, per_arm: bool = False) -> tuple[Question, ...]:
     """The items of instrument ``name`` as questions for questionnaire ``section`` (``pre_questionnaire`` or
-    ``post_questionnaire``), their text translated with ``gettext`` (the study's language).
+    ``post_questionnaire``), their text translated with ``gettext`` (the study's language). ``per_arm``: asked
+    after each arm's block of trials (``post_questionnaire`` only; :mod:`study_app.study.arm_blocks`).
 
     Raises:
         InstrumentError: unknown instrument, or a section the scale may not be asked in.
@@ -52,7 +53,7 @@ def instrument_questions(name: str, *, section: str, id_prefix: str | None = Non
     if section not in PLACEMENT_OF_SECTION:
         raise InstrumentError("instrument", f"instruments go in [[pre_questionnaire]] or [[post_questionnaire]], "
                                             f"not [[{section}]]")
-    check_placement(instrument, PLACEMENT_OF_SECTION[section])
+    check_placement(instrument, PER_ARM if per_arm else PLACEMENT_OF_SECTION[section])
     prefix = name if id_prefix is None else id_prefix
     questions = []
     for item in instrument.items:

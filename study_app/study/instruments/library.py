@@ -167,4 +167,35 @@ HOFFMAN_SATISFACTION = Instrument(
     scoring="5-point (1 = I disagree strongly ... 5 = I agree strongly); satisfaction = mean of the 8 items",
 )
 
-INSTRUMENTS: dict[str, Instrument] = {i.name: i for i in (JIAN_TRUST, SUS, NASA_TLX, HOFFMAN_SATISFACTION)}
+HOFFMAN_TRUST = Instrument(
+    name="hoffman_trust",
+    title="Trust Scale for XAI (Hoffman, Mueller, Klein & Litman 2018/2023)",
+    items=(
+        Item("1", N_("I am confident in the AI. I feel that it works well.")),
+        Item("2", N_("The outputs of the AI are very predictable.")),
+        Item("3", N_("The AI is very reliable. I can count on it to be correct all the time.")),
+        Item("4", N_("I feel safe that when I rely on the AI I will get the right answers.")),
+        Item("5", N_("The AI is efficient in that it works very quickly.")),
+        Item("6", N_("I am wary of the AI."), reverse=True),
+        Item("7", N_("The AI can perform the task better than a novice human user.")),
+        Item("8", N_("I like using the AI for decision making.")),
+    ),
+    low=1, high=5,
+    anchors=_HOFFMAN_AGREE,
+    subscales=(Subscale("trust", tuple(str(k) for k in range(1, 9)), reverses=True,
+                        note="mean of the 8 items (1-5), item 6 ('wary') reversed (6 - x); higher = more trust"),),
+    placements=(AFTER_TRIALS, PER_ARM),
+    citation=HOFFMAN_SATISFACTION.citation + " Psychometric evaluation: Scharowski, N., Perrig, S. A. C., "
+             "Aeschbach, L. F., von Felten, N., Opwis, K., Wintersberger, P., & Brühlmann, F. (2024). To trust or "
+             "distrust trust measures: Validating questionnaires for trust in AI. arXiv:2403.00582.",
+    licence=HOFFMAN_SATISFACTION.licence + " The item wording here could not be checked against the article "
+            "itself: it is the wording that several independent reproductions of the scale agree on.",
+    translations={"en": "published English wording as reproduced by later studies (not checked against the "
+                        "article), '[tool]' filled in as 'the AI'", "de": UNVALIDATED},
+    scoring="5-point (1 = I disagree strongly ... 5 = I agree strongly); trust = mean of the 8 items with item 6 "
+            "('I am wary of ...') reversed (6 - x). The authors publish the items, not a scoring rule: the mean "
+            "with the one negatively worded item reversed is the convention of the studies that use it",
+)
+
+INSTRUMENTS: dict[str, Instrument] = {i.name: i for i in (JIAN_TRUST, SUS, NASA_TLX, HOFFMAN_SATISFACTION,
+                                                          HOFFMAN_TRUST)}
