@@ -42,7 +42,7 @@ from study_app.settings import (
     password_problem,
     resolve,
 )
-from study_app.store import make_engine
+from study_app.store import Repository, make_engine
 from study_app.store.migrate import schema_state
 from study_app.study import load_study
 from study_app.study.completion import OUTCOMES, outcome_code, redirect_problems, redirect_warnings
@@ -171,7 +171,45 @@ def check_study(settings: Settings, db_url: str | None = None) -> list[Check]:
         checks.append(_guard("decision trials drawable", lambda: _decision_pools(study, holder)))
     checks += cache_checks(study, holder.get("predictions"), cache_dir=settings.cache_dir)
     checks.append(_guard("database reachable, nothing a server refuses", lambda: _database(settings, db_url, study)))
+    checks.append(check_map_colours(study, db_url or settings.db_url))
     return checks
+
+
+OLD_DEFAULT_COLOURS = "inferno"  # what every map was drawn in before map_colours was recorded
+
+
+def check_map_colours(study, db_url: str) -> Check:
+    """Warns when participants of this study (any stored version) saw maps in another colour scheme than the
+    study file now draws, e.g. a study started before the default changed: its participants would see different
+    maps from here on. A map shown before the scheme was recorded was drawn in :data:`OLD_DEFAULT_COLOURS`."""
+    name = "maps drawn in the colours participants saw"
+    try:
+        seen = shown_schemes(study.id, db_url)
+    except Exception as exc:  # noqa: BLE001 - a database the check above reports on; nothing to compare
+        return Check(name, True, f"not compared ({type(exc).__name__})", blocking=False)
+    other = {scheme: n for scheme, n in seen.items() if scheme != study.map_colours}
+    if not other:
+        return Check(name, True, f"{study.map_colours}" + (f" ({sum(seen.values())} trials shown)" if seen else
+                                                           " (no maps shown yet)"), blocking=False)
+    said = ", ".join(f"{scheme} ({n} trials)" for scheme, n in sorted(other.items()))
+    return Check(name, False, f"participants so far saw maps in {said}; this study file draws "
+                              f"{study.map_colours}: set map_colours = \"{max(other, key=other.get)}\" under [study] "
+                              "to keep showing what they saw (the export's map_colours column says which)",
+                 blocking=False)
+
+
+def shown_schemes(slug: str, db_url: str) -> dict[str, int]:
+    """Trial phases with served maps per colour scheme, over every stored version of study ``slug``."""
+    repo = Repository(make_engine(db_url))
+    try:
+        counts: dict[str, int] = {}
+        for record in repo.studies(slug):
+            for shown in repo.shown_trials(record.id):
+                for scheme in {m.colours or OLD_DEFAULT_COLOURS for m in shown.maps if m.png_sha256}:
+                    counts[scheme] = counts.get(scheme, 0) + 1
+        return counts
+    finally:
+        repo.dispose()
 
 
 def check_return_to_recruiter(study) -> Check:

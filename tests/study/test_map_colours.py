@@ -15,6 +15,8 @@ from study.kit import run_participant, write_study
 from study_app.explain.colours import DEFAULT_MAP_COLOURS
 from study_app.export import response_rows
 from study_app.maps.service import MapRequest, make_map_service
+from study_app.readiness import check_map_colours
+from study_app.store import Repository, make_engine
 from study_app.study import StudyFileError, load_study
 from study_app.study.parser import parse_study
 from study_app.study.plan import Plan
@@ -71,3 +73,19 @@ def test_the_scheme_drawn_is_recorded_with_every_map_shown_and_exported(colours,
     assert maps.cached(request).png_sha256 == shown.png_sha256
     redrawn = make_map_service(tmp_path / "cache", "gnbu" if colours else "inferno").cached(request)
     assert redrawn.colours != expected and hashlib.sha256(redrawn.png).hexdigest() != shown.png_sha256
+
+
+def test_check_warns_when_participants_saw_another_scheme_than_the_file_now_draws(tmp_path, checkpoint_dir,
+                                                                                  stimuli_dir, make_engine_for):
+    url = f"sqlite:///{tmp_path / 'responses.sqlite'}"
+    repo = Repository(make_engine(url), create_tables=True)
+    path = _study_file(tmp_path, checkpoint_dir, stimuli_dir, "inferno")  # a study that started in the old colours
+    study = load_study(path)
+    engine = make_engine_for(study, repo, maps=make_map_service(tmp_path / "cache", study.map_colours))
+    run_participant(engine, random.Random(3))
+    repo.dispose()
+    assert check_map_colours(study, url).ok  # the same scheme: nothing to say
+    path.write_text(path.read_text().replace('map_colours = "inferno"\n', ""))  # ... then the default changed
+    check = check_map_colours(load_study(path), url)
+    assert not check.ok and not check.blocking
+    assert "saw maps in inferno" in check.detail and 'set map_colours = "inferno"' in check.detail
