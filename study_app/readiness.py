@@ -37,11 +37,13 @@ from study_app.settings import (
     ENV_PASSWORD,
     PROJECT_ROOT,
     SECRET_PASSWORD,
+    Setting,
     Settings,
     SettingsError,
     password_problem,
     resolve,
 )
+from study_app.settings.resolve import resolve_prolific_token
 from study_app.store import Repository, make_engine
 from study_app.store.migrate import schema_state
 from study_app.study import load_study
@@ -172,7 +174,28 @@ def check_study(settings: Settings, db_url: str | None = None) -> list[Check]:
     checks += cache_checks(study, holder.get("predictions"), cache_dir=settings.cache_dir)
     checks.append(_guard("database reachable, nothing a server refuses", lambda: _database(settings, db_url, study)))
     checks.append(check_map_colours(study, db_url or settings.db_url))
+    if study.recruitment.prolific_study_id or study.recruitment.capped:
+        checks.append(check_recruitment(study))
     return checks
+
+
+def check_recruitment(study, token: Setting | None = None) -> Check:
+    """What ``[recruitment]`` sets (caps, the Prolific study) and whether ``xai-study prolific`` has a token;
+    never blocking (participants can take part without it)."""
+    r = study.recruitment
+    caps = ([f"at most {r.cap_total} in all"] if r.cap_total else []) + [f"{label} at most {n}" for label, n in r.caps]
+    said = ([f"caps: {', '.join(caps)}"] if caps else []) + ([f"Prolific study {r.prolific_study_id}"]
+                                                              if r.prolific_study_id else [])
+    if not r.prolific_study_id:
+        return Check("recruitment", True, "; ".join(said), blocking=False)
+    try:
+        token = token or resolve_prolific_token()
+    except SettingsError as exc:
+        return Check("recruitment", False, f"{'; '.join(said)}; Prolific token unreadable: {exc}", blocking=False)
+    if not token.value:
+        return Check("recruitment", False, f"{'; '.join(said)}; no Prolific API token: xai-study prolific needs "
+                                           "XAI_STUDY_PROLIFIC_TOKEN or prolific_token in secrets.toml", blocking=False)
+    return Check("recruitment", True, f"{'; '.join(said)}; Prolific API token {token.shown}", blocking=False)
 
 
 OLD_DEFAULT_COLOURS = "inferno"  # what every map was drawn in before map_colours was recorded

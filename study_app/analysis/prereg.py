@@ -52,6 +52,8 @@ def design_blocks(study: Study) -> list[Block]:
         blocks.append(p(f"Negative control: {study.design.negative_control} on a weight-randomised model."))
     if study.blind_method_names:
         blocks.append(p("Method names are blinded: participants read 'Explanation A', 'B', ..."))
+    blocks.append(p(f"Maps are drawn in the colour scheme {study.map_colours!r} ([study] map_colours; recorded per trial "
+                    "in the export's map_colours column)."))
     blocks.append(h(3, "Arms per task"))
     blocks.append(table(("task", "protocol", "arms"),
                         [(t.name, t.protocol, ", ".join(task_arms(study, t))) for t in study.tasks]))

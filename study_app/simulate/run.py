@@ -73,7 +73,7 @@ def _enrolled(engine, w: Walker, rng: random.Random) -> None:
     w.public_id = record.public_id
     plan = Plan.from_json(json.loads(engine.repository.plan_json(record.id)))
     w.plan_steps = {s.step_id: s for s in plan.trial_steps}
-    remaining = len(plan.trial_steps) + 3 + bool(engine.study.pre_questionnaire)  # a bound; extra steps: no stop
+    remaining = len(engine.stages(plan).kinds) - 1  # the pages to answer, every kind of step counted (not the end)
     if rng.random() < w.who.behaviour.dropout:
         w.stop_after = rng.randint(1, max(1, remaining - 2))
 

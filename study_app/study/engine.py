@@ -238,6 +238,11 @@ class StudyEngine:
         """The key the pilot link carries (``?pilot=KEY``)."""
         return self.identities.pilot_key
 
+    def stages(self, plan: Plan) -> StagePlan:
+        """The pages a participant with trial plan ``plan`` goes through, in order (stage 0 is consent)."""
+        return StagePlan.of(plan, pre_questionnaire=bool(self.study.pre_questionnaire),
+                            per_arm=bool(self.study.arm_questionnaire), hive=self.study.hive_sequence)
+
     @property
     def simulate_key(self) -> str:
         """The key the simulator's browser link carries (``?simulate=KEY``)."""
@@ -293,8 +298,7 @@ class StudyEngine:
                 self._plans.move_to_end(cache_key)
                 return cached
         stored = Plan.from_json(json.loads(self.repository.plan_json(participant.id)), self._class_names)
-        plan = StagePlan.of(stored, pre_questionnaire=bool(self.study.pre_questionnaire),
-                            per_arm=bool(self.study.arm_questionnaire), hive=self.study.hive_sequence)
+        plan = self.stages(stored)
         with self._lock:
             self._plans[cache_key] = plan
             while len(self._plans) > MAX_CACHED_PLANS:

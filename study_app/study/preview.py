@@ -16,8 +16,7 @@ def preview_plan(engine, condition: int, seed: int = 0) -> StagePlan:
     if not 0 <= condition < len(engine.conditions):
         raise ValueError(f"condition {condition} does not exist (0 to {len(engine.conditions) - 1})")
     plan = build_plan(engine.study, engine.items, engine.predictions, condition, seed)
-    return StagePlan.of(plan, pre_questionnaire=bool(engine.study.pre_questionnaire),
-                        per_arm=bool(engine.study.arm_questionnaire), hive=engine.study.hive_sequence)
+    return engine.stages(plan)
 
 
 def stage_labels(plan: StagePlan) -> list[str]:

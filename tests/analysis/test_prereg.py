@@ -85,6 +85,7 @@ def test_verification_study_document_with_instrument(tmp_path, checkpoint_dir, s
     paths, md, _ = _written(study, tmp_path / "out", effect="acc:0.6,0.75")
     assert "| pets | verification | gradcam, integrated_gradients, none |" in md
     assert "Conditions (3): latin-0, latin-1, latin-2." in md
+    assert "Maps are drawn in the colour scheme 'gnbu'" in md  # it changes what participants see
     assert "Is the model's prediction correct?" in md
     assert "balanced half and half by the model's correctness" in md
     _names_measures_and_hashes(paths, md, study)

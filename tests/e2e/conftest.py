@@ -66,3 +66,29 @@ def e2e_server(tmp_path_factory):
     with StreamlitServer(server_env(setup), log) as server:
         yield setup, server
     assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
+
+
+STUDY_SETTINGS = ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", "XAI_STUDY_RESEARCHER_PASSWORD", "XAI_STUDY_DB_URL",
+                  "XAI_STUDY_ID_KEY")
+
+
+def require_haproxy() -> None:
+    """HAProxy for the tests that serve as ``xai-study serve`` does: like Chromium, skipped locally, a failure in CI."""
+    from study_app.serve.launcher import DeploymentError, find_haproxy
+
+    try:
+        find_haproxy()
+    except DeploymentError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def clean_settings(monkeypatch, tmp_path) -> Path:
+    """No study setting from this shell, and this test's folder as the working directory (an id key the app
+    creates goes there)."""
+    for name in STUDY_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

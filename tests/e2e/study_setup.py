@@ -3,6 +3,7 @@ four trials, its attribution cache precomputed, and the server environment that 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,3 +59,22 @@ def open_repository(setup: E2EStudy):
     repo = Repository(make_engine(setup.db_url))
     record = next(r for r in repo.studies(study.id) if r.file_sha256 == study.sha256)
     return repo, record
+
+
+OFFLINE_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "studies" / "offline"
+
+
+def offline_example_copy(example: str, folder: Path, *, study_lines: str = "", tail: str = "",
+                         study_id: str | None = None) -> Path:
+    """An offline example written into ``folder`` with its relative paths made absolute, ``study_lines`` added
+    under ``[study]`` (e.g. ``allow_phones = true``), ``tail`` appended and, given ``study_id``, another id."""
+    source = OFFLINE_EXAMPLES / f"{example}.toml"
+    text = re.sub(r'"(\.\./[^"]+)"', lambda m: f'"{(source.parent / m.group(1)).resolve().as_posix()}"',
+                  source.read_text(encoding="utf-8"))
+    if study_lines:
+        text = text.replace("[study]\n", f"[study]\n{study_lines.strip()}\n", 1)
+    if study_id:
+        text = re.sub(r'^id = "[^"]+"', f'id = "{study_id}"', text, count=1, flags=re.M)
+    path = folder / f"{example}_copy.toml"
+    path.write_text(text + tail, encoding="utf-8")
+    return path

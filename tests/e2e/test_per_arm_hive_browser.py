@@ -5,16 +5,13 @@ it; every page must have a way on, and the answers must be stored where the expo
 
 from __future__ import annotations
 
-import os
-import re
-
 import pytest
 
-from e2e.streamlit_server import PROJECT_ROOT
+from e2e.conftest import require_haproxy
+from e2e.study_setup import offline_example_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-OFFLINE = PROJECT_ROOT / "examples" / "studies" / "offline" / "verification.toml"
 EXTRA = """
 [[post_questionnaire]]
 instrument = "hoffman_trust"
@@ -23,28 +20,11 @@ placement = "per_arm"
 
 
 @pytest.fixture
-def study_file(monkeypatch, tmp_path):
-    """The offline verification example with per-arm trust and the HIVE sequence, its paths made absolute."""
-    from study_app.serve.launcher import DeploymentError, find_haproxy  # noqa: PLC0415
-
-    try:
-        find_haproxy()
-    except DeploymentError as exc:  # like Chromium: skipped locally, a failure in CI
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    for name in ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", "XAI_STUDY_RESEARCHER_PASSWORD", "XAI_STUDY_DB_URL",
-                 "XAI_STUDY_ID_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    text = OFFLINE.read_text(encoding="utf-8")
-    text = re.sub(r'"(\.\./\.\./\.\./[^"]+)"', lambda m: f'"{(OFFLINE.parent / m.group(1)).resolve().as_posix()}"',
-                  text)
-    text = text.replace('id = "offline-pets-verification"', 'id = "per-arm-hive-browser"')
-    text = text.replace("inactive_timeout_minutes = 20", "inactive_timeout_minutes = 20\nhive_sequence = true")
-    path = tmp_path / "per_arm_hive.toml"
-    path.write_text(text + EXTRA, encoding="utf-8")
-    return path
+def study_file(clean_settings):
+    """The offline verification example with per-arm trust and the HIVE sequence."""
+    require_haproxy()
+    return offline_example_copy("verification", clean_settings, study_lines="hive_sequence = true", tail=EXTRA,
+                                study_id="per-arm-hive-browser")
 
 
 def test_per_arm_and_hive_steps_are_walked_and_stored(chromium, study_file, tmp_path):

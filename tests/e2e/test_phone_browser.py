@@ -19,17 +19,15 @@ can compare devices.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
 from e2e.axe import audit, axe_source, describe, serious
 from e2e.streamlit_server import PROJECT_ROOT, StreamlitServer
-from e2e.study_setup import E2E_PASSWORD
+from e2e.study_setup import E2E_PASSWORD, offline_example_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-OFFLINE = PROJECT_ROOT / "examples" / "studies" / "offline"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "phone"
 EXAMPLES = ["rate", "forward_simulation", "verification", "distinction", "decision", "instruments"]
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
@@ -66,29 +64,18 @@ MEASURE_JS = """(touch) => {
 }"""
 
 
-def phone_study(example: str, folder: Path) -> Path:
-    """The example with ``allow_phones = true``, its relative paths made absolute (it is written elsewhere)."""
-    text = (OFFLINE / f"{example}.toml").read_text(encoding="utf-8")
-    text = text.replace('"../../../', f'"{PROJECT_ROOT.as_posix()}/').replace("[study]\n", "[study]\nallow_phones = true\n", 1)
-    path = folder / f"{example}_phone.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def axe() -> str:
     return axe_source()
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_every_protocol_works_on_a_phone_by_touch_and_passes_axe(example, chromium, axe, tmp_path, monkeypatch,
-                                                                 capsys):
+def test_every_protocol_works_on_a_phone_by_touch_and_passes_axe(example, chromium, axe, clean_settings, capsys):
     from study_app.export.export_cli import export_from_file  # noqa: PLC0415
     from study_app.simulate.browser_walk import walk_one  # noqa: PLC0415
 
-    for name in ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", "XAI_STUDY_RESEARCHER_PASSWORD", "XAI_STUDY_DB_URL"):
-        monkeypatch.delenv(name, raising=False)
-    study = phone_study(example, tmp_path)
+    tmp_path = clean_settings
+    study = offline_example_copy(example, tmp_path, study_lines="allow_phones = true")
     db_url = f"sqlite:///{tmp_path / 'responses.sqlite'}"
     env = {"XAI_STUDY_FILE": str(study), "XAI_STUDY_RESEARCHER_PASSWORD": E2E_PASSWORD, "XAI_STUDY_DB_URL": db_url}
     measured: list[dict] = []

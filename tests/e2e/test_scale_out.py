@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import secrets
 import shutil
 import time
@@ -27,6 +26,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from e2e.browser_steps import answer_decision_trial, click, wait_settled, wait_text
+from e2e.conftest import require_haproxy
 from e2e.streamlit_server import PROJECT_ROOT, StreamlitServer
 from e2e.study_setup import open_repository
 from e2e.test_demo_browser import (
@@ -234,14 +234,9 @@ def affinity(context: BrowserContext) -> str:
 
 @pytest.mark.postgres
 def test_replica_killed_mid_study_participant_finishes_on_the_other(chromium, tmp_path, fresh_pg_database):
-    from study_app.serve.launcher import Deployment, DeploymentError, find_haproxy  # noqa: PLC0415
+    from study_app.serve.launcher import Deployment  # noqa: PLC0415
 
-    try:
-        find_haproxy()
-    except DeploymentError as exc:  # like Chromium: skipped locally, a failure in CI
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+    require_haproxy()
     setup = demo_setup(tmp_path, fresh_pg_database)
     env = {"XAI_STUDY_CACHE": str(setup.cache_dir)}
     folder = ARTIFACTS / "replica_killed"

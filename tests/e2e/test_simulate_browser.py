@@ -4,10 +4,9 @@ makes an ordinary participant (nobody can mark themselves synthetic)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from e2e.conftest import require_haproxy
 from e2e.streamlit_server import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -16,21 +15,9 @@ DECISION = PROJECT_ROOT / "examples" / "studies" / "offline" / "decision.toml"
 
 
 @pytest.fixture
-def served_here(monkeypatch, tmp_path):
-    """No study settings from this shell; the id key the command creates goes to this test's folder."""
-    from study_app.serve.launcher import DeploymentError, find_haproxy  # noqa: PLC0415
-
-    try:
-        find_haproxy()
-    except DeploymentError as exc:  # like Chromium: skipped locally, a failure in CI
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    for name in ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", "XAI_STUDY_RESEARCHER_PASSWORD", "XAI_STUDY_DB_URL",
-                 "XAI_STUDY_ID_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def served_here(clean_settings):
+    require_haproxy()
+    return clean_settings
 
 
 def _participants(db_url: str):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from study.kit import answer_for, predictions_for, write_study
 
+from study_app.readiness import check_recruitment
+from study_app.settings import Setting
 from study_app.study import StudyEngine, load_study
 from study_app.study.errors import StudyFileError
 from study_app.study.recruitment import Recruitment, quota_full_code
@@ -122,3 +124,15 @@ def test_newcomers_racing_for_the_last_place_get_it_once(tmp_path, checkpoint_di
         t.join()
     assert len(repo.participants(engine.record.id)) == 1
     assert sorted(s.kind == "consent" and s.full for s in steps.values()) == [False] + [True] * 5
+
+
+def test_check_says_what_recruitment_sets_and_whether_the_prolific_command_has_a_token(tmp_path, checkpoint_dir,
+                                                                                     stimuli_dir):
+    tail = CAPS + 'prolific_study_id = "65f0c0ffee0123456789abcd"\n'
+    study = load_study(write_study(tmp_path, "verification", checkpoint=checkpoint_dir, stimuli=stimuli_dir,
+                                   design="between", tail=tail))
+    missing = check_recruitment(study, Setting.secret("Prolific API token", None, "nowhere"))
+    assert not missing.ok and not missing.blocking and "XAI_STUDY_PROLIFIC_TOKEN" in missing.detail
+    assert "caps: at most" in missing.detail and "Prolific study 65f0c0ffee0123456789abcd" in missing.detail
+    present = check_recruitment(study, Setting.secret("Prolific API token", "tok-SECRET-123", "environment"))
+    assert present.ok and "set (from environment)" in present.detail and "SECRET" not in present.detail
