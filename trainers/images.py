@@ -23,6 +23,16 @@ def is_image_name(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS and not Path(path).name.startswith(".")
 
 
+def class_folders(root: Path) -> list[Path]:
+    """The class folders of an image folder (one per class, by name; hidden ones skipped)."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, by name."""
+    return sorted(f for f in Path(folder).iterdir() if f.is_file() and is_image_name(f))
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):

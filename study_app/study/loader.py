@@ -17,7 +17,7 @@ from study_app.study.protocols import protocol_of
 from study_app.study.schema import Stimulus, Study, TaskConfig
 from study_app.study.study_file import read_study_file
 from trainers.checkpoint import CheckpointError, read_card
-from trainers.images import ImageLoadError, is_image_name, open_rgb
+from trainers.images import ImageLoadError, class_folders, image_files, open_rgb
 
 
 class UnreadableStimuli(StudyFileError):
@@ -128,10 +128,8 @@ def _list_stimuli(source: str, where: str, base: Path, task: TaskConfig, check_i
         root = (base / task.stimuli_dir).resolve()
         if not root.is_dir():
             raise StudyFileError(source, f"{where}.stimuli", f"{root} is not a folder")
-        for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            for file in sorted(class_dir.iterdir()):
-                if file.is_file() and is_image_name(file):
-                    entries.append((f"{class_dir.name}/{file.name}", file, class_dir.name))
+        for class_dir in class_folders(root):
+            entries += [(f"{class_dir.name}/{file.name}", file, class_dir.name) for file in image_files(class_dir)]
         if not entries:
             raise StudyFileError(source, f"{where}.stimuli", f"{root} has no class folders with images")
     else:
