@@ -6,6 +6,7 @@ that a picture looks the same to the model in training, in explanation and in th
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -31,6 +32,20 @@ def class_folders(root: Path) -> list[Path]:
 def image_files(folder: Path) -> list[Path]:
     """The image files directly in ``folder``, by name."""
     return sorted(f for f in Path(folder).iterdir() if f.is_file() and is_image_name(f))
+
+
+def usable_image(file: Path, decode: bool = True) -> tuple[str | None, str | None]:
+    """``(content SHA-256, None)`` for an image file that can be used, else ``(None, why not)``; ``decode``: also
+    decode it (a file that reads but does not decode is unusable)."""
+    if decode:
+        try:
+            open_rgb(file)
+        except ImageLoadError as exc:
+            return None, str(exc).removeprefix(f"{file}: ")
+    try:
+        return hashlib.sha256(Path(file).read_bytes()).hexdigest(), None
+    except OSError as exc:
+        return None, f"cannot read ({exc.strerror or exc})"
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from study_app.explain.cache import cache_key
 from trainers.checkpoint import LoadedCheckpoint
-from trainers.images import ImageLoadError, class_folders, image_files, open_rgb
+from trainers.images import class_folders, image_files, open_rgb, usable_image
 from trainers.predict import predict_topk, preprocess
 
 POOL_FORMAT_VERSION = 1
@@ -109,7 +109,7 @@ def validate_pool(
         if not files:
             findings.append(PoolFinding(str(class_dir), f"class {class_dir.name!r} has no images"))
         for file in files:
-            digest, reason = _read_image(file, decode)
+            digest, reason = usable_image(file, decode)
             if reason is not None:
                 findings.append(PoolFinding(str(file), reason))
                 continue
@@ -119,19 +119,6 @@ def validate_pool(
     if k is not None and usable < k:
         findings.append(PoolFinding(str(root), f"example pool has {usable} usable images, fewer than k={k}"))
     return findings
-
-
-def _read_image(file: Path, decode: bool) -> tuple[str | None, str | None]:
-    """``(sha256, None)`` or ``(None, why the file cannot be used)``."""
-    if decode:
-        try:
-            open_rgb(file)
-        except ImageLoadError as exc:
-            return None, str(exc).removeprefix(f"{file}: ")
-    try:
-        return hashlib.sha256(file.read_bytes()).hexdigest(), None
-    except OSError as exc:
-        return None, f"cannot read ({exc.strerror or exc})"
 
 
 def read_pool(root: str | Path, class_names: Iterable[str]) -> Pool:

@@ -8,7 +8,6 @@ for more trials than it has images.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 from study_app.study.errors import StudyFileError, StudyFileErrors
@@ -17,7 +16,7 @@ from study_app.study.protocols import protocol_of
 from study_app.study.schema import Stimulus, Study, TaskConfig
 from study_app.study.study_file import read_study_file
 from trainers.checkpoint import CheckpointError, read_card
-from trainers.images import ImageLoadError, class_folders, image_files, open_rgb
+from trainers.images import class_folders, image_files, usable_image
 
 
 class UnreadableStimuli(StudyFileError):
@@ -145,7 +144,7 @@ def _list_stimuli(source: str, where: str, base: Path, task: TaskConfig, check_i
                 raise StudyFileError(source, f"{where}.stimuli[{i}].path", f"{image_id} is listed twice")
     stimuli, problems = [], missing
     for image_id, file, label in entries:
-        digest, reason = _check_image(file, check_images)
+        digest, reason = usable_image(file, check_images)
         if reason is not None:
             problems.append((f"{where}.stimuli", str(file), reason))
         else:
@@ -153,16 +152,3 @@ def _list_stimuli(source: str, where: str, base: Path, task: TaskConfig, check_i
     if problems:
         raise UnreadableStimuli(source, problems)
     return tuple(stimuli)
-
-
-def _check_image(file: Path, decode: bool) -> tuple[str | None, str | None]:
-    """``(sha256, None)``, or ``(None, why it cannot be used)``."""
-    if decode:
-        try:
-            open_rgb(file)
-        except ImageLoadError as exc:
-            return None, str(exc).removeprefix(f"{file}: ")
-    try:
-        return hashlib.sha256(file.read_bytes()).hexdigest(), None
-    except OSError as exc:
-        return None, f"cannot read ({exc.strerror or exc})"
