@@ -5,8 +5,10 @@ Each offline example (one per protocol, and the one with validated questionnaire
 ``allow_phones = true`` and walked by the simulator's participant tapping, in a 360 × 740 touch viewport with a
 phone's user agent. Every page is measured before it is answered:
 
-* no horizontal scrolling (the document is no wider than the window), pictures stacked (no two side by side),
-  and every control at least 44 × 44 CSS px where a finger meets it (a radio option or check box: its label; a
+* no horizontal scrolling (the document is no wider than the window);
+* pictures stacked (no two side by side) and inside the screen (none reaching past its edge: a container may
+  cut off what does not fit without any scrolling);
+* every control at least 44 × 44 CSS px where a finger meets it (a radio option or check box: its label; a
   drop-down: its box; WCAG 2.5.5);
 * **axe-core** (WCAG 2.2 A and AA, :mod:`e2e.axe`): no violation of impact serious or critical; the others are
   printed. The German pages are audited along the German walk (``test_german_walk_browser.py``) at desktop
@@ -54,12 +56,13 @@ MEASURE_JS = """(touch) => {
   }
   const pictures = Array.from(main.querySelectorAll('img')).map(i => i.getBoundingClientRect())
     .filter(r => r.width > 40 && r.height > 40);
+  const cut = pictures.filter(r => r.left < -0.5 || r.right > window.innerWidth + 0.5).length;
   let beside = 0;
   for (let i = 0; i < pictures.length; i++) for (let j = i + 1; j < pictures.length; j++) {
     const a = pictures[i], b = pictures[j];
     if (a.top < b.bottom - 4 && b.top < a.bottom - 4) beside++;
   }
-  return {overflow: document.documentElement.scrollWidth - window.innerWidth, small, beside, pictures: pictures.length,
+  return {overflow: document.documentElement.scrollWidth - window.innerWidth, small, beside, cut, pictures: pictures.length,
           heading: (main.querySelector('h1, h2, h3') || main).innerText.trim().slice(0, 40)};
 }"""
 
@@ -100,8 +103,9 @@ def test_every_protocol_works_on_a_phone_by_touch_and_passes_axe(example, chromi
     problems = [f"page {i + 1} ({m['heading']!r}): " + "; ".join(
         ([f"{m['overflow']} px wider than the screen"] if m["overflow"] > 0 else [])
         + ([f"{m['beside']} pair(s) of pictures side by side"] if m["beside"] else [])
+        + ([f"{m['cut']} picture(s) reaching past the screen's edge"] if m["cut"] else [])
         + ([f"small targets: {', '.join(m['small'][:6])}"] if m["small"] else []))
-        for i, m in enumerate(measured) if m["overflow"] > 0 or m["beside"] or m["small"]]
+        for i, m in enumerate(measured) if m["overflow"] > 0 or m["beside"] or m["cut"] or m["small"]]
     assert not problems, "\n".join(problems)
     with capsys.disabled():
         for where, violations in audited:
