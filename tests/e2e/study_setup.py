@@ -4,6 +4,7 @@ four trials, its attribution cache precomputed, and the server environment that 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,3 +79,19 @@ def offline_example_copy(example: str, folder: Path, *, study_lines: str = "", t
     path = folder / f"{example}_copy.toml"
     path.write_text(text + tail, encoding="utf-8")
     return path
+
+
+@contextmanager
+def served_tiny_study(folder: Path, sid: str, log: Path, **study_fields):
+    """A tiny verification study (the kit's checkpoint and stimuli, ``study_fields`` as ``write_study`` takes
+    them), precomputed and served; yields the server with its ``setup``. Fails if the server logged a traceback."""
+    from e2e.streamlit_server import StreamlitServer
+
+    path = write_study(folder / "studies", "verification", checkpoint=make_checkpoint(folder / "ck"),
+                       stimuli=make_stimuli(folder / "stimuli"), sid=sid, **study_fields)
+    setup = E2EStudy(study_file=path, db_path=folder / "responses.sqlite", cache_dir=folder / "cache")
+    precompute(setup)
+    with StreamlitServer(server_env(setup), log) as server:
+        server.setup = setup
+        yield server
+    assert "Traceback" not in server.log_text(), server.log_text()[-4000:]

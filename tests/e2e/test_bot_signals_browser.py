@@ -10,7 +10,7 @@ import json
 import pytest
 
 from e2e.browser_steps import TIMEOUT_MS, click, wait_text
-from e2e.study_setup import E2EStudy, open_repository, precompute, server_env
+from e2e.study_setup import open_repository, served_tiny_study
 from e2e.test_participant_browser import answer_questionnaire, answer_trial, answer_trial_by_keyboard
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -34,21 +34,13 @@ AGENT_FILLS_JS = """() => {
 
 @pytest.fixture(scope="module")
 def bot_server(tmp_path_factory):
-    from study.kit import make_checkpoint, make_stimuli, write_study
-
     from e2e.conftest import ARTIFACTS, _require_browser
-    from e2e.streamlit_server import StreamlitServer
 
     _require_browser()
-    folder = tmp_path_factory.mktemp("bot_signals")
-    path = write_study(folder / "studies", "verification", checkpoint=make_checkpoint(folder / "ck"),
-                       stimuli=make_stimuli(folder / "stimuli"), trials=2, checks=0, sid="bot-signals", tail=POST)
-    setup = E2EStudy(study_file=path, db_path=folder / "responses.sqlite", cache_dir=folder / "cache")
-    precompute(setup)
-    with StreamlitServer(server_env(setup), ARTIFACTS / "bot_signals_server.log") as server:
-        server.setup = setup
+    log = ARTIFACTS / "bot_signals_server.log"
+    with served_tiny_study(tmp_path_factory.mktemp("bot_server"), "bot-signals", log, trials=2, checks=0,
+                           tail=POST) as server:
         yield server
-    assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
 
 
 def _hidden_from_people(page) -> None:

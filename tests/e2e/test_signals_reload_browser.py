@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from e2e.browser_steps import TIMEOUT_MS, click, wait_text
-from e2e.study_setup import E2EStudy, open_repository, precompute, server_env
+from e2e.study_setup import E2EStudy, open_repository, served_tiny_study
 from e2e.test_participant_browser import answer_questionnaire, answer_trial
 from e2e.test_recruitment_round_trip import HIDE_JS
 
@@ -34,21 +34,13 @@ LISTENERS_JS = """(() => {
 
 @pytest.fixture(scope="module")
 def signals_server(tmp_path_factory):
-    from study.kit import make_checkpoint, make_stimuli, write_study
-
     from e2e.conftest import ARTIFACTS, _require_browser
-    from e2e.streamlit_server import StreamlitServer
 
     _require_browser()
-    folder = tmp_path_factory.mktemp("signals_reload")
-    path = write_study(folder / "studies", "verification", checkpoint=make_checkpoint(folder / "ck"),
-                       stimuli=make_stimuli(folder / "stimuli"), trials=1, checks=0, sid="signals-reload")
-    setup = E2EStudy(study_file=path, db_path=folder / "responses.sqlite", cache_dir=folder / "cache")
-    precompute(setup)
-    with StreamlitServer(server_env(setup), ARTIFACTS / "signals_reload_server.log") as server:
-        server.setup = setup
+    log = ARTIFACTS / "signals_reload_server.log"
+    with served_tiny_study(tmp_path_factory.mktemp("signals_server"), "signals-reload", log, trials=1,
+                           checks=0) as server:
         yield server
-    assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
 
 
 def _hide_once(page) -> None:
