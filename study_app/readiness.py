@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from study_app.analysis.prereg_lock import deviation
+from study_app.explain.panels import FOLDER_PARAMS, is_panel
 from study_app.maps.cache_audit import audit_cache
 from study_app.maps.service import make_map_service
 from study_app.serve.refusals import StudyKeys, database_refusals
@@ -49,6 +50,7 @@ from study_app.store.migrate import schema_state
 from study_app.study import load_study
 from study_app.study.completion import OUTCOMES, outcome_code, redirect_problems, redirect_warnings
 from study_app.study.decision import pool_verdicts
+from study_app.study.panel_folders import panel_findings
 from study_app.study.placebo import placebo_problems
 from study_app.study.predictions import predict_study
 from trainers.checkpoint import load_checkpoint
@@ -171,6 +173,8 @@ def check_study(settings: Settings, db_url: str | None = None) -> list[Check]:
     checks.append(_guard("checkpoints load", lambda: _load_checkpoints(study)))
     if any(t.decision is not None for t in study.tasks):
         checks.append(_guard("decision trials drawable", lambda: _decision_pools(study, holder)))
+    if any(is_panel(m.name) for m in study.methods):
+        checks += check_panel_folders(study)
     checks += cache_checks(study, holder.get("predictions"), cache_dir=settings.cache_dir)
     checks.append(_guard("database reachable, nothing a server refuses", lambda: _database(settings, db_url, study)))
     checks.append(check_map_colours(study, db_url or settings.db_url))
@@ -262,6 +266,22 @@ def check_preregistration(study_file: str | Path) -> Check:
         return Check(name, False, f"cannot compare with prereg.json: {exc}", blocking=False)
     return Check(name, not found.registered or (found.matches and not found.scripts_changed), found.describe(),
                  blocking=False)
+
+
+def check_panel_folders(study) -> list[Check]:
+    """The example pools and concept sets of the study's panels (:mod:`study_app.study.panel_folders`): usable
+    for every task that shows them (blocking), and no image identical to a stimulus (a warning)."""
+    try:
+        findings = panel_findings(study)
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding to report, not a crash
+        return [Check("example and concept folders usable", False, f"{type(exc).__name__}: {exc}")]
+    blocking = [f"{field}: {problem}" for field, problem, stops in findings if stops]
+    overlap = [f"{field}: {problem}" for field, problem, stops in findings if not stops]
+    folders = sorted({v for m in study.methods if is_panel(m.name) for k, v in m.params.items() if k in FOLDER_PARAMS})
+    return [Check("example and concept folders usable", not blocking,
+                  "; ".join(blocking) or f"{len(folders)} folder(s) read: " + ", ".join(folders)),
+            Check("no example or concept image is a stimulus", not overlap,
+                  "; ".join(overlap) or "none of their images is a stimulus", blocking=False)]
 
 
 def _load_checkpoints(study) -> str:

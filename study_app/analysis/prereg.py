@@ -31,7 +31,7 @@ def _definitions_table() -> Block:
 
 def task_arms(study: Study, task: TaskConfig) -> tuple[str, ...]:
     """The arms a task's trials are shown in: a decision task's own list, else the study's methods (+ control)."""
-    return task.decision.arms if task.decision is not None else study.arms
+    return study.task_arms(task)
 
 
 def design_blocks(study: Study) -> list[Block]:

@@ -16,6 +16,7 @@ from study_app.ui.explanation_maps import (
     compute_faithfulness,
     convergence_record,
     faithfulness_scores,
+    panel_quality,
 )
 from study_app.ui.researcher_frame import researcher_page
 from study_app.ui.resources import checkpoint_input_size
@@ -28,7 +29,7 @@ if engine is not None:
     task = study.tasks[0]
     if len(study.tasks) > 1:
         task = study.task(st.selectbox("Task", [t.name for t in study.tasks], key="gallery_task"))
-    methods = list(study.methods)
+    methods = list(study.task_methods(task))
     task_predictions = engine.predictions[task.name]
     preds = task_predictions.by_image
     stimuli = list(task.stimuli)
@@ -43,7 +44,9 @@ if engine is not None:
                "randomisation rank correlation (Adebayo et al. 2018), where computed. Convergence of sampled maps "
                "(LIME, Kernel SHAP): the Spearman rank correlation over pixels between the maps fitted on two "
                f"disjoint halves of the map's samples (split-half ρ); below {CONVERGED_SPLIT_HALF:.2f} a map is "
-               "marked as not converged (raise its method's n_samples).")
+               "marked as not converged (raise its method's n_samples). Panels carry their own figures: similar "
+               "examples the share of examples labelled as the prediction (label agreement) and their mean "
+               "similarity; concepts their TCAV scores and p-values (Kim et al. 2018).")
     shown_stimuli = stimuli[(page - 1) * PER_PAGE: page * PER_PAGE]
     if st.button("Compute missing faithfulness scores for this page", key="gallery_faithfulness"):
         with st.spinner("Computing faithfulness (several extra attributions per map)…"):
@@ -70,6 +73,12 @@ if engine is not None:
                         st.warning(f"{method.label}: not cached", icon=":material/hourglass_empty:")
                         continue
                     stimulus_view.show_picture(picture.png, alt=f"{method.label}: {picture.alt}", caption=method.label)
+                    if picture.panel:  # similar examples, prediction grid, concepts: their own quality figures
+                        quality = panel_quality(request) or {}
+                        st.caption(" · ".join(f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float)
+                                              else f"{k.replace('_', ' ')} {v}" for k, v in quality.items()
+                                              if v not in (None, "")) or "no quality figure for this kind")
+                        continue
                     scores = faithfulness_scores(request)
                     st.caption(" · ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                           for k, v in scores.items()) if scores else "faithfulness not computed")

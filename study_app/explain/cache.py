@@ -45,6 +45,12 @@ def resolve_cache_dir(preferred: str | Path | None = None) -> Path:
     return Path(preferred) if preferred else Path.cwd() / DEFAULT_CACHE_DIRNAME
 
 
+def cache_root(cache_dir: str | Path | None) -> Path:
+    """The folder a caller passed (already decided by :func:`resolve_cache_dir`), else the default: where the
+    kinds that live beside the maps (example pools, panels, concepts) keep their sub-folders."""
+    return Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+
 def default_cache_dir() -> Path:
     """The folder without a study: ``$XAI_STUDY_CACHE`` if set, else ``.xai_cache/`` here."""
     return resolve_cache_dir(None)

@@ -32,7 +32,7 @@ from captum.influence import SimilarityInfluence
 from captum.influence._core.similarity_influence import cosine_similarity, euclidean_distance
 
 from study_app.explain.base import library_versions
-from study_app.explain.cache import AttributionCache, cache_key, file_content_sha256, resolve_cache_dir
+from study_app.explain.cache import AttributionCache, cache_key, cache_root, file_content_sha256
 from study_app.explain.example_pool import Pool, PoolDataset, pool_batch_size, pool_features
 from trainers.checkpoint import LoadedCheckpoint
 from trainers.images import open_rgb
@@ -124,10 +124,10 @@ def _key(checkpoint: LoadedCheckpoint, pool: Pool, image_sha256: str, kind: str,
 def example_cache(cache_dir: str | Path | None) -> AttributionCache:
     """The example results' cache: an :class:`AttributionCache` (atomic writes, damaged entries are misses)
     in ``examples/`` of the cache folder, holding an empty map and the result as its record."""
-    return AttributionCache(resolve_cache_dir(cache_dir) / "examples")
+    return AttributionCache(cache_root(cache_dir) / "examples")
 
 
-def _from_record(kind: str, key: str, record: dict, pool: Pool, from_cache: bool) -> ExampleResult:
+def result_from_record(kind: str, key: str, record: dict, pool: Pool, from_cache: bool) -> ExampleResult:
     """The result with each example's ``path`` under the pool's current folder (the record stores paths
     relative to the pool, as the key does, so a moved pool keeps its results)."""
     examples = tuple(Example(path=str(pool.root / e["rel"]), **e) for e in record["examples"])
@@ -141,29 +141,34 @@ def _stored(example: Example) -> dict[str, Any]:
 def _store(cache: AttributionCache, kind: str, key: str, record: dict, pool: Pool) -> ExampleResult:
     cache.put(key, np.zeros((0, 0), dtype=np.float32), record)
     entry = cache.get(key)  # read back, so a first call returns exactly what later hits will
-    return _from_record(kind, key, entry.record if entry else record, pool, from_cache=False)
+    return result_from_record(kind, key, entry.record if entry else record, pool, from_cache=False)
 
 
 def _provenance(kind: str, checkpoint: LoadedCheckpoint, pool: Pool, params: dict, started: float) -> dict:
     return {"kind": kind, "kind_version": KIND_VERSION, "params": params, "checkpoint_sha256": checkpoint.sha256,
+            "input_size": checkpoint.input_size,  # the panel shows each photo at the region the model sees
             "pool_sha256": pool.sha256, "pool_size": len(pool),
             "versions": library_versions(), "seconds": round(time.perf_counter() - started, 4)}
 
 
 def similar_examples(
     checkpoint: LoadedCheckpoint, image_path: str | Path, pool: Pool, cache_dir: str | Path | None = None,
-    **params: Any,
+    within: str | None = None, **params: Any,
 ) -> ExampleResult:
-    """The ``k`` pool images most similar to ``image_path`` (cached; see the module docstring)."""
-    params = validate_params("similar_examples", params, checkpoint.model, len(pool))
+    """The ``k`` pool images most similar to ``image_path`` (cached; see the module docstring); with ``within``
+    (a class name) the ``k`` most similar of the images labelled that class (a distinction trial's candidate)."""
+    members = len(pool) if within is None else sum(im.label == within for im in pool.images)
+    if within is not None and members == 0:
+        raise ExampleParamError(f"pool: no image of the example pool is labelled {within!r}")
+    params = validate_params("similar_examples", params, checkpoint.model, members)
     image_sha = file_content_sha256(image_path)
     cache = example_cache(cache_dir)
-    key = _key(checkpoint, pool, image_sha, "similar_examples", params)
+    key = _key(checkpoint, pool, image_sha, "similar_examples", {**params, "within": within})
     hit = cache.get(key)
     if hit is not None:
-        return _from_record("similar_examples", key, hit.record, pool, from_cache=True)
+        return result_from_record("similar_examples", key, hit.record, pool, from_cache=True)
     started = time.perf_counter()
-    features = pool_features(checkpoint, pool, params["layer"], resolve_cache_dir(cache_dir))
+    features = pool_features(checkpoint, pool, params["layer"], cache_root(cache_dir))
     metric, direction, figure = METRICS[params["metric"]]
     influence = SimilarityInfluence(
         checkpoint.model, params["layer"], influence_src_dataset=PoolDataset(checkpoint, pool),
@@ -175,12 +180,15 @@ def similar_examples(
     x = preprocess(checkpoint, [image]).to(next(checkpoint.model.parameters()).device)
     indices, scores = influence.influence(x, top_k=len(pool), load_src_from_disk=True)[params["layer"]]
     sign = -1.0 if direction == "max" else 1.0
-    ranked = sorted(zip(indices[0].tolist(), scores[0].tolist()), key=lambda t: (sign * t[1], pool.images[t[0]].rel))
+    ranked = sorted(((i, s) for i, s in zip(indices[0].tolist(), scores[0].tolist(), strict=True)
+                     if within is None or pool.images[i].label == within),
+                    key=lambda t: (sign * t[1], pool.images[t[0]].rel))
     shown = predict_topk(checkpoint, [image], k=1)[0]
     examples = [_example(pool, features.predictions, i, float(s)) for i, s in ranked[: params["k"]]]
-    agree = sum(e.label == shown.label for e in examples) / len(examples)
+    # Restricted to one class, every example carries that label: agreement would be 1 by construction.
+    agree = None if within is not None else sum(e.label == shown.label for e in examples) / len(examples)
     record = {
-        **_provenance("similar_examples", checkpoint, pool, params, started),
+        **_provenance("similar_examples", checkpoint, pool, {**params, "within": within}, started),
         "image_sha256": image_sha,
         "shown_prediction": {"label": shown.label, "confidence": shown.prob},
         "examples": [_stored(e) for e in examples],
@@ -211,27 +219,30 @@ def _example(pool: Pool, predictions, i: int, score: float | None) -> Example:
 
 
 def prediction_grid(
-    checkpoint: LoadedCheckpoint, pool: Pool, cache_dir: str | Path | None = None, **params: Any
+    checkpoint: LoadedCheckpoint, pool: Pool, cache_dir: str | Path | None = None, within: str | None = None,
+    **params: Any,
 ) -> ExampleResult:
     """Up to ``n`` pool images per predicted class, most confident first (ties by path), classes in the
-    model's order; a class the model never predicts in the pool has no images (``record["groups"]``)."""
+    model's order; a class the model never predicts in the pool has no images (``record["groups"]``). With
+    ``within`` (a class name) only that class's group (a distinction trial's candidate)."""
     params = validate_params("prediction_grid", params, checkpoint.model, len(pool))
     cache = example_cache(cache_dir)
-    key = _key(checkpoint, pool, "", "prediction_grid", params)
+    key = _key(checkpoint, pool, "", "prediction_grid", {**params, "within": within})
     hit = cache.get(key)
     if hit is not None:
-        return _from_record("prediction_grid", key, hit.record, pool, from_cache=True)
+        return result_from_record("prediction_grid", key, hit.record, pool, from_cache=True)
     started = time.perf_counter()
     layer = default_layer(checkpoint.model)
-    features = pool_features(checkpoint, pool, layer, resolve_cache_dir(cache_dir))
+    features = pool_features(checkpoint, pool, layer, cache_root(cache_dir))
     groups: dict[str, list[str]] = {}
     examples: list[Example] = []
-    for cls in checkpoint.class_names:
+    for cls in [c for c in checkpoint.class_names if within is None or c == within]:
         members = [i for i, (p, _) in enumerate(features.predictions) if p == cls]
         members.sort(key=lambda i: (-features.predictions[i][1], pool.images[i].rel))
         chosen = [_example(pool, features.predictions, i, None) for i in members[: params["n"]]]
         groups[cls] = [e.rel for e in chosen]
         examples.extend(chosen)
-    record = {**_provenance("prediction_grid", checkpoint, pool, params, started), "groups": groups,
+    record = {**_provenance("prediction_grid", checkpoint, pool, {**params, "within": within}, started),
+              "groups": groups,
               "examples": [_stored(e) for e in examples], "quality": {}}
     return _store(cache, "prediction_grid", key, record, pool)

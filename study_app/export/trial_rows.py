@@ -13,6 +13,12 @@ empty when no halves could be formed, e.g. every coalition enumerated), ``conver
 evaluations it spent and ``convergence_stopped`` why sampling stopped (``converged``, ``budget`` or
 ``exhaustive``). The three are empty for deterministic methods (Grad-CAM, gradients), which sample nothing.
 
+A panel (similar examples, prediction grid, concepts: :mod:`study_app.explain.panels`) carries its quality figures
+as served, each as ``panel_<figure>`` (defined in :func:`study_app.explain.panel_service.quality_figures`):
+``panel_label_agreement`` and ``panel_mean_similarity`` (or ``panel_mean_distance``) for similar examples,
+``panel_concept_scores``, ``panel_concept_p_values``, ``panel_concepts_significant`` and ``panel_concepts_shuffled``
+for concepts. Its ``map_sha256`` is the hash of what the panel showed (examples or concept scores, in order).
+
 Nothing is re-run or reconstructed: the prediction and method details come from the participant's stored
 plan (:class:`study_app.study.plan.Plan`), and what was shown from the records written when each trial was
 shown (:class:`study_app.store.records.ShownTrial`). A cache rebuilt or a checkpoint replaced after a
@@ -76,6 +82,7 @@ def _shown_columns(shown: list[ShownTrial], row: dict) -> None:
         row.update({f"faithfulness_{k}": v for k, v in (m.faithfulness or {}).items()})
         if m.convergence:
             row.update({column: m.convergence.get(name) for column, name in CONVERGENCE_COLUMNS.items()})
+        row.update({f"panel_{k}": v for k, v in (m.quality or {}).items()})
         return
     for column, name in fields.items():
         row[column] = {key: getattr(m, name) for key, m in maps.items()}
@@ -84,6 +91,8 @@ def _shown_columns(shown: list[ShownTrial], row: dict) -> None:
     if any(m.convergence for m in maps.values()):
         for column, name in CONVERGENCE_COLUMNS.items():
             row[column] = {key: (m.convergence or {}).get(name) for key, m in maps.items()}
+    for figure in sorted({f for m in maps.values() for f in (m.quality or {})}):
+        row[f"panel_{figure}"] = {key: (m.quality or {}).get(figure) for key, m in maps.items() if m.quality}
 
 
 def protocol_columns(first, maps: list, answers: list, row: dict) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from study_app.explain.cache import file_content_sha256
 from study_app.explain.estimate import CostModel, duration
 from study_app.explain.methods import get_method
+from study_app.explain.panels import is_panel, panel_cache
 from study_app.explain.surrogates import CONVERGED_SPLIT_HALF
 from study_app.maps.coverage import required_maps, study_cache_dir
 from study_app.maps.service import MapRequest, make_map_service
@@ -142,7 +143,7 @@ def audit_cache(study, service=None, predictions=None) -> CacheAudit:
         key = service.key(request)
         wanted[key] = (where, request)
         label = _group_label(request, several)
-        entry = cache.get(key)
+        entry = (panel_cache(service.cache_dir) if is_panel(request.method) else cache).get(key)
         if entry is None:
             missing.append((where, label))
             continue
@@ -187,6 +188,8 @@ def _stale(service, wanted: dict[str, tuple[str, MapRequest]]) -> list[tuple[str
     images: dict[str, str] = {}
     owners: dict[tuple, tuple[str, MapRequest]] = {}
     for where, request in wanted.values():
+        if is_panel(request.method):  # a panel's entries live in their own folder, keyed by content
+            continue
         if request.image_path not in images:
             images[request.image_path] = file_content_sha256(request.image_path)
         checkpoint = service.checkpoint(request.checkpoint, request.randomized_model).sha256

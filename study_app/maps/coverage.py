@@ -11,6 +11,7 @@ class it explains (from the task's predictions), as the plan's trial steps do.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from study_app.explain.cache import DEFAULT_CACHE_DIRNAME, resolve_cache_dir
@@ -32,12 +33,15 @@ def study_owns_cache(study) -> bool:
     return study_cache_dir(study).resolve() != (Path.cwd() / DEFAULT_CACHE_DIRNAME).resolve()
 
 
-def map_request(task, stimulus, method, preds, target: str | None = None) -> MapRequest:
+def map_request(task, stimulus, method, preds, target: str | None = None, per_class: bool | None = None) -> MapRequest:
     """The request for ``method`` (a study ``MethodConfig``) on one stimulus of ``task``: ``target`` names the
-    class to explain, ``None`` the model's prediction (``preds``: the task's ``TaskPredictions``)."""
+    class to explain, ``None`` the model's prediction (``preds``: the task's ``TaskPredictions``). A panel explains
+    a named ``target`` as a candidate class (distinction) unless ``per_class=False`` (a placebo of another image
+    explaining the shown image's predicted class)."""
     label = target or preds.by_image[stimulus.image_id].label
     names = model_class_names(task, preds)
-    return MapRequest.of(task.checkpoint, stimulus.path, method.shown(target), target_index=list(names).index(label))
+    request = MapRequest.of(task.checkpoint, stimulus.path, method.shown(target), target_index=list(names).index(label))
+    return request if per_class is None else replace(request, per_class=per_class)
 
 
 def required_maps(study, predictions=None) -> list[tuple[str, MapRequest]]:

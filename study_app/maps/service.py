@@ -15,14 +15,17 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from study_app.explain.cache import file_content_sha256
 from study_app.explain.colours import map_colours
+from study_app.explain.panels import is_panel, panel_cache, panel_key
 from study_app.explain.render import MapDescription
 from study_app.explain.sanity import RANDOMIZED_SUFFIX, randomized_copy
 from study_app.explain.service import ExplanationService
+from study_app.maps.panels import serve_panel
 from trainers.checkpoint import LoadedCheckpoint, load_checkpoint
 
 PNG_CACHE_ENTRIES = 2048
@@ -42,6 +45,7 @@ class MapRequest:
     randomized_model: bool
     label: str
     photo_path: str | None = None
+    per_class: bool = False  # explains a candidate class named by the trial (distinction), not the prediction
 
     @classmethod
     def of(cls, checkpoint: str, image_path: str, shown, target_index: int | None = None,
@@ -51,7 +55,8 @@ class MapRequest:
             raise ValueError(f"map {shown.key!r}: the class to explain is not resolved (no target_index)")
         photo = None if photo_path is None or str(photo_path) == str(image_path) else str(photo_path)
         return cls(str(checkpoint), str(image_path), shown.name, tuple(sorted(dict(shown.params).items())),
-                   int(index), bool(shown.randomized_model), shown.label, photo)
+                   int(index), bool(shown.randomized_model), shown.label, photo,
+                   per_class=getattr(shown, "target", None) is not None)
 
     @classmethod
     def on_trial(cls, checkpoint: str, trial_image_path: str, shown) -> MapRequest:
@@ -84,17 +89,29 @@ class ServedMap:
     faithfulness: dict | None  # scores stored with the entry when it was served, if any
     convergence: dict | None = None  # a sampled map's (LIME, Kernel SHAP) meta["convergence"]; None: deterministic
     colours: str | None = None  # the colour scheme it was drawn in (study_app.explain.colours)
+    quality: dict | None = None  # a panel's quality figures (explain.panel_service.quality_figures); None: a map
+
+    @property
+    def is_panel(self) -> bool:
+        """A panel (similar examples, prediction grid, concepts), not a map: ``description`` is then a
+        :class:`~study_app.explain.panel_render.PanelDescription`."""
+        return self.quality is not None
 
 
 class StudyMapService:
     """Thread-safe; share one per process. ``cache_dir``: the folder the caller decided on
     (:func:`study_app.maps.coverage.study_cache_dir` for a study); ``None`` is the explanation package's default.
-    ``colours``: the colour scheme every map is drawn in (the study's ``map_colours``; ``None``: the default)."""
+    ``colours``: the colour scheme every map is drawn in (the study's ``map_colours``; ``None``: the default).
+    ``language`` and ``wording`` (checkpoint folder → class name → what participants read): the words a panel
+    draws (:mod:`study_app.maps.panels`), the study's."""
 
     def __init__(self, cache_dir: str | Path | None = None, service: ExplanationService | None = None,
-                 colours: str | None = None):
+                 colours: str | None = None, language: str | None = None,
+                 wording: Mapping[str, Mapping[str, str]] | None = None):
         self.service = service if service is not None else ExplanationService(cache_dir)
         self.colours = map_colours(colours).name
+        self.language = language
+        self.wording = {str(Path(k).resolve()): dict(v) for k, v in (wording or {}).items()}
         self._lock = threading.Lock()
         self._checkpoints: dict[tuple[str, bool], LoadedCheckpoint] = {}
         self._pngs: OrderedDict[MapRequest, ServedMap] = OrderedDict()
@@ -125,9 +142,14 @@ class StudyMapService:
     def key(self, request: MapRequest) -> str:
         """The attribution-cache key of the map (checkpoint and image hashes, method, parameters, target)."""
         ckpt, image, method, params = self._call(request)
+        if is_panel(method):
+            return panel_key(ckpt.sha256, ckpt.card, file_content_sha256(image), method, params, request.target_index,
+                             request.per_class)
         return self.service.key_for(ckpt, image, method, params, request.target_index)
 
     def has(self, request: MapRequest) -> bool:
+        if is_panel(request.method):
+            return self.key(request) in panel_cache(self.cache_dir)
         return self.key(request) in self.service.cache
 
     def _remember(self, request: MapRequest, served: ServedMap) -> ServedMap:
@@ -172,8 +194,19 @@ class StudyMapService:
         return [self.get_or_compute(MapRequest.on_trial(step.checkpoint, step.image_path, m.shown()))
                 for m in step.maps]
 
+    def wording_for(self, checkpoint: str) -> dict[str, str]:
+        """What participants read for each class of ``checkpoint``'s tasks (empty: the class names)."""
+        return self.wording.get(str(Path(checkpoint).resolve()), {})
+
+    @property
+    def cache_dir(self) -> Path:
+        """The study's cache folder (maps, example pools' features, panels)."""
+        return Path(self.service.cache.root)
+
     def _serve(self, request: MapRequest) -> ServedMap:
         ckpt, image, method, params = self._call(request)
+        if is_panel(method):
+            return self._remember(request, serve_panel(self, ckpt, request))
         explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index)
         # Drawn over the trial's image in the one renderer: a placebo from another image looks like a real map.
         rendered = self.service.render(ckpt, request.drawn_over, explanation, method_label=request.label,
@@ -190,7 +223,10 @@ class StudyMapService:
         ))
 
     def compute_faithfulness(self, request: MapRequest) -> dict:
-        """Compute (or reuse) and store the faithfulness scores of one map; slow: for the researcher only."""
+        """Compute (or reuse) and store the faithfulness scores of one map; slow: for the researcher only. A panel
+        has none (its quality figures come with it: :attr:`ServedMap.quality`)."""
+        if is_panel(request.method):
+            return {}
         ckpt, image, method, params = self._call(request)
         explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index,
                                                   faithfulness=True)
@@ -198,7 +234,7 @@ class StudyMapService:
 
     def faithfulness(self, request: MapRequest) -> dict:
         """Faithfulness scores stored with a cached map (by precompute), else empty; never computes."""
-        if not self.has(request):
+        if is_panel(request.method) or not self.has(request):
             return {}
         ckpt, image, method, params = self._call(request)
         explanation = self.service.get_or_compute(ckpt, image, method, params, target=request.target_index)
@@ -207,6 +243,8 @@ class StudyMapService:
     def convergence(self, request: MapRequest) -> dict | None:
         """A cached sampled map's convergence record (``meta["convergence"]``: ``split_half_spearman``,
         ``n_evaluations``, ``stopped``); None when not cached or deterministic (nothing sampled); never computes."""
+        if is_panel(request.method):
+            return None
         served = self.cached(request)
         return None if served is None else served.convergence
 
@@ -216,5 +254,6 @@ def _convergence(meta: dict) -> dict | None:
     return dict(record) if isinstance(record, dict) else None
 
 
-def make_map_service(cache_dir: str | Path | None = None, colours: str | None = None) -> StudyMapService:
-    return StudyMapService(cache_dir, colours=colours)
+def make_map_service(cache_dir: str | Path | None = None, colours: str | None = None, language: str | None = None,
+                     wording: Mapping[str, Mapping[str, str]] | None = None) -> StudyMapService:
+    return StudyMapService(cache_dir, colours=colours, language=language, wording=wording)

@@ -116,6 +116,7 @@ class ShownMapRecord:
     photo_sha256: str | None = None  # of the image drawn under the map (served): the trial's own
     convergence: dict | None = None  # a sampled map's convergence record as served (None: deterministic method)
     colours: str | None = None  # the colour scheme it was drawn in as served (None: before it was recorded)
+    quality: dict | None = None  # a panel's quality figures as served (similar examples, concepts); None: a map
 
 
 @dataclass(frozen=True)

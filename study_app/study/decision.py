@@ -32,9 +32,13 @@ from study_app.study.steps import (
     DECISION_ARMS,
     DECISION_VARIANTS,
     PLACEBO_OTHER_IMAGE,
+    PLACEBO_RANDOMIZED,
+    PLACEBO_SHUFFLED,
     PLACEBO_SOURCES,
     TWO_STEP,
 )
+
+IMAGE_INDEPENDENT = ("concepts", "prediction_grid")  # panels showing the same for every image of a class
 
 DECISION_KEYS = ("arms", "placebo", "variant", "advice_on_request", "ai_wrong_share", "min_ai_confidence")
 
@@ -71,13 +75,33 @@ def parse_decision(f, trials: int = 0) -> DecisionConfig:
         extra = sorted(set(placebo) - {"method", "source"})
         if extra or not isinstance(method, str) or source not in PLACEBO_SOURCES:
             raise f.error("placebo", "must be { method = \"<method key>\", source = "
-                                     f"\"{PLACEBO_SOURCES[0]}\" or \"{PLACEBO_SOURCES[1]}\" }}")
+                                     + " or ".join(f"\"{s}\"" for s in PLACEBO_SOURCES) + " }")
     if (ARM_PLACEBO in arms) != (placebo is not None):
         raise f.error("placebo", "is required with a placebo arm, and only then" if ARM_PLACEBO in arms
                       else "is set but arms has no 'placebo'")
     return DecisionConfig(arms=tuple(arms), ai_wrong_share=float(share), min_ai_confidence=float(confidence),
                           variant=variant, advice_on_request=on_request, placebo_method=method,
                           placebo_source=source)
+
+
+def check_placebo_kinds(source: str, tasks: Sequence[TaskConfig], methods: Sequence) -> None:
+    """A placebo looks like its method's real output: ``shuffled`` needs a ``concepts`` method (its scores are
+    what is shuffled), and ``other_image`` a kind whose output depends on the shown image (a map or similar
+    examples; a concepts panel or prediction grid of another image is the real one)."""
+    kinds = {m.key: m.name for m in methods}
+    for i, task in enumerate(tasks):
+        cfg = task.decision
+        if cfg is None or cfg.placebo_method not in kinds:
+            continue
+        kind = kinds[cfg.placebo_method]
+        if cfg.placebo_source == PLACEBO_SHUFFLED and kind != "concepts":
+            raise StudyFileError(source, f"tasks[{i}].placebo.source", f"\"{PLACEBO_SHUFFLED}\" shuffles a concepts "
+                                 f"panel's scores, but {cfg.placebo_method!r} is {kind}; use \"{PLACEBO_RANDOMIZED}\" "
+                                 f"or \"{PLACEBO_OTHER_IMAGE}\"")
+        if cfg.placebo_source == PLACEBO_OTHER_IMAGE and kind in IMAGE_INDEPENDENT:
+            raise StudyFileError(source, f"tasks[{i}].placebo.source", f"{kind} shows the same for every image of a "
+                                 f"class, so another image's is the real one; use \"{PLACEBO_RANDOMIZED}\""
+                                 + (f" or \"{PLACEBO_SHUFFLED}\"" if kind == "concepts" else ""))
 
 
 def check_decision_arms(source: str, tasks: Sequence[TaskConfig], method_keys: Sequence[str]) -> None:
@@ -100,14 +124,14 @@ def check_decision_arms(source: str, tasks: Sequence[TaskConfig], method_keys: S
 
 
 def arm_sets(study: Study) -> list[tuple[str, ...]]:
-    """The arm lists that conditions must balance: the study's method arms (when a task uses them) and each
-    decision task's arms."""
+    """The arm lists that conditions must balance: the method arms of the tasks without their own (every
+    distinct list, in task order; one list unless tasks name their ``methods``), then each decision task's arms."""
     sets: list[tuple[str, ...]] = []
-    if any(t.decision is None for t in study.tasks):
-        sets.append(tuple(study.arms))
-    for task in study.tasks:
-        if task.decision is not None and task.decision.arms not in sets:
-            sets.append(task.decision.arms)
+    ordered = [t for t in study.tasks if t.decision is None] + [t for t in study.tasks if t.decision is not None]
+    for task in ordered:
+        arms = study.task_arms(task)
+        if arms not in sets:
+            sets.append(arms)
     return sets
 
 

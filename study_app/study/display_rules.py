@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from study_app.explain.panels import is_panel
 from study_app.i18n import N_
 from study_app.study.predictions import TaskPredictions, model_class_names
 from study_app.study.schema import Study
@@ -54,7 +55,8 @@ def choose_worked_example(study: Study, items: Mapping[str, Mapping[str, list[st
     """A stimulus of the first task that no participant is asked about (so it cannot prime an answer),
     preferably one the model gets wrong, so the example shows how a map can expose a mistake; ``None``
     when every stimulus is used (the instructions then explain in words only)."""
-    if not study.methods or not study.tasks:
+    maps = [m for m in study.methods if not is_panel(m.name)]  # the example shows how a map can expose a mistake
+    if not maps or not study.tasks:
         return None
     task = study.tasks[0]
     used = _used_image_ids({task.name: items.get(task.name, {})})
@@ -67,7 +69,7 @@ def choose_worked_example(study: Study, items: Mapping[str, Mapping[str, list[st
     output = preds[stim.image_id]
     prediction = output.view()
     names = model_class_names(task, predictions[task.name])
-    method = replace(study.methods[0].shown(), target_index=list(names).index(output.label))
+    method = replace(maps[0].shown(), target_index=list(names).index(output.label))
     trial = TrialSpec(index=0, total=0, phase=PHASE_MAIN, task=task.name, protocol=task.protocol,
                       image_id=stim.image_id, image_path=stim.path, checkpoint=task.checkpoint,
                       true_label=stim.label, prediction=prediction, methods=(method,), options=task.class_names,

@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from study_app.study.errors import StudyFileError, StudyFileErrors
+from study_app.study.panel_folders import require_panel_folders, resolve_panel_methods
 from study_app.study.parser import parse_study
 from study_app.study.protocols import protocol_of
 from study_app.study.schema import Stimulus, Study, TaskConfig
@@ -65,7 +66,11 @@ def load_study(path: str | Path, *, check_images: bool = True) -> Study:
     StudyFileErrors.raise_if_any(errors)
     tasks = tuple(tasks)
     cache_dir = str((base / study.cache_dir).resolve()) if study.cache_dir else None
-    return dataclasses.replace(study, tasks=tasks, sha256=text.sha256, cache_dir=cache_dir)
+    study = dataclasses.replace(study, methods=resolve_panel_methods(study, base), tasks=tasks, sha256=text.sha256,
+                                cache_dir=cache_dir)
+    if check_images:  # example and concept folders are checked like stimuli
+        require_panel_folders(study)
+    return study
 
 
 def _read_text_file(source: str, base: Path, table: dict, key: str) -> str | None:

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from study_app.explain.colours import DEFAULT_MAP_COLOURS, MAP_COLOURS
-from study_app.explain.methods import METHODS, get_method
 from study_app.i18n import DEFAULT_LANGUAGE, available_languages, translator
-from study_app.study.decision import check_decision_arms
+from study_app.study.decision import check_decision_arms, check_placebo_kinds
 from study_app.study.design import condition_labels
 from study_app.study.device_gate import DeviceGate
 from study_app.study.errors import StudyFileError, StudyFileErrors
@@ -23,36 +22,26 @@ from study_app.study.fields import Fields, Problems
 from study_app.study.hive import check_hive
 from study_app.study.instruments.entry import parse_instrument_entry
 from study_app.study.instruments.model import PER_ARM
+from study_app.study.method_fields import (
+    check_task_methods,
+    parse_methods,
+    parse_task_methods,
+)
 from study_app.study.per_arm_rules import check_per_arm
 from study_app.study.protocols import PROTOCOLS, Protocol
 from study_app.study.recruitment import parse_recruitment, unknown_caps
 from study_app.study.schema import (
     Design,
-    MethodConfig,
     StimulusSpec,
     Study,
     TaskConfig,
     default_pre_questionnaire,
 )
-from study_app.study.steps import NO_EXPLANATION, Question
+from study_app.study.steps import Question
 
 QUESTION_KINDS = ("choice", "likert", "text", "number", "rank")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_@.-]{0,63}$")
-
-
-def known_method_names() -> tuple[str, ...]:
-    """Names the explanation registry offers: the one list of methods."""
-    return tuple(METHODS)
-
-
-def _check_method_params(name: str, params: dict) -> str | None:
-    """The registry's complaint about ``params`` (unknown or invalid), or ``None``."""
-    try:
-        get_method(name, **params)
-    except (TypeError, ValueError) as exc:
-        return str(exc)
-    return None
 
 
 def _parse_question(source: str, path: str, raw: Any, *, comprehension: bool = False) -> Question:
@@ -125,23 +114,6 @@ def _parse_questions(source: str, key: str, raw: Any, default: tuple[Question, .
     return tuple(q for _, q in read if q is not None)
 
 
-def _parse_method(source: str, path: str, raw: Any, known: tuple[str, ...]) -> MethodConfig:
-    f = Fields(source, path, raw)
-    name = f.text("name")
-    if name not in known:
-        raise f.error("name", f"unknown method {name!r}; known: {', '.join(known)}")
-    key = f.text("key", name)
-    if not _KEY.match(key) or key == NO_EXPLANATION:
-        raise f.error("key", f"{key!r} must be letters, digits, _ - . @ (max 64) and not {NO_EXPLANATION!r}")
-    label = f.text("label", name)
-    params = f.get("params", dict, {})
-    f.finish()
-    problem = _check_method_params(name, params)
-    if problem:
-        raise f.error("params", problem)
-    return MethodConfig(key=key, name=name, label=label, params=dict(params))
-
-
 def _parse_stimuli(f: Fields) -> tuple[str | None, tuple[StimulusSpec, ...]]:
     raw = f.get("stimuli", (str, list), what="a folder path or a list of {path, label} tables")
     if isinstance(raw, str):
@@ -185,11 +157,12 @@ def _parse_task(source: str, path: str, raw: Any) -> TaskConfig:
     show_true = f.get("show_true_label", bool, False)
     clinical = f.get("clinical_notice", bool, None)
     class_labels = _parse_class_labels(f)
+    methods = parse_task_methods(f, own)
     f.finish()
     return TaskConfig(name=name, protocol=protocol, checkpoint=checkpoint, stimuli_dir=stimuli_dir,
                       stimuli_list=stimuli_list, trials=trials, display=display, attention_checks=checks,
                       scale=(scale[0], scale[1]), show_true_label=show_true, clinical_notice=clinical,
-                      class_labels=class_labels, **own)
+                      class_labels=class_labels, methods=methods, **own)
 
 
 def _refuse_foreign_fields(f: Fields, protocol: Protocol) -> None:
@@ -233,13 +206,15 @@ def parse_study(data: dict, source: str, *, consent: str | None = None, instruct
                                                         consent, instructions))
     design = problems.read(lambda: _parse_design(Fields(source, "design", top.get("design", dict))))
     language = settings["language"] if settings else DEFAULT_LANGUAGE
-    methods = _parse_methods(source, problems.read(top.get, "methods", list, what="an array of tables ([[methods]])"),
+    methods = parse_methods(source, problems.read(top.get, "methods", list, what="an array of tables ([[methods]])"),
                              design, bool(settings and settings["blind_method_names"]), translator(language).gettext,
                              problems)
     tasks = _parse_tasks(source, problems.read(top.get, "tasks", list, what="an array of tables ([[tasks]])"),
                          design, problems)
     if methods is not None and tasks:
         problems.read(check_decision_arms, source, tasks, [m.key for m in methods])
+        problems.read(check_placebo_kinds, source, tasks, methods)
+        problems.read(check_task_methods, source, tasks, [m.key for m in methods])
     gettext = translator(language).gettext  # defaults and instruments' items in the study's language
     pre = _parse_questions(source, "pre_questionnaire", problems.read(top.get, "pre_questionnaire", list, None),
                            default_pre_questionnaire(gettext), problems, gettext)
@@ -333,39 +308,6 @@ def _parse_design(d: Fields) -> Design:
     negative = d.text("negative_control", None)
     d.finish()
     return Design(type=dtype, control=control, negative_control=negative)
-
-
-def _parse_methods(source: str, raw: list | None, design: Design | None, blind: bool, _: Callable[[str], str],
-                   problems: Problems) -> list[MethodConfig] | None:
-    """The ``[[methods]]`` (with the design's negative control and blinding applied); ``None`` when any of them
-    is broken, so that checks against method keys do not report knock-on errors."""
-    if raw is None:
-        return None
-    if not raw:
-        problems.add(StudyFileError(source, "methods", "at least one method is required"))
-        return None
-    known = known_method_names()
-    read = [problems.read(_parse_method, source, f"methods[{i}]", m, known) for i, m in enumerate(raw)]
-    if any(m is None for m in read):
-        return None
-    methods: list[MethodConfig] = list(read)
-    for i, m in enumerate(methods):
-        if any(m.key == o.key for o in methods[:i]):
-            problems.add(StudyFileError(source, f"methods[{i}].key", f"duplicate method key {m.key!r}"))
-    negative = design.negative_control if design else None
-    if negative is not None:
-        base = next((m for m in methods if m.key == negative), None)
-        if base is None:
-            problems.add(StudyFileError(source, "design.negative_control", f"{negative!r} is not a method key "
-                                                                           f"({', '.join(m.key for m in methods)})"))
-            return None
-        methods.append(MethodConfig(key=f"{base.key}@random", name=base.name,
-                                    label=_("{label} (random model)").format(label=base.label),
-                                    params=dict(base.params), randomized_model=True))
-    if blind:
-        methods = [MethodConfig(key=m.key, name=m.name, label=_("Explanation {letter}").format(letter=chr(65 + i)),
-                                params=m.params, randomized_model=m.randomized_model) for i, m in enumerate(methods)]
-    return methods
 
 
 def _parse_tasks(source: str, raw: list | None, design: Design | None, problems: Problems) -> list[TaskConfig]:

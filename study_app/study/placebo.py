@@ -19,11 +19,19 @@ Whether a task's stimuli can supply its placebo is checked with the other design
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from study_app.study.errors import StudyFileError
 from study_app.study.predictions import TaskPredictions
-from study_app.study.schema import Study, TaskConfig
+from study_app.study.schema import MethodConfig, Study, TaskConfig
 from study_app.study.steps import PLACEBO_OTHER_IMAGE
+
+
+def shuffled_placebo(method: MethodConfig) -> MethodConfig:
+    """The ``shuffled`` placebo of a concepts method: the same panel of the shown image's class with the scores
+    (and their significance marks) permuted over the concepts, seeded by the shown image
+    (:func:`study_app.explain.concepts.shuffled`); drawn like the real one, labelled as its method."""
+    return replace(method, params={**method.params, "shuffled": True})
 
 
 def source_candidates(task: TaskConfig, preds: TaskPredictions, image_id: str) -> list[str]:

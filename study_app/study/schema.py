@@ -52,6 +52,12 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     label = "Grad-CAM"                 # optional display name
     params = { }                       # optional keyword arguments
 
+    [[methods]]                        # a panel instead of a map (study_app.explain.panels): the k pool
+    key = "examples"                   # photos most similar to the shown one, with their labels
+    name = "similar_examples"          # or "prediction_grid" (n photos per predicted class) or "concepts"
+    label = "Similar photos"           # (TCAV scores of concept folders: params pool, concepts, runs, alpha)
+    params = { pool = "pools/pets", k = 4 }   # pool: one folder per class, relative to this file
+
     [[tasks]]                          # one or more
     name = "pets"
     protocol = "verification"          # rate | forward_simulation | verification | distinction
@@ -67,6 +73,8 @@ Schema (see ``examples/studies/*.toml`` for one complete file per protocol)::
     show_true_label = false
     clinical_notice = true             # optional: show the research-only notice on every trial of the task
                                        # (default: shown when task, model or class names look medical)
+    methods = ["gradcam", "examples"]  # optional: the method keys this task shows (default: all); a
+                                       # decision task names them in arms
     class_labels = { notumor = "no tumour", glioma = "glioma" }   # optional: what participants read for
                                        # each of the model's classes, in the study's language; if given it
                                        # must name every class (answers and the export keep the class names)
@@ -172,6 +180,7 @@ class TaskConfig:
     clinical_notice: bool | None = None  # None: decided from the task's names
     decision: DecisionConfig | None = None  # protocol decision only
     class_labels: dict[str, str] = field(default_factory=dict)  # class name -> what participants read
+    methods: tuple[str, ...] = ()  # the study's method keys this task shows (empty: all of them)
     # Filled by the loader.
     stimuli: tuple[Stimulus, ...] = ()
     class_names: tuple[str, ...] = ()
@@ -235,6 +244,16 @@ class Study:
     def arms(self) -> tuple[str, ...]:
         """Method keys that rotate over images (within) or split participants (between), control included."""
         return arm_list([m.key for m in self.methods], self.design.control)
+
+    def task_methods(self, task: TaskConfig) -> tuple[MethodConfig, ...]:
+        """The methods ``task`` shows: those its ``methods`` names (in the study's order), else all."""
+        return tuple(m for m in self.methods if not task.methods or m.key in task.methods)
+
+    def task_arms(self, task: TaskConfig) -> tuple[str, ...]:
+        """``task``'s arms (:attr:`arms` over the methods it shows; a decision task names its own)."""
+        if task.decision is not None:
+            return task.decision.arms
+        return arm_list([m.key for m in self.task_methods(task)], self.design.control)
 
     def method(self, key: str) -> MethodConfig:
         for m in self.methods:

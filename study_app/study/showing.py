@@ -64,7 +64,8 @@ def record_showing(step: TrialStep, maps: MapServer | None) -> ShownTrial:
                        target_label=getattr(s, "target_label", None) or planned_target_label(step, m),
                        image_id=m.image_id, image_sha256=getattr(s, "image_sha256", None),
                        photo_sha256=getattr(s, "photo_sha256", None),
-                       convergence=getattr(s, "convergence", None), colours=getattr(s, "colours", None))
+                       convergence=getattr(s, "convergence", None), colours=getattr(s, "colours", None),
+                       quality=getattr(s, "quality", None))
         for m, s in zip(step.maps, served, strict=True)
     )
     return ShownTrial(trial_index=step.trial, phase=step.phase, checkpoint_sha256=step.checkpoint_sha256,

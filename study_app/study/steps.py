@@ -57,7 +57,8 @@ ONE_STEP = "one_step"
 DECISION_VARIANTS = (TWO_STEP, ONE_STEP)
 PLACEBO_RANDOMIZED = "randomized_model"  # the placebo method's map on the weight-randomised model
 PLACEBO_OTHER_IMAGE = "other_image"  # the placebo method's map of another stimulus of the task
-PLACEBO_SOURCES = (PLACEBO_RANDOMIZED, PLACEBO_OTHER_IMAGE)
+PLACEBO_SHUFFLED = "shuffled"  # a concepts panel of the shown image's class with its scores permuted over the concepts
+PLACEBO_SOURCES = (PLACEBO_RANDOMIZED, PLACEBO_OTHER_IMAGE, PLACEBO_SHUFFLED)
 
 
 def asks_first(arm: str, variant: str) -> bool:

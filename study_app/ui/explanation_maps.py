@@ -17,6 +17,7 @@ from study_app.explain.methods import METHODS
 from study_app.explain.render import MapDescription
 from study_app.i18n import N_
 from study_app.maps.service import MapRequest
+from study_app.ui.explanation_panels import describe_panel, panel_caption
 from study_app.ui.language import _
 from study_app.ui.resources import study_map_service
 
@@ -65,8 +66,13 @@ def legend(trial, pictures: list[MapPicture]) -> str:
     The map service draws every map unsigned (``explain.render``: evidence for the class only, in the scheme's
     ``unsigned_scale``); for a method whose attribution is signed (LIME, Kernel SHAP, Integrated Gradients, ...)
     the legend says that an uncoloured region may also be evidence against the class. A map drawn signed
-    (``MapPicture.signed``) adds the colours for and against."""
-    classes = {explained_class(trial, m) for m in trial.methods}
+    (``MapPicture.signed``) adds the colours for and against. Panels (similar examples, ...) are left out; with
+    no map on the trial the legend is empty."""
+    methods = [m for m, p in zip(trial.methods, pictures, strict=True) if not p.panel]
+    pictures = [p for p in pictures if not p.panel]  # a panel says in its caption how to read it
+    if not pictures:
+        return ""
+    classes = {explained_class(trial, m) for m in methods}
     if len(classes) == 1 and None not in classes:
         subject = _("The colours show the evidence for **{target}**").format(target=classes.pop())
     else:
@@ -80,7 +86,7 @@ def legend(trial, pictures: list[MapPicture]) -> str:
         text += " " + _("On maps that show evidence against the class, {against} marks it and {for_} marks evidence "
                         "for it.").format(against=_(COLOUR_NAMES[scheme.against_colour[1]]),
                                           for_=_(COLOUR_NAMES[scheme.for_colour[1]]))
-    unsigned_two_sided = list(dict.fromkeys(m.label for m, p in zip(trial.methods, pictures, strict=True)
+    unsigned_two_sided = list(dict.fromkeys(m.label for m, p in zip(methods, pictures, strict=True)
                                             if not p.signed and METHODS[m.name].signed))
     if unsigned_two_sided:
         text += " " + _("Evidence against the class ({methods}) is not coloured: where the photo shows through "
@@ -98,6 +104,8 @@ class MapPicture:
     alt: str
     signed: bool = False  # drawn with evidence against the class too
     colours: str | None = None  # the colour scheme it was drawn in (None: the default)
+    panel: str | None = None  # a panel's kind (similar examples, ...): drawn at full width, with ``caption``
+    caption: str | None = None  # how to read a panel, in the participant's language
 
 
 def picture_colours(pictures: list[MapPicture]) -> MapColours:
@@ -123,6 +131,10 @@ def map_picture(trial, shown) -> MapPicture:
     if rendered is None:
         with st.spinner(_(SPINNER_TEXT)):  # the service computes a missing map once for all who ask
             rendered = service.get_or_compute(request)
+    if rendered.is_panel:
+        kind = rendered.description.kind
+        return MapPicture(label=shown.label, png=rendered.png, panel=kind, caption=panel_caption(kind),
+                          alt=describe_panel(rendered.description, shown.label, trial.class_label))
     return MapPicture(label=shown.label, png=rendered.png, signed=rendered.description.signed, colours=rendered.colours,
                       alt=describe(rendered.description, shown.label, explained_class(trial, shown)))
 
@@ -135,7 +147,15 @@ def cached_picture(request: MapRequest) -> MapPicture | None:
     """The map if the cache has it, else ``None`` (never computes: for the researcher's gallery)."""
     served = explanation_service().cached(request)
     return None if served is None else MapPicture(label=request.label, png=served.png, alt=served.alt_text,
-                                                  colours=served.colours)
+                                                  colours=served.colours,
+                                                  panel=served.description.kind if served.is_panel else None)
+
+
+def panel_quality(request: MapRequest) -> dict | None:
+    """A cached panel's quality figures (label agreement, TCAV p-values, ...); ``None`` for a map or a panel not
+    cached (never computes)."""
+    served = explanation_service().cached(request)
+    return None if served is None else served.quality
 
 
 def faithfulness_scores(request: MapRequest) -> dict:

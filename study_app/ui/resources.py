@@ -39,8 +39,16 @@ def app_settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _map_service_for(cache_dir: str, colours: str) -> StudyMapService:
-    return make_map_service(cache_dir, colours)
+def _map_service_for(cache_dir: str, colours: str, language: str = "en", wording: tuple = ()) -> StudyMapService:
+    """One map service per cache folder and study look: colours, and the language and class wording panels
+    are drawn in (``wording``: ``(checkpoint, ((class, label), ...))`` pairs, hashable for the cache)."""
+    return make_map_service(cache_dir, colours, language, {ckpt: dict(labels) for ckpt, labels in wording})
+
+
+def _study_look(study) -> tuple:
+    """The arguments of :func:`_map_service_for` that come from the study file."""
+    wording = tuple((t.checkpoint, tuple(sorted(t.class_labels.items()))) for t in study.tasks)
+    return study.map_colours, study.language, wording
 
 
 @st.cache_resource(show_spinner="Opening the study…", max_entries=4)
@@ -48,7 +56,7 @@ def _open_engine(study_file: str, db_url: str, cache_dir: str, _settings: Settin
     study = load_study(study_file)
     # The cache folder comes from the settings and is passed to the map service; the engine records what that
     # service serves when a trial is shown.
-    maps = _map_service_for(cache_dir, study.map_colours)  # drawn in the study's colour scheme
+    maps = _map_service_for(cache_dir, *_study_look(study))  # drawn in the study's colours, language and wording
     # The Prolific-id key as the settings found it; none configured: created in secrets.toml if the study
     # needs one (study_app.study.id_key).
     engine = StudyEngine(study, Repository(make_engine(db_url)), id_key=_settings.engine_id_key(), secrets={},
@@ -65,7 +73,7 @@ def _open_engine(study_file: str, db_url: str, cache_dir: str, _settings: Settin
 def study_map_service() -> StudyMapService:
     """The open study's map service (the same object the engine was opened with)."""
     engine = study_engine()
-    return _map_service_for(str(app_settings().cache_dir), engine.study.map_colours)
+    return _map_service_for(str(app_settings().cache_dir), *_study_look(engine.study))
 
 
 def freeze_loaded_heap() -> None:

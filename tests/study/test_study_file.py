@@ -13,7 +13,8 @@ from PIL import Image
 
 from study.kit import make_checkpoint, write_study
 from study_app.study import StudyFileError, StudyFileErrors, load_study
-from study_app.study.parser import known_method_names, parse_study
+from study_app.study.method_fields import known_method_names
+from study_app.study.parser import parse_study
 from study_app.study.schema import DEFAULT_PRE_QUESTIONNAIRE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -106,10 +107,16 @@ def test_defaults_and_negative_control_arm(good):
 def test_method_names_come_from_the_explain_registry(good):
     """The registry is the one list: every registered method is accepted, anything else is refused."""
     from study_app.explain.methods import METHODS
+    from study_app.explain.panels import PANEL_DEFAULTS
 
-    assert known_method_names() == tuple(METHODS)
+    assert known_method_names() == (*METHODS, *PANEL_DEFAULTS)
     for name in METHODS:
         parse_study({**good, "methods": [{"name": name}]}, "s.toml")
+    for name in PANEL_DEFAULTS:  # a panel names its folders
+        folders = {k: "pool" for k in ("pool", "concepts") if k in PANEL_DEFAULTS[name]}
+        parse_study({**good, "methods": [{"name": name, "params": folders}]}, "s.toml")
+        err = _error({**good, "methods": [{"name": name}]})
+        assert err.field == "methods[0].params" and "pool" in str(err)
     err = _error({**good, "methods": [{"name": "not_a_method"}]})
     assert err.field == "methods[0].name" and "unknown method" in str(err)
 

@@ -55,8 +55,9 @@ def _pictures(trial) -> None:
     per_class = protocol_of(trial.protocol).maps_explain_options
     labels = [(trial.class_label(m.target) if per_class and m.target else p.label)
               for m, p in zip(trial.methods, pictures, strict=True)]
-    maps = [(label, p.png, p.alt) for label, p in zip(labels, pictures, strict=True)]
-    if len(maps) == 1:
+    maps = [(label, p.png, p.alt) for label, p in zip(labels, pictures, strict=True) if not p.panel]
+    panels = [(label, p) for label, p in zip(labels, pictures, strict=True) if p.panel]
+    if len(maps) == 1 and not panels:
         left, right = st.columns(2)
         with left:
             st.markdown("**" + _("The image") + "**")
@@ -73,6 +74,10 @@ def _pictures(trial) -> None:
         stimulus_view.show_maps(maps)
     if maps:
         st.caption(legend(trial, pictures))
+    for label, panel in panels:  # full width: a row of photos or a chart would be unreadable in a column
+        st.markdown(f"**{label}**")
+        stimulus_view.show_picture(panel.png, alt=f"{label}: {panel.alt}")
+        st.caption(panel.caption)
 
 
 def _continue(step_id: str, trial, submission) -> None:

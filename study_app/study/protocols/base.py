@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from study_app.explain.methods import get_method
+from study_app.explain.panels import is_panel, panel_key
 from study_app.explain.sanity import RANDOMIZED_SUFFIX
 from study_app.explain.service import explanation_key
 from study_app.study.answer_checks import int_in, no_extra, show
@@ -60,16 +61,20 @@ def balanced_by(items: list[str], key: Mapping[str, object], n: int, rng: random
 
 
 @lru_cache(maxsize=256)
-def _explainer(name: str, params_json: str):
+def _explainer(name: str, params_json: str):  # a map method's (panels have no explainer object)
     return get_method(name, **json.loads(params_json))
 
 
-def map_cache_key(preds: TaskPredictions, image_sha256: str, method: MethodConfig, target_index: int) -> str | None:
+def map_cache_key(preds: TaskPredictions, image_sha256: str, method: MethodConfig, target_index: int,
+                  per_class: bool = False) -> str | None:
     """The attribution-cache key the map will be served from: the same key the map service computes from
-    the loaded checkpoint (the weight-randomised control's hash carries its suffix). ``None`` without a card."""
+    the loaded checkpoint (the weight-randomised control's hash carries its suffix). ``None`` without a card.
+    A panel (similar examples, ...) restricted to a candidate class (``per_class``) has its own key."""
     if not preds.card:
         return None
     sha = preds.checkpoint_sha256 + (RANDOMIZED_SUFFIX if method.randomized_model else "")
+    if is_panel(method.name):
+        return panel_key(sha, preds.card, image_sha256, method.name, dict(method.params), target_index, per_class)
     explainer = _explainer(method.name, json.dumps(dict(method.params), sort_keys=True))
     return explanation_key(sha, preds.card, image_sha256, explainer, target_index)
 
@@ -103,7 +108,7 @@ class TrialContext:
     def arms_at(self, position: int, all_arms: bool = False) -> list[str]:
         """Arm keys shown on the item at ``position``: one (the condition's, or the Latin square's), or with
         ``all_arms`` every arm, rotated by the condition."""
-        arms = self.study.arms
+        arms = self.study.task_arms(self.task)
         if self.study.design.type == "between":
             return [arms[self.condition % len(arms)]]
         if all_arms:
@@ -117,8 +122,8 @@ class TrialContext:
         own = source is stim
         return PlannedMap(key=key or method.key, name=method.name, label=method.label, params=dict(method.params),
                           randomized_model=method.randomized_model, target=target, target_index=target_index,
-                          cache_key=None if target_index is None else map_cache_key(self.preds, source.sha256,
-                                                                                    method, target_index),
+                          cache_key=None if target_index is None else map_cache_key(
+                              self.preds, source.sha256, method, target_index, per_class=target is not None),
                           image_id=None if own else source.image_id, image_path=None if own else source.path,
                           image_sha256=None if own else source.sha256)
 
@@ -221,7 +226,7 @@ class Protocol:
 
     def check_trial(self, ctx: TrialContext, image_id: str) -> TrialStep:
         """The answered step an attention check on ``image_id`` is made from (before its instruction)."""
-        arms = self.arms_at(ctx, ctx.rng.randrange(len(ctx.study.arms)))
+        arms = self.arms_at(ctx, ctx.rng.randrange(len(ctx.study.task_arms(ctx.task))))
         return self.phases(ctx, image_id, "test", arms)[0]
 
     def attention(self, ctx: TrialContext, check: TrialStep) -> tuple[dict, str]:
@@ -269,7 +274,7 @@ class Protocol:
 
     # ---- maps ---------------------------------------------------------------------------------------------
     def shown_methods(self, study: Study, task: TaskConfig) -> list[MethodConfig]:
-        return list(study.methods)
+        return list(study.task_methods(task))
 
     def map_targets(self, task: TaskConfig, preds: TaskPredictions, stim: Stimulus) -> list[str | None]:
         """The classes a stimulus's maps explain (``None``: the model's prediction)."""

@@ -12,7 +12,7 @@ from study_app.i18n import N_
 from study_app.study import decision
 from study_app.study.answer_checks import int_in, no_extra, show
 from study_app.study.errors import AnswerError
-from study_app.study.placebo import source_candidates
+from study_app.study.placebo import shuffled_placebo, source_candidates
 from study_app.study.plan import Advice, PlannedMap
 from study_app.study.predictions import model_class_names
 from study_app.study.protocols.base import Protocol, TrialContext, class_index
@@ -25,6 +25,7 @@ from study_app.study.steps import (
     PHASE_INITIAL,
     PLACEBO_OTHER_IMAGE,
     PLACEBO_RANDOMIZED,
+    PLACEBO_SHUFFLED,
     asks_first,
 )
 
@@ -151,6 +152,10 @@ class Decision(Protocol):
             m = replace(study.method(cfg.placebo_method), randomized_model=True)
             out += [(f"{task.name}/{stim.image_id} × placebo ({m.key} on the random model)",
                      map_request(task, stim, m, preds)) for stim in task.stimuli]
+        if cfg.placebo_method and cfg.placebo_source == PLACEBO_SHUFFLED:
+            m = shuffled_placebo(study.method(cfg.placebo_method))
+            out += [(f"{task.name}/{stim.image_id} × placebo ({m.key}, scores shuffled)",
+                     map_request(task, stim, m, preds)) for stim in task.stimuli]
         if cfg.placebo_source == PLACEBO_OTHER_IMAGE:
             out += _other_image_placebos(study, task, preds, map_request, {request for _, request in out})
         return out
@@ -165,6 +170,8 @@ def _placebo_map(ctx: TrialContext, image_id: str, other) -> tuple[PlannedMap, .
     m = ctx.study.method(task.decision.placebo_method)
     if task.decision.placebo_source == PLACEBO_RANDOMIZED:
         m, source = replace(m, randomized_model=True), stim
+    elif task.decision.placebo_source == PLACEBO_SHUFFLED:
+        m, source = shuffled_placebo(m), stim
     elif other is None or other.image_id == image_id:
         raise ValueError(f"task {task.name}: the placebo of {image_id} needs another stimulus's map")
     else:
@@ -182,7 +189,7 @@ def _other_image_placebos(study, task, preds, map_request, listed: set) -> list[
     for shown in sorted(set().union(*decision.eligible(task, preds))):
         target = preds.by_image[shown].label
         for source in source_candidates(task, preds, shown):
-            request = map_request(task, stimuli[source], m, preds, target)
+            request = map_request(task, stimuli[source], m, preds, target, per_class=False)
             if request not in listed:
                 listed.add(request)
                 out.append((f"{task.name}/{source} × {m.key} → {target} (placebo for {shown})", request))
