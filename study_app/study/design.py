@@ -96,10 +96,10 @@ def build_plan(study: Study, items: Mapping[str, dict[str, list[str]]], predicti
         arms = decision.arm_sets(study)[0]
         trials = block_by_arm(trials, [arms[(condition + j) % len(arms)] for j in range(len(arms))])
     steps = tuple(replace(phase_step, trial=n) for n, trial in enumerate(trials) for phase_step in trial)
-    arms_seen = [a for t in trials for s in t for a in s.arms]
     post = list(study.post_questionnaire)
     for protocol in dict.fromkeys(protocol_of(t.protocol) for t in study.tasks):
         existing = {q.id for q in post}
+        arms_seen = [a for t in trials for s in t for a in s.arms if s.protocol == protocol.name]  # in its tasks
         post += [q for q in protocol.post_questions(study, arms_seen) if q.id not in existing]
     return Plan(condition=condition, condition_label=condition_labels(study)[condition], seed=seed,
                 n_trials=len(trials), trial_steps=steps, post_questions=tuple(post),

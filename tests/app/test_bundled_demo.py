@@ -55,6 +55,7 @@ def test_bundled_demo_cache_holds_every_map_and_nothing_else():
     shown is committed, and no map of an old checkpoint lingers. The demo's decision task has its own model
     and slices: one Grad-CAM map per slice (its method arm; its placebo, Grad-CAM of another slice the AI
     predicts as the same class, is one of them), and no LIME or Kernel SHAP map, which it never shows."""
+    from study_app.explain.panels import is_panel, panel_cache
     from study_app.maps.coverage import missing_cache_entries, required_maps
     from study_app.maps.service import make_map_service
     from study_app.study import load_study
@@ -63,11 +64,19 @@ def test_bundled_demo_cache_holds_every_map_and_nothing_else():
     service = make_map_service(DEMO.parent / "cache")
     total, missing = missing_cache_entries(study, service)
     assert missing == []
-    demo_maps = {service.key(request) for _, request in required_maps(study)}
-    assert total == len(demo_maps) == 36 + 36 + 24  # pets and MRI: 12 slices x 3 methods; decision: 24 x 1
-    needed = set(demo_maps)
+    requests = [request for _, request in required_maps(study)]
+    demo_maps = {service.key(r) for r in requests if not is_panel(r.method)}
+    demo_panels = {service.key(r) for r in requests if is_panel(r.method)}
+    # pets and MRI: 12 images x 3 methods; pets-kinds: 12 x Grad-CAM (the pets task's own), similar examples and
+    # concepts; decision: 24 slices x 1
+    assert total == 36 + 36 + 12 * 3 + 24
+    assert len(demo_maps) == 36 + 36 + 24
+    assert len(demo_panels) == 12 + 2  # similar examples per photo; concepts per class (the same for its photos)
+    needed, panels = set(demo_maps), set(demo_panels)
     for example in sorted((DEMO.parents[1] / "examples" / "studies" / "offline").glob("*.toml")):
         other = load_study(example)
         assert missing_cache_entries(other, service)[1] == [], example.name
-        needed |= {service.key(request) for _, request in required_maps(other)}
+        for _, request in required_maps(other):
+            (panels if is_panel(request.method) else needed).add(service.key(request))
     assert set(service.service.cache.keys()) == needed
+    assert set(panel_cache(service.cache_dir).keys()) == panels

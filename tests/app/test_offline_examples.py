@@ -20,6 +20,7 @@ BUNDLED = {(PROJECT_ROOT / "checkpoints" / name).resolve()
 
 PROTOCOLS = ["rate", "forward_simulation", "verification", "distinction", "decision"]
 INSTRUMENTS = "instruments"  # the example of validated questionnaires (on a verification task)
+KINDS = ["similar_examples", "prediction_grid", "concepts"]  # one example per explanation kind beyond maps
 
 
 def test_one_offline_example_per_protocol_on_the_bundled_checkpoints():
@@ -28,13 +29,16 @@ def test_one_offline_example_per_protocol_on_the_bundled_checkpoints():
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         assert (path.parent / data["study"]["cache"]).resolve() == (PROJECT_ROOT / "demo" / "cache").resolve()
         for task in data["tasks"]:
-            protocols += [task["protocol"]] if path.stem != INSTRUMENTS else []
+            protocols += [task["protocol"]] if path.stem not in (INSTRUMENTS, *KINDS) else []
             assert (path.parent / task["checkpoint"]).resolve() in BUNDLED, path
             assert (path.parent / task["stimuli"]).resolve().is_relative_to(PROJECT_ROOT / "demo" / "stimuli")
         header = path.read_text(encoding="utf-8")
         relative = path.relative_to(PROJECT_ROOT)
         assert f"streamlit run study_app/main.py -- --study {relative}" in header  # the README's form
     assert sorted(protocols) == sorted(PROTOCOLS)
+    for kind in KINDS:  # each kind's example shows it (its file is named for it)
+        data = tomllib.loads((OFFLINE / f"{kind}.toml").read_text(encoding="utf-8"))
+        assert kind in {m["name"] for m in data["methods"]}, kind
 
 
 def test_the_instruments_example_asks_three_validated_scales():
@@ -46,7 +50,7 @@ def test_the_instruments_example_asks_three_validated_scales():
         assert {f"{name}_{key}" for key in get_instrument(name).keys} <= asked, name
 
 
-@pytest.mark.parametrize("protocol", [*PROTOCOLS, INSTRUMENTS])
+@pytest.mark.parametrize("protocol", [*PROTOCOLS, INSTRUMENTS, *KINDS])
 def test_offline_example_is_ready_to_launch(protocol, monkeypatch, capsys, tmp_path):
     for name in ("XAI_STUDY_FILE", "XAI_STUDY_CACHE", "XAI_STUDY_DB_URL"):
         monkeypatch.delenv(name, raising=False)

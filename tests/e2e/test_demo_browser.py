@@ -78,6 +78,8 @@ class Pages:
         self.page.screenshot(path=str(self.folder / f"{self.n:02d}_{name}.png"), full_page=True)
 
 
+PANEL_LABELS = ["Similar photos", "Concepts"]  # the demo's panels (study_app.explain.panels), in its order
+
 def shown_images(page: Page) -> list[dict]:
     """Every picture on the page, with its alt text and whether the browser actually decoded it."""
     images = page.locator("[data-testid='stImage'] img")
@@ -162,14 +164,22 @@ def answer_rate_trial(page: Page, pages: Pages, image: int, total: int, method_l
 
 
 def answer_verification_trial(page: Page, pages: Pages, image: int, total: int, method_labels: list[str],
-                              model_input: int, document: str | None = None) -> bool:
-    """One MRI trial; an attention check is answered as it asks. Returns whether it was the check."""
+                              model_input: int, document: str | None = None,
+                              panels: dict[str, str] | None = None) -> bool:
+    """One verification trial (pet photos or MRI slices); an attention check is answered as it asks. Returns
+    whether it was the check. ``panels``: panel label -> the README screenshot of the first trial showing it
+    (taken once: the entry is removed)."""
     wait_text(page, f"Image {image} of {total}", STEP_MS)
     wait_text(page, "Is the model's prediction correct?", STEP_MS)
     images = shown_images(page)
-    assert len(images) == 2 and all(i["alt"].strip() for i in images), images  # the slice and one map
-    assert any(images[1]["alt"].startswith(f"{label}: ") for label in method_labels), images
-    expect_sharp(images, model_input)
+    assert len(images) == 2 and all(i["alt"].strip() for i in images), images  # the image and one explanation
+    label = next((lab for lab in method_labels if images[1]["alt"].startswith(f"{lab}: ")), None)
+    assert label is not None, images
+    panel_shot = (panels or {}).pop(label, None)
+    if panels is not None and label in PANEL_LABELS:  # a panel: photos or a chart at the column's width
+        assert images[1]["width"] >= 600 and len(images[1]["alt"]) > len(label) + 30, images  # described
+    else:
+        expect_sharp(images, model_input)
     check = page.get_by_text(re.compile(r"Attention check: please choose “"))
     is_check = check.count() > 0
     if is_check:  # the prompt quotes the option as its radio button reads it
@@ -182,6 +192,8 @@ def answer_verification_trial(page: Page, pages: Pages, image: int, total: int, 
     choose(page, "How confident are you?", "4")
     if document and not is_check:
         doc_shot(page, document)
+    if panel_shot and not is_check:
+        doc_shot(page, panel_shot)
     click(page, "Continue")
     return is_check
 
@@ -263,7 +275,9 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
     assert [t.name for t in study.tasks] == [t.name for t in rate + verification + decision]
     assert study.completion_code == "XAIDEMO"
     method_labels = [m.label for m in study.methods]
-    assert method_labels == ["LIME", "Kernel SHAP", "Grad-CAM"]
+    assert method_labels == ["LIME", "Kernel SHAP", "Grad-CAM", *PANEL_LABELS]
+    rate_labels = [m.label for m in study.task_methods(rate[0])]
+    panel_shots = {"Similar photos": "participant_similar_examples_trial", "Concepts": "participant_concepts_trial"}
     total = sum(t.trials + t.learning_trials + t.attention_checks for t in study.tasks)
     expected_rows = sum(trial_steps_per_task(t) for t in study.tasks)
 
@@ -308,7 +322,7 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
             for task in rate:  # the demo's rate task has no attention check (asserted by the row counts)
                 for _ in range(task.trials):
                     image += 1
-                    answer_rate_trial(page, pages, image, total, method_labels,
+                    answer_rate_trial(page, pages, image, total, rate_labels,
                                       n_predictions=min(3, len(task.class_names)),  # top 3 of 2 classes: 2
                                       model_input=input_size(task),
                                       document="participant_rate_trial" if image == 1 else None)
@@ -316,11 +330,14 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
             for task in verification:
                 for _ in range(task.trials + task.learning_trials + task.attention_checks):
                     image += 1
+                    pets = task.name == "pets-kinds"
                     is_check = answer_verification_trial(page, pages, image, total, method_labels,
-                                                         input_size(task), document)
+                                                         input_size(task), None if pets else document,
+                                                         panel_shots if pets else None)
                     checks_seen += is_check
-                    document = document if is_check else None
+                    document = document if (is_check or pets) else None
             assert checks_seen == sum(t.attention_checks for t in verification)
+            assert not panel_shots, f"no trial showed {sorted(panel_shots)}"  # each panel arm shown once
             for task in decision:  # own answer, the arm's advice, final answer (the human arm: one answer)
                 arms_seen = []
                 for _ in range(task.trials):
@@ -384,13 +401,14 @@ def test_bundled_demo_runs_end_to_end_from_a_fresh_clone(chromium, tmp_path):
     assert all(r.response_time_ms is not None and r.response_time_ms >= 0 for r in responses)
     explanation_answers = [r.answer for r in responses if r.phase == "explanation"]
     assert len(explanation_answers) == sum(t.trials for t in rate)
-    assert all(len(a["effect"]) == len(method_labels) and a.get("comment") for a in explanation_answers)
+    assert all(len(a["effect"]) == len(rate_labels) and a.get("comment") for a in explanation_answers)
 
     pre = {q.question_id for q in questionnaire if q.questionnaire == "pre"}
     post = {q.question_id for q in questionnaire if q.questionnaire == "post"}
     assert pre == {q.id for q in study.pre_questionnaire}
     assert post == {q["id"] for q in plan["post_questions"]}
-    closing = {q.id for q in protocol_of("rate").post_questions(study, study.arms)} if rate else set()
+    rate_arms = study.task_arms(rate[0]) if rate else ()  # the closing questions ask about the rate task's methods
+    closing = {q.id for q in protocol_of("rate").post_questions(study, rate_arms)} if rate else set()
     assert post == {q.id for q in study.post_questionnaire} | closing
-    assert "method_rank" in post and {f"trust_{m.key}" for m in study.methods} <= post  # the seed's closing
+    assert "method_rank" in post and {f"trust_{k}" for k in rate_arms} <= post  # the seed's closing questions
     assert events[0] == "consent" and events[-1] == "completion"
