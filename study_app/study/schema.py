@@ -246,8 +246,10 @@ class Study:
         return arm_list([m.key for m in self.methods], self.design.control)
 
     def task_methods(self, task: TaskConfig) -> tuple[MethodConfig, ...]:
-        """The methods ``task`` shows: those its ``methods`` names (in the study's order), else all."""
-        return tuple(m for m in self.methods if not task.methods or m.key in task.methods)
+        """The methods ``task`` shows: those its ``methods`` names (in the study's order, each with its negative
+        control on the weight-randomised model where the design has one), else all."""
+        return tuple(m for m in self.methods if not task.methods or m.key in task.methods
+                     or (m.randomized_model and m.key.removesuffix("@random") in task.methods))
 
     def task_arms(self, task: TaskConfig) -> tuple[str, ...]:
         """``task``'s arms (:attr:`arms` over the methods it shows; a decision task names its own)."""

@@ -63,13 +63,15 @@ def parse_study_file(path: str | Path) -> Study:
 
 
 def file_arms(data: dict[str, Any], task: dict[str, Any]) -> list[str]:
-    """A task's arms as the study file gives them: the task's or the design's own list, else the methods (with the
-    negative control's ``<method>@random``) and ``none`` with a control (:func:`study_app.study.schema.arm_list`)."""
+    """A task's arms as the study file gives them: the task's or the design's own list, else the methods the task
+    shows (its ``methods``, else all; with the negative control's ``<method>@random``) and ``none`` with a control
+    (:func:`study_app.study.schema.arm_list`)."""
     design = data.get("design", {}) if isinstance(data.get("design"), dict) else {}
     explicit = task.get("arms") or design.get("arms")
     if explicit:
         return [a if isinstance(a, str) else a.get("key") or a.get("name") for a in explicit]
-    methods = [m.get("key") or m["name"] for m in data.get("methods", [])]
-    if design.get("negative_control"):
+    shown = task.get("methods") if isinstance(task.get("methods"), list) else None
+    methods = [k for m in data.get("methods", []) for k in [m.get("key") or m["name"]] if shown is None or k in shown]
+    if design.get("negative_control") and (shown is None or design["negative_control"] in shown):
         methods.append(f"{design['negative_control']}@random")
     return list(arm_list(methods, bool(design.get("control"))))
