@@ -63,7 +63,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch.utils.data import DataLoader, TensorDataset
 
 from study_app.explain.base import library_versions
-from study_app.explain.cache import AttributionCache, cache_key, resolve_cache_dir
+from study_app.explain.cache import AttributionCache, cache_key, cache_root
 from study_app.explain.concept_sets import ConceptSet, random_runs_possible, random_subset_size, read_concepts
 from study_app.explain.example_pool import Pool, PoolDataset
 from trainers.checkpoint import LoadedCheckpoint
@@ -166,7 +166,7 @@ def validate_params(params: dict[str, Any], model: torch.nn.Module) -> dict[str,
 def concept_cache(cache_dir: str | Path | None) -> AttributionCache:
     """The concept results' cache: an :class:`AttributionCache` in ``concepts/`` of the cache folder, holding
     an empty map and the result as its record."""
-    return AttributionCache(resolve_cache_dir(cache_dir) / "concepts")
+    return AttributionCache(cache_root(cache_dir) / "concepts")
 
 
 def _key(checkpoint: LoadedCheckpoint, concepts: ConceptSet, pool: Pool, target_index: int, params: dict) -> str:
@@ -220,7 +220,7 @@ def concept_scores(
         return result_from_record(key, hit.record, concepts, from_cache=True)
     started = time.perf_counter()
     subsets = _random_subsets(concepts, params)
-    work_root = resolve_cache_dir(cache_dir) / "concepts" / "work"
+    work_root = cache_root(cache_dir) / "concepts" / "work"
     work_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=work_root, prefix=f"{key[:16]}."))
     try:

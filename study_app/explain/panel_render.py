@@ -277,7 +277,7 @@ def _concepts(canvas: _Canvas, result, gettext) -> None:
     bar_x = PAD_IN + 2 * (CONCEPT_THUMB_IN + PAD_IN)
     bar_w = WIDTH_IN - bar_x - PAD_IN * 2
     top = PAD_IN + LINE_IN  # room for "chance" above the dashed line
-    first = top
+    bars: list[float] = []
     for concept in ranked:
         for i, path in enumerate(concept.exemplars[:2]):
             canvas.photo(PAD_IN + i * (CONCEPT_THUMB_IN + PAD_IN), top, CONCEPT_THUMB_IN, path, None, AGREE_FRAME)
@@ -289,9 +289,11 @@ def _concepts(canvas: _Canvas, result, gettext) -> None:
         canvas.rect(bar_x, bar_top, bar_w, BAR_IN, {"facecolor": "none", "edgecolor": "#b0b0b0", "linewidth": 0.8})
         canvas.rect(bar_x, bar_top, max(bar_w * float(concept.score), 0.02), BAR_IN,
                     SIGNIFICANT_BAR if concept.significant else NOT_SIGNIFICANT_BAR)
+        bars.append(bar_top)
         top = max(top + CONCEPT_THUMB_IN, bar_top + BAR_IN) + PAD_IN * 2
     middle = bar_x + bar_w / 2
-    canvas.line(middle, first - 0.05, top - PAD_IN, CHANCE_LINE)
+    for bar_top in bars:  # over each bar only: a line through the words would cross them out
+        canvas.line(middle, bar_top - 0.06, bar_top + BAR_IN + 0.06, CHANCE_LINE)
     canvas.text(middle, PAD_IN, gettext(CHANCE), ha="center")
     for share, ha in ((0, "left"), (50, "center"), (100, "right")):
         x = bar_x + bar_w * share / 100

@@ -71,8 +71,8 @@ def estimate_study(service, requests: list, faithfulness: bool, shard: Shard) ->
     """Print how many maps are missing and about how long they take, timing the first missing map of each
     method (computed and cached now; see :mod:`study_app.explain.estimate`). With ``--faithfulness``, the
     maps without stored scores are counted too. Returns how many maps it computed."""
-    missing = [r for r in requests if not service.has(r)]
-    model = CostModel()
+    missing = list({service.key(r): r for r in requests if not service.has(r)}.values())  # one per entry: a
+    model = CostModel()  # concepts panel is the same for every image of a class
     maps = Counter(r.method for r in missing)
     for request in first_of_each(missing, lambda r: r.method):
         model.time_map(request.method, lambda r=request: service.get_or_compute(r))
