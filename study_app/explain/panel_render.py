@@ -72,10 +72,10 @@ MODEL_SAYS_SHORT = N_("Model: {label} ({percent}%)")
 MODEL_SAYS = N_("Model says: {label}")
 CONFIDENCE = N_("Confidence: {percent}%")
 NONE_IN_POOL = N_("none in the pool")
-CONCEPT_SCORE = N_("{name}: {percent}% of the photos")
-CONCEPT_NOT_SIGNIFICANT = N_("{name}: {percent}% of the photos, not significant")
+CONCEPT_SCORE = N_("{name}: {percent}% of the images")
+CONCEPT_NOT_SIGNIFICANT = N_("{name}: {percent}% of the images, not significant")
 CHANCE = N_("chance")
-SCALE = N_("Share of the class's photos (%)")
+SCALE = N_("Share of the class's images (%)")
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,14 @@ def describe_panel(description, label: str, class_label: Callable[[str], str], t
         return _similar(description, label, class_label, t)
     if description.kind == "prediction_grid":
         groups = [f"{class_label(name)} ({count})" for name, count in description.groups]
-        return t.gettext("{label}: photos the model says show {groups}.").format(
+        return t.gettext("{label}: images the model says show {groups}.").format(
             label=label, groups=format_list(groups, locale=t.locale))
     return _concepts(description, label, class_label, t)
 
 
 def _similar(description, label: str, class_label: Callable[[str], str], t: Translator) -> str:
-    text = t.ngettext("{label}: {count} photo the model finds most similar to this one.",
-                      "{label}: {count} photos the model finds most similar to this one.",
+    text = t.ngettext("{label}: {count} image the model finds most similar to this one.",
+                      "{label}: {count} images the model finds most similar to this one.",
                       description.count).format(label=label, count=description.count)
     if description.agreeing is not None:
         return text + " " + t.ngettext("{agreeing} of them is labelled {target}.",
@@ -49,7 +49,7 @@ def _concepts(description, label: str, class_label: Callable[[str], str], t: Tra
     scores = [f"{name} {t.percent(score)}" if significant else
               t.gettext("{name} {percent} (not significant)").format(name=name, percent=t.percent(score))
               for name, score, significant in description.concepts]
-    return t.gettext("{label} for {target}: {scores}. Each percentage is the share of the photos of {target} that "
+    return t.gettext("{label} for {target}: {scores}. Each percentage is the share of the images of {target} that "
                      "the concept pushes towards {target}; 50% is chance.").format(
         label=label, target=class_label(description.explained), scores=", ".join(scores))
 

@@ -16,11 +16,11 @@ from study_app.ui.language import _, current
 
 # How to read each kind, shown under its panel.
 CAPTIONS = {
-    "similar_examples": N_("The photos the model finds most similar to this one, each with its label and the "
-                           "model's answer. A thick dashed frame marks a photo labelled as another class."),
-    "prediction_grid": N_("Photos grouped by what the model says they show, with how sure it is. A thick dashed "
-                          "frame marks a photo labelled as another class than the model says."),
-    "concepts": N_("Each bar: the share of the photos of the class for which the concept pushes the model towards "
+    "similar_examples": N_("The images the model finds most similar to this one, each with its label and the "
+                           "model's answer. A thick dashed frame marks an image labelled as another class."),
+    "prediction_grid": N_("Images grouped by what the model says they show, with how sure it is. A thick dashed "
+                          "frame marks an image labelled as another class than the model says."),
+    "concepts": N_("Each bar: the share of the images of the class for which the concept pushes the model towards "
                    "the class; 50% (dashed line) is chance. Light hatched bars, marked not significant, did not "
                    "differ from random images."),
 }

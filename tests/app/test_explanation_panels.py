@@ -42,12 +42,12 @@ def test_german_alt_texts_are_german_name_the_class_wording_and_write_numbers_th
     missing = session_language("de")
     de = translator("de")
     similar = describe_panel(SIMILAR, "Ähnliche Fotos", WORDING)
-    assert similar == "Ähnliche Fotos: 5 Fotos, die das Modell diesem am ähnlichsten findet. Davon sind 4 als Katze " \
+    assert similar == "Ähnliche Fotos: 5 Bilder, die das Modell diesem am ähnlichsten findet. Davon sind 4 als Katze " \
                       "beschriftet."
     assert "Davon ist 0 als Hund" not in describe_panel(ONE_SIMILAR, "Beispiele", WORDING)
-    assert describe_panel(ONE_SIMILAR, "Beispiele", WORDING).startswith("Beispiele: 1 Foto, das ")
+    assert describe_panel(ONE_SIMILAR, "Beispiele", WORDING).startswith("Beispiele: 1 Bild, das ")
     grid = describe_panel(GRID, "Raster", lambda name: WORDING[name])  # a function such as trial.class_label
-    assert grid == "Raster: Fotos, die laut Modell Katze (2) und Hund (3) zeigen."
+    assert grid == "Raster: Bilder, die laut Modell Katze (2) und Hund (3) zeigen."
     concepts = describe_panel(CONCEPTS, "Konzepte", WORDING)
     assert concepts.startswith("Konzepte für Katze: long fur 82\xa0%, short fur 31\xa0% (nicht signifikant). ")
     texts = [similar, grid, concepts, describe_panel(ONE_SIMILAR, "Beispiele", WORDING),
@@ -62,10 +62,10 @@ def test_english_alt_texts_are_the_ones_the_renderer_gives_the_researchers_galle
     missing = session_language("en")
     for description, title in ((SIMILAR, "Similar examples"), (GRID, "Prediction grid"), (CONCEPTS, "Concepts")):
         assert describe_panel(description, title, WORDING) == english_alt(description, WORDING.get)
-    assert describe_panel(ONE_SIMILAR, "Examples", {}) == ("Examples: 1 photo the model finds most similar to this "
+    assert describe_panel(ONE_SIMILAR, "Examples", {}) == ("Examples: 1 image the model finds most similar to this "
                                                            "one. 0 of them are labelled dog.")
     assert describe_panel(CONCEPTS, "Concepts", {}).endswith(
-        "short fur 31% (not significant). Each percentage is the share of the photos of cat that the concept "
+        "short fur 31% (not significant). Each percentage is the share of the images of cat that the concept "
         "pushes towards cat; 50% is chance.")
     assert not missing
 

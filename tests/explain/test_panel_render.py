@@ -167,9 +167,9 @@ def test_descriptions_count_what_the_result_holds():
 
 def test_english_alt_texts_say_the_counts_and_the_significance():
     assert render_panel(FIVE, "cat", {"cat": "a cat"}, EN).alt_text == (
-        "Similar examples: 5 photos the model finds most similar to this one. 4 of them are labelled a cat.")
+        "Similar examples: 5 images the model finds most similar to this one. 4 of them are labelled a cat.")
     assert render_panel(grid(), None, {}, EN).alt_text == (
-        "Prediction grid: photos the model says show cat (2), dog (3), and bird (0).")
+        "Prediction grid: images the model says show cat (2), dog (3), and bird (0).")
     assert render_panel(THREE_CONCEPTS, None, {}, EN).alt_text.startswith(
         "Concepts for cat: long fur 82%, pointy ears 64%, short fur 31% (not significant). ")
 
