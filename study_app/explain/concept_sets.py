@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from study_app.explain.example_pool import PoolFinding, PoolImage
+from study_app.explain.example_pool import PoolFinding, PoolImage, folder_images
 from trainers.images import class_folders, image_files, usable_image
 
 RANDOM_FOLDER = "random"
@@ -140,13 +140,4 @@ def read_concepts(root: str | Path) -> ConceptSet:
     (checked for the default number of runs; :func:`~study_app.explain.concepts.concept_scores` checks the
     runs it is asked for; overlap with stimuli is the caller's check: see :func:`validate_concepts`)."""
     root = Path(root).resolve()
-    findings = validate_concepts(root, decode=True)
-    if findings:
-        more = f" (and {len(findings) - 1} more problems)" if len(findings) > 1 else ""
-        raise ConceptSetError(f"{findings[0]}{more}")
-    images = [
-        PoolImage(file, f"{d.name}/{file.name}", d.name, hashlib.sha256(file.read_bytes()).hexdigest())
-        for d in class_folders(root)
-        for file in image_files(d)
-    ]
-    return ConceptSet(root, tuple(images))
+    return ConceptSet(root, folder_images(root, validate_concepts(root, decode=True), ConceptSetError))

@@ -125,16 +125,17 @@ def read_pool(root: str | Path, class_names: Iterable[str]) -> Pool:
     """The pool at ``root``; :class:`ExamplePoolError` with the first problem when it is not usable.
     (Overlap with stimuli and the size against k are the caller's checks: see :func:`validate_pool`.)"""
     root = Path(root).resolve()
-    findings = validate_pool(root, class_names, decode=True)
+    return Pool(root, folder_images(root, validate_pool(root, class_names, decode=True), ExamplePoolError))
+
+
+def folder_images(root: Path, findings: list[PoolFinding], error: type[ValueError]) -> tuple[PoolImage, ...]:
+    """Every image of the class (or concept) folders under ``root``, hashed; ``error`` with the first of
+    ``findings`` (the folder's check) when there is any."""
     if findings:
         more = f" (and {len(findings) - 1} more problems)" if len(findings) > 1 else ""
-        raise ExamplePoolError(f"{findings[0]}{more}")
-    images = [
-        PoolImage(file, f"{d.name}/{file.name}", d.name, hashlib.sha256(file.read_bytes()).hexdigest())
-        for d in class_folders(root)
-        for file in image_files(d)
-    ]
-    return Pool(root, tuple(images))
+        raise error(f"{findings[0]}{more}")
+    return tuple(PoolImage(file, f"{d.name}/{file.name}", d.name, hashlib.sha256(file.read_bytes()).hexdigest())
+                 for d in class_folders(root) for file in image_files(d))
 
 
 class PoolDataset(Dataset):
