@@ -13,9 +13,12 @@ fills only the hypotheses.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from study_app.analysis.instrument_scores import uses_in_study_file
 from study_app.analysis.prereg_render import Block, h, p, table, ul
 from study_app.analysis.reliance_arms import measure_definitions
+from study_app.explain.panels import described_params
 from study_app.study.design import condition_labels
 from study_app.study.instruments import get_instrument
 from study_app.study.protocols import PROTOCOLS
@@ -41,8 +44,9 @@ def design_blocks(study: Study) -> list[Block]:
             "between subjects: each participant sees one arm (per arm list)")
     assign = ("Assignment: a newcomer gets the least-filled condition, counting only participants who completed "
               "or are still active (pilots and screened-out participants free their slot).")
-    methods = [(m.key, m.name, m.label, ", ".join(f"{k}={v}" for k, v in m.params.items()) or "defaults",
-                "yes" if m.randomized_model else "no") for m in study.methods]
+    base = Path(study.source).resolve().parent if study.source else None
+    methods = [(m.key, m.name, m.label, ", ".join(f"{k}={v}" for k, v in described_params(m.params, base).items())
+                or "defaults", "yes" if m.randomized_model else "no") for m in study.methods]
     blocks = [h(2, "1. Design"), p(f"Design: {kind}."), p(f"Conditions ({len(labels)}): {', '.join(labels)}."),
               p(assign), h(3, "Explanation methods"),
               table(("key", "method", "label shown", "parameters", "weight-randomised model"), methods)]

@@ -62,9 +62,6 @@ def plan_from_study(path: str | Path) -> ScriptPlan:
     """Read the study file as TOML (so a protocol this version does not parse yet still gets scripts)."""
     data = read_study_file(path).data
     design = data.get("design", {})
-    methods = [m.get("key") or m["name"] for m in data.get("methods", [])]
-    if design.get("negative_control"):
-        methods.append(f"{design['negative_control']}@random")
     tasks = []
     for t in data.get("tasks", []):
         arms = file_arms(data, t)
@@ -72,6 +69,7 @@ def plan_from_study(path: str | Path) -> ScriptPlan:
         protocol = PROTOCOLS.get(t.get("protocol"))  # one this version does not know: accuracy only
         outcome, likert = (protocol.outcome, protocol.likert) if protocol else ("correct", ())
         scale = tuple(t.get("scale", [1, 7]))
+        methods = [a for a in arms if a != "none"]  # the methods the task shows (its own list, else the study's)
         effect_keys = tuple(methods) if protocol and protocol.judges_each_method else ()
         tasks.append(TaskModels(t["name"], t.get("protocol", "?"), outcome, likert, (scale[0], scale[1]),
                                 reference, tuple(arms), effect_keys, (protocol and protocol.reliance) or ""))

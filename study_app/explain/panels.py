@@ -120,6 +120,35 @@ def concepts_at(root: str | Path):
     return _CONCEPTS[memo]
 
 
+_FOLDER_HASHES: dict[tuple, str] = {}
+
+
+def folder_sha256(root: str | Path) -> str:
+    """The content hash of every file under ``root`` (relative path and bytes), memoised per content: what a
+    pre-registration records of an example pool or concept folder."""
+    root = Path(root)
+    memo = (str(root.resolve()), _signature(root) if root.is_dir() else ())
+    if memo not in _FOLDER_HASHES:
+        rows = [[rel, hashlib.sha256((root / rel).read_bytes()).hexdigest()] for rel, _size, _mtime in memo[1]]
+        _FOLDER_HASHES[memo] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    return _FOLDER_HASHES[memo]
+
+
+def described_params(params: Mapping[str, Any], base: Path | None = None) -> dict[str, Any]:
+    """``params`` for a document (pre-registration): each folder as a path relative to ``base`` (the study file's
+    folder) where it lies inside it, with the SHA-256 of its content, so no machine path is published and the
+    registration pins the images themselves."""
+    out = dict(params)
+    for key in FOLDER_PARAMS:
+        if isinstance(out.get(key), str):
+            written = Path(out[key])  # as the file gives it (relative to it), or resolved by the loader
+            path = (base / written).resolve() if base is not None and not written.is_absolute() else written
+            shown = (path.relative_to(base).as_posix() if base is not None and path.is_relative_to(base)
+                     else written.as_posix() if not written.is_absolute() else path.name)
+            out[key] = f"{shown} (SHA-256 {folder_sha256(path)[:16]}…)" if path.is_dir() else shown
+    return out
+
+
 # --- keys ----------------------------------------------------------------------------------------------------
 
 def explained_within(name: str, class_names: list[str], target_index: int, per_class: bool) -> str | None:

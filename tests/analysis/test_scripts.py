@@ -59,8 +59,9 @@ def test_plan_reads_the_design():
     assert plan.design == "within" and task.reference == "none" and task.outcome == "correct"
     assert set(task.arms) == set(ARM_EFFECT) and task.likert == ("answer_confidence",) and task.scale == (1, 5)
     demo = plan_from_study("demo/study.toml")
-    rate, mri, decision = demo.tasks
+    rate, kinds, mri, decision = demo.tasks
     assert rate.outcome is None and rate.effect_keys == ("lime", "kernel_shap", "gradcam")
+    assert kinds.arms == ("gradcam", "examples", "concepts") and kinds.reference == "gradcam"  # the task's methods
     assert mri.protocol == "verification" and mri.reference == "lime"  # no control arm: the first method
     assert decision.protocol == "decision" and decision.reference == "human"
     assert decision.arms == ("human", "ai", "gradcam", "placebo") and decision.likert == ("answer_confidence_final",)

@@ -302,3 +302,16 @@ params = {{ pool = "{DEMO_POOL.as_posix()}", concepts = "{concepts}", runs = 4, 
             assert sorted(scores.values()) == sorted(own.values()) and scores != own
             compared += 1
     assert compared
+
+
+def test_a_preregistration_names_each_folder_by_its_place_and_content(study_dir):
+    """No machine path in the document; the folder's content hash pins the images (an edited image changes it)."""
+    from study_app.explain.panels import described_params
+
+    params = {"pool": "pool/pets", "k": 3}
+    first = described_params(params, study_dir)
+    assert first["pool"].startswith("pool/pets (SHA-256 ") and str(study_dir) not in first["pool"]
+    assert described_params({"pool": str(study_dir / "pool" / "pets"), "k": 3}, study_dir) == first  # resolved
+    image = next((study_dir / "pool" / "pets" / "dog").glob("*.jpg"))
+    image.write_bytes(image.read_bytes() + b"\0")
+    assert described_params(params, study_dir)["pool"] != first["pool"]
