@@ -72,7 +72,6 @@ def walk_demo(page: Page, url: str, setup: DemoSetup, pages: Pages, fault_at: in
     study = load_study(setup.study_file, check_images=False)
     rate = [t for t in study.tasks if t.protocol == "rate"]
     verification = [t for t in study.tasks if t.protocol == "verification"]
-    labels = [m.label for m in study.methods]
     total = sum(t.trials + t.learning_trials + t.attention_checks for t in study.tasks)
     page.goto(url)
     wait_text(page, study.title, FIRST_LOAD_MS)
@@ -86,14 +85,16 @@ def walk_demo(page: Page, url: str, setup: DemoSetup, pages: Pages, fault_at: in
             image += 1
             if image == fault_at:
                 fault(image, total)
-            answer_rate_trial(page, pages, image, total, labels, n_predictions=min(3, len(task.class_names)),
+            answer_rate_trial(page, pages, image, total, [m.label for m in study.task_methods(task)],
+                              n_predictions=min(3, len(task.class_names)),
                               model_input=input_size(task))
     for task in verification:
         for _ in range(task.trials + task.learning_trials + task.attention_checks):
             image += 1
             if image == fault_at:
                 fault(image, total)
-            answer_verification_trial(page, pages, image, total, labels, input_size(task))
+            answer_verification_trial(page, pages, image, total, [m.label for m in study.task_methods(task)],
+                                      input_size(task), panels={})  # panels: no screenshot
     for task in (t for t in study.tasks if t.protocol == "decision"):
         for _ in range(task.trials + task.attention_checks):
             image += 1
