@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from study_app.explain.example_pool import PoolFinding, PoolImage, folder_images
 from trainers.images import class_folders, image_files, usable_image
@@ -29,6 +30,11 @@ MIN_CONCEPT_IMAGES = 5
 DEFAULT_RUNS = 10
 DEFAULT_MAX_IMAGES = 30
 
+
+# The TCAV computation's parameters and defaults (study_app.explain.concepts; here, where reading a study file
+# finds them without importing Captum's concept module).
+DEFAULTS: dict[str, Any] = {"layer": None, "runs": 10, "alpha": 0.05, "max_images": 30, "max_class_images": 50,
+                            "seed": 0}
 
 class ConceptSetError(ValueError):
     """A concept folder cannot be used; the message names the folder or file and the reason."""

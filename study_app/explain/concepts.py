@@ -64,7 +64,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from study_app.explain.base import library_versions
 from study_app.explain.cache import AttributionCache, cache_key, cache_root
-from study_app.explain.concept_sets import ConceptSet, random_runs_possible, random_subset_size, read_concepts
+from study_app.explain.concept_sets import (
+    DEFAULTS,
+    ConceptSet,
+    random_runs_possible,
+    random_subset_size,
+    read_concepts,
+)
 from study_app.explain.example_pool import Pool, PoolDataset
 from trainers.checkpoint import LoadedCheckpoint
 from trainers.images import open_rgb
@@ -72,8 +78,6 @@ from trainers.predict import preprocess
 
 KIND_VERSION = 1
 DEFAULT_LAYERS = ("layer3", "backbone.layer3")  # torchvision ResNets; zero-shot folds wrap one
-DEFAULTS: dict[str, Any] = {"layer": None, "runs": 10, "alpha": 0.05, "max_images": 30, "max_class_images": 50,
-                            "seed": 0}
 BATCH = 16
 _RNG_LOCK = threading.Lock()  # the global generators are seeded for one computation at a time
 

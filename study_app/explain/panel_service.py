@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from study_app.explain.cache import file_content_sha256
-from study_app.explain.concepts import concept_scores, shuffled
 from study_app.explain.examples import prediction_grid, similar_examples
 from study_app.explain.panels import (
     FOLDER_PARAMS,
@@ -95,6 +94,11 @@ def compute_panel(checkpoint: LoadedCheckpoint, image_path: str | Path, name: st
     elif name == "prediction_grid":
         result = prediction_grid(checkpoint, pool, cache_dir, within=within, **kwargs)
     else:
+        from study_app.explain.concepts import (  # heavy: captum.concept, scipy, sklearn
+            concept_scores,
+            shuffled,
+        )
+
         placebo = kwargs.pop("shuffled")
         result = concept_scores(checkpoint, concepts_at(params["concepts"]), pool, target_index, cache_dir, **kwargs)
         if placebo:

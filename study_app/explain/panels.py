@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from study_app.explain.cache import AttributionCache, cache_key, cache_root
+from study_app.explain.concept_sets import DEFAULTS as CONCEPT_DEFAULTS
 from study_app.explain.concept_sets import read_concepts
-from study_app.explain.concepts import DEFAULTS as CONCEPT_DEFAULTS
 from study_app.explain.example_pool import Pool, read_pool
 from study_app.explain.examples import METRICS
 

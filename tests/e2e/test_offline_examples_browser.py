@@ -1,9 +1,15 @@
-"""Every protocol runs offline: each study in ``examples/studies/offline/`` walked in Chromium.
+"""The offline examples walked in Chromium at desktop size: forward simulation and distinction.
+
+Every offline example is walked at phone size, with the accessibility audit and an export at the end, by
+``test_phone_browser.py``; rate, verification and decision are also walked at desktop size through the bundled
+demo (``test_demo_browser.py``), and ``tests/app/test_offline_examples.py`` checks that every example's maps are
+in the cache and that it passes ``xai-study check``. Here the two protocols the demo does not have are walked as
+a desktop participant would, one launched each way.
 
 The examples use the bundled checkpoints, the demo's stimuli and the demo's committed attribution cache,
 so a fresh clone without internet can try rate, forward simulation, verification, distinction and decision. Each
 walk starts the server the way its file's header says (``streamlit run study_app/main.py -- --study FILE``
-for two of them, ``XAI_STUDY_FILE=FILE`` for the others, so both launch forms stay working), answers
+for distinction, ``XAI_STUDY_FILE=FILE`` for forward simulation, so both launch forms stay working), answers
 every step as the page asks (attention checks as instructed), and then checks the database (one completed
 participant, one row per trial step, checks passed) and that the cache is byte for byte what it was:
 every map came from it.
@@ -154,7 +160,7 @@ def no_study_settings(monkeypatch) -> None:
 
 
 @pytest.mark.usefixtures("no_study_settings")
-@pytest.mark.parametrize("protocol", ["rate", "forward_simulation", "verification", "distinction", "decision"])
+@pytest.mark.parametrize("protocol", ["forward_simulation", "distinction"])  # the demo walks the others
 def test_offline_example_runs_end_to_end(protocol, chromium, tmp_path):
     from study_app.study import load_study  # noqa: PLC0415
     from study_app.study.protocols import protocol_of  # noqa: PLC0415

@@ -1,8 +1,8 @@
 """Every participant page of every protocol, on a phone: it works by touch at 360 CSS px, and it passes the
 accessibility audit.
 
-Each offline example (one per protocol, the one with validated questionnaires, and those of similar examples and
-concepts) is served with
+Each offline example (one per protocol, the one with validated questionnaires, and the similar examples' one) is
+served with
 ``allow_phones = true`` and walked by the simulator's participant tapping, in a 360 × 740 touch viewport with a
 phone's user agent. Every page is measured before it is answered:
 
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "phone"
 EXAMPLES = ["rate", "forward_simulation", "verification", "distinction", "decision", "instruments",
-            "similar_examples", "concepts"]  # and the panels: per-class examples, a concepts chart with its placebo
+            "similar_examples"]  # and a study of panels: per-class similar examples (the demo walk shows the others)
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
          "user_agent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
                        "Chrome/126.0.0.0 Mobile Safari/537.36"}

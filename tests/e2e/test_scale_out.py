@@ -1,7 +1,13 @@
-"""Faults in a real browser: the server serving a participant dies halfway through the bundled demo.
+"""Faults in a real browser: the server serving a participant dies halfway through a study.
+
+The study is the offline rate example (``examples/studies/offline/rate.toml``: two side-by-side trials of
+three maps each, on the demo's cache): a short walk with the heaviest trial pages, so the crash lands on a
+page of maps. (Until this session the walk was the whole bundled demo; its other protocols are walked, without
+faults, by ``test_demo_browser.py``, and the demo grew past what CI's time allows twice more.)
+
 
 1. Scale-out: ``Deployment`` runs two ``streamlit run`` replicas on one fresh PostgreSQL database behind
-   Debian's HAProxy. Chromium walks the demo through the proxy; halfway, the replica named by the
+   Debian's HAProxy. Chromium walks the study through the proxy; halfway, the replica named by the
    browser's affinity cookie is killed with SIGKILL. The open page must reconnect through the proxy to the
    other replica by itself (no reload), still show the same trial with every image decoded, and finish;
    HAProxy's health check must have taken the dead replica out.
@@ -9,7 +15,7 @@
    reconnects, resumes at the same trial and finishes; the file passes ``PRAGMA integrity_check``.
 
 In both, the database must hold every answer exactly once: one row per trial step, none lost to the crash,
-none doubled by the retry. The demo walk's steps are those of ``test_demo_browser.py``.
+none doubled by the retry. The walk's steps are those of ``test_demo_browser.py``.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from e2e.test_demo_browser import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-DEMO_STUDY = PROJECT_ROOT / "demo" / "study.toml"
+FAULT_STUDY = PROJECT_ROOT / "examples" / "studies" / "offline" / "rate.toml"  # its cache is the demo's
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "faults"
 RECONNECT_MS = 90_000  # health-check fall time + client back-off + (restart: a new process importing torch)
 
@@ -60,13 +66,14 @@ class DemoSetup:
 
 
 def demo_setup(tmp_path: Path, db_url: str) -> DemoSetup:
-    """The bundled demo with a copy of its committed cache, so nothing in the repository is written."""
+    """The study with a copy of the demo's committed cache (which it uses), so nothing in the repository is
+    written."""
     cache = shutil.copytree(PROJECT_ROOT / "demo" / "cache", tmp_path / "cache")
-    return DemoSetup(study_file=DEMO_STUDY, db_url=db_url, cache_dir=cache)
+    return DemoSetup(study_file=FAULT_STUDY, db_url=db_url, cache_dir=cache)
 
 
 def walk_demo(page: Page, url: str, setup: DemoSetup, pages: Pages, fault_at: int, fault) -> None:
-    """The demo from consent to completion code; ``fault(image)`` runs before trial ``fault_at`` is answered."""
+    """The study from consent to completion code; ``fault(image)`` runs before trial ``fault_at`` is answered."""
     from study_app.study import load_study  # noqa: PLC0415
 
     study = load_study(setup.study_file, check_images=False)
