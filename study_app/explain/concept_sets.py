@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from study_app.explain.example_pool import PoolFinding, PoolImage, folder_images
-from trainers.images import class_folders, image_files, usable_image
+from study_app.explain.example_pool import PoolFinding, PoolImage, count_usable, folder_images
+from trainers.images import class_folders, image_files
 
 RANDOM_FOLDER = "random"
 MIN_CONCEPT_IMAGES = 5
@@ -80,16 +80,7 @@ class ConceptSet:
 
 def _usable(folder: Path, decode: bool, stimuli: set[str], findings: list[PoolFinding]) -> int:
     """Count the usable images of ``folder``, appending a finding for each unusable one or stimulus copy."""
-    usable = 0
-    for file in image_files(folder):
-        digest, reason = usable_image(file, decode)
-        if reason is not None:
-            findings.append(PoolFinding(str(file), reason))
-            continue
-        usable += 1
-        if digest in stimuli:
-            findings.append(PoolFinding(str(file), "same image as a stimulus (identical content)"))
-    return usable
+    return count_usable(image_files(folder), decode, stimuli, findings)
 
 
 def validate_concepts(

@@ -108,17 +108,28 @@ def validate_pool(
         files = image_files(class_dir)
         if not files:
             findings.append(PoolFinding(str(class_dir), f"class {class_dir.name!r} has no images"))
-        for file in files:
-            digest, reason = usable_image(file, decode)
-            if reason is not None:
-                findings.append(PoolFinding(str(file), reason))
-                continue
-            usable += 1
-            if digest in stimuli:
-                findings.append(PoolFinding(str(file), "same image as a stimulus (identical content)"))
+        usable += count_usable(files, decode, stimuli, findings)
     if k is not None and usable < k:
         findings.append(PoolFinding(str(root), f"example pool has {usable} usable images, fewer than k={k}"))
     return findings
+
+
+OVERLAP = "same image as a stimulus (identical content)"  # the finding for a copy of a stimulus
+
+
+def count_usable(files: Iterable[Path], decode: bool, stimuli: set[str], findings: list[PoolFinding]) -> int:
+    """How many of ``files`` are usable images; a finding is appended for each unusable one and each copy of a
+    stimulus (``stimuli``: their content hashes), which still counts as usable."""
+    usable = 0
+    for file in files:
+        digest, reason = usable_image(file, decode)
+        if reason is not None:
+            findings.append(PoolFinding(str(file), reason))
+            continue
+        usable += 1
+        if digest in stimuli:
+            findings.append(PoolFinding(str(file), OVERLAP))
+    return usable
 
 
 def read_pool(root: str | Path, class_names: Iterable[str]) -> Pool:

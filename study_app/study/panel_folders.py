@@ -14,12 +14,10 @@ import dataclasses
 from pathlib import Path
 
 from study_app.explain.concept_sets import validate_concepts
-from study_app.explain.example_pool import validate_pool
+from study_app.explain.example_pool import OVERLAP, validate_pool
 from study_app.explain.panels import FOLDER_PARAMS, check_params, is_panel, resolve_folders
 from study_app.study.errors import StudyFileError
 from study_app.study.schema import MethodConfig, Study
-
-OVERLAP = "same image as a stimulus"  # validate_pool's wording for an image identical to a stimulus
 
 
 def resolve_panel_methods(study: Study, base: Path) -> tuple[MethodConfig, ...]:
