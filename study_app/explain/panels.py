@@ -29,18 +29,16 @@ from study_app.explain.cache import AttributionCache, cache_key, cache_root
 from study_app.explain.concept_sets import DEFAULTS as CONCEPT_DEFAULTS
 from study_app.explain.concept_sets import read_concepts
 from study_app.explain.example_pool import Pool, read_pool
-from study_app.explain.examples import METRICS
+from study_app.explain.examples import KIND_DEFAULTS, METRICS
 
 PANEL_VERSION = 1
 FOLDER_PARAMS = ("pool", "concepts")
-PANEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "similar_examples": {"pool": None, "k": 5, "layer": None, "metric": "cosine"},
-    "prediction_grid": {"pool": None, "n": 3},
+PANEL_DEFAULTS: dict[str, dict[str, Any]] = {  # each kind's own defaults, with the folders it reads
+    "similar_examples": {"pool": None, **KIND_DEFAULTS["similar_examples"]},
+    "prediction_grid": {"pool": None, **KIND_DEFAULTS["prediction_grid"]},
     "concepts": {"pool": None, "concepts": None, **CONCEPT_DEFAULTS, "shuffled": False},
 }
 LEAST = {"k": 1, "n": 1, "runs": 2, "max_images": 5, "max_class_images": 1, "seed": 0}  # whole-number parameters
-PANEL_TITLES = {"similar_examples": "Similar examples", "prediction_grid": "Prediction grid",
-                "concepts": "Concepts (TCAV)"}
 # Kinds whose result depends on the shown image (a concept panel does only when shuffled: seeded by the image).
 IMAGE_DEPENDENT = ("similar_examples",)
 

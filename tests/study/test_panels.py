@@ -176,6 +176,10 @@ def test_distinction_shows_each_candidate_class_its_own_examples(study_dir):
 
     study = load_study(write(study_dir, task("dist", "distinction", trials=2, extra='k = 2\nmethods = ["examples"]')))
     service = make_map_service(study_dir / "cache")
+    from study_app.study.protocols import protocol_of
+    from study_app.study.steps import PHASE_MAIN
+
+    assert "map" not in protocol_of("distinction").prompt(PHASE_MAIN)  # the candidates may be shown as panels
     for step, record in _served(study, service):
         assert {m.target for m in step.maps} == {"cat", "dog"}
         for planned, rec in zip(step.maps, record.maps, strict=True):

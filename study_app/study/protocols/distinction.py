@@ -10,7 +10,7 @@ from study_app.study.steps import DISTINCTION, PHASE_MAIN
 
 class Distinction(Protocol):
     name = DISTINCTION
-    prompts = {PHASE_MAIN: N_("Each map explains one candidate class. Which class did the model predict?")}
+    prompts = {PHASE_MAIN: N_("Each explanation is about one candidate class. Which class did the model predict?")}
     fields = ("k",)
     class_answers = ("choice",)
     maps_explain_options = True
